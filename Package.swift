@@ -1,0 +1,66 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "devstack",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "devstack", targets: ["devstack"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "devstack",
+            dependencies: ["DevstackCLI"]
+        ),
+        .target(
+            name: "DevstackCLI",
+            dependencies: [
+                "DevstackCore",
+                "DevstackSupervisor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "DevstackCore",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "DevstackSupervisor",
+            dependencies: [
+                "DevstackCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .target(
+            name: "DevstackTestSupport",
+            dependencies: ["DevstackCore", "DevstackSupervisor"]
+        ),
+        .testTarget(
+            name: "DevstackCoreTests",
+            dependencies: ["DevstackCore", "DevstackTestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "DevstackSupervisorTests",
+            dependencies: ["DevstackSupervisor", "DevstackTestSupport", .product(name: "JWTKit", package: "jwt-kit")]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["DevstackCore", "DevstackSupervisor", "DevstackTestSupport", .product(name: "JWTKit", package: "jwt-kit")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

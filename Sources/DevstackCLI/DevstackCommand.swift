@@ -1,0 +1,30 @@
+import ArgumentParser
+
+public struct DevstackCommand: AsyncParsableCommand {
+    public static let version = "0.1.0"
+
+    public static let configuration = CommandConfiguration(
+        commandName: "devstack",
+        abstract: "Bring up a Supabase-style backend on one machine as plain processes, no Docker.",
+        discussion: """
+            Reads stacks/<stack>/stack.yaml and profiles/<profile>.yaml from the project (the folder \
+            holding stacks/, found by walking up from the current directory).
+
+            Examples:
+              devstack validate                      check the default stack under the local profile
+              devstack validate --all-profiles       ... under every profile
+              devstack config --explain              the resolved plan, and where each value came from
+              eval "$(devstack env --profile ci)"    wire this shell to the ci profile
+              devstack env --format dotenv > .env.local
+              devstack schema stack > stack.schema.json
+
+            Exit status: 0 ok, 1 failure, 2 configuration error, 3 refused by a profile's protection.
+            """,
+        version: version,
+        subcommands: [
+            Validate.self, Config.self, Env.self, Init.self, Schema.self,
+        ]
+    )
+
+    public init() {}
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import DevstackCore
+import DevstackSupervisor
+import Foundation
+
+/// Runs the command line and maps each module's errors to its exit status: 2 for configuration, 1 otherwise.
+public enum DevstackEntry {
+    public static func run() async {
+        do {
+            var command = try DevstackCommand.parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as ConfigError {
+            Console.standardError.write(error.description + "\n")
+            exit(2)
+        } catch let error as SupervisorError {
+            Console.standardError.write(error.description + "\n")
+            exit(error.exitStatus)
+        } catch {
+            DevstackCommand.exit(withError: error)
+        }
+    }
+}
+
+extension SupervisorError {
+    var exitStatus: Int32 { code == .refused ? 3 : 1 }
+}

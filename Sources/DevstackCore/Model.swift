@@ -1,0 +1,254 @@
+import Foundation
+
+public enum ServiceKind: String, Sendable, Codable, CaseIterable {
+    case postgres, auth, inference, process
+
+    /// The port every service of this kind listens on, when the stack names none.
+    var defaultPorts: [String] {
+        switch self {
+        case .postgres: return ["postgres"]
+        case .auth, .inference: return ["http"]
+        case .process: return []
+        }
+    }
+
+    var article: String { self == .auth || self == .inference ? "an" : "a" }
+
+    /// Kinds devstack knows how to probe without a `health:` block.
+    var hasBuiltInProbe: Bool { self != .process }
+}
+
+public enum DependencyCondition: String, Sendable, Codable, CaseIterable {
+    case started, healthy, completed
+}
+
+public enum RestartPolicy: String, Sendable, Codable, CaseIterable {
+    case no
+    case onFailure = "on-failure"
+    case always
+}
+
+public enum DataMode: String, Sendable, Codable, CaseIterable {
+    case persistent, ephemeral
+}
+
+public enum StopSignal: String, Sendable, Codable, CaseIterable {
+    case TERM, INT, QUIT, HUP, KILL, USR1, USR2
+
+    public var number: Int32 {
+        switch self {
+        case .TERM: return SIGTERM
+        case .INT: return SIGINT
+        case .QUIT: return SIGQUIT
+        case .HUP: return SIGHUP
+        case .KILL: return SIGKILL
+        case .USR1: return SIGUSR1
+        case .USR2: return SIGUSR2
+        }
+    }
+}
+
+public struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
+    public var value: Value
+    public var location: SourceLocation
+    public var keyPath: String
+}
+
+public struct DependencySpec: Sendable, Hashable {
+    public var service: String
+    /// nil: `healthy` when the dependency has a probe, else `started`.
+    public var condition: DependencyCondition?
+    public var location: SourceLocation
+    public var keyPath: String
+}
+
+public enum CommandSpec: Sendable, Hashable {
+    /// Exec'd as is, never through a shell.
+    case exec([Template])
+    /// Run by `/bin/sh -c`.
+    case shell(Template)
+}
+
+public enum ProbeSpec: Sendable, Hashable {
+    case tcp(port: Located<String>?)
+    case http(path: Template, port: Located<String>?)
+    case exec(CommandSpec)
+}
+
+public struct HealthSpec: Sendable, Hashable {
+    public var probe: ProbeSpec
+    public var interval: Duration?
+    public var timeout: Duration?
+    public var retries: Int?
+    public var startPeriod: Duration?
+    public var location: SourceLocation
+}
+
+/// Restart settings; nil fields fall back to the profile, then to defaults.
+public struct RestartSpec: Sendable, Hashable {
+    public var policy: Located<RestartPolicy>?
+    public var initialBackoff: Duration?
+    public var maxBackoff: Duration?
+    public var maxRestarts: Int?
+    public var window: Duration?
+
+    public init() {}
+
+    /// `other` wins where it says something.
+    func overlaid(by other: RestartSpec?) -> RestartSpec {
+        guard let other else { return self }
+        var merged = self
+        merged.policy = other.policy ?? policy
+        merged.initialBackoff = other.initialBackoff ?? initialBackoff
+        merged.maxBackoff = other.maxBackoff ?? maxBackoff
+        merged.maxRestarts = other.maxRestarts ?? maxRestarts
+        merged.window = other.window ?? window
+        return merged
+    }
+}
+
+public struct StopSpec: Sendable, Hashable {
+    public var signal: StopSignal?
+    public var timeout: Duration?
+}
+
+public struct EnvEntry: Sendable, Hashable {
+    public var name: String
+    /// nil removes the variable (a profile's `NAME: null`).
+    public var value: Template?
+    public var location: SourceLocation
+}
+
+/// A kind-specific key (`database:`, `model:`, `jwt_exp:` …) with its value as written.
+public struct SettingEntry: Sendable, Hashable {
+    public var key: String
+    public var value: SettingValue
+    public var location: SourceLocation
+    public var keyPath: String
+}
+
+public enum SettingValue: Sendable, Hashable, Codable, CustomStringConvertible {
+    case string(String)
+    case int(Int)
+    case bool(Bool)
+    case duration(Duration)
+    case list([String])
+
+    public var description: String {
+        switch self {
+        case .string(let value): return value
+        case .int(let value): return String(value)
+        case .bool(let value): return String(value)
+        case .duration(let value): return DurationParser.format(value)
+        case .list(let values): return values.joined(separator: ",")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let value): try container.encode(value)
+        case .int(let value): try container.encode(value)
+        case .bool(let value): try container.encode(value)
+        case .duration(let value): try container.encode(DurationParser.format(value))
+        case .list(let values): try container.encode(values)
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int.self) {
+            self = .int(value)
+        } else if let values = try? container.decode([String].self) {
+            self = .list(values)
+        } else {
+            self = .string(try container.decode(String.self))
+        }
+    }
+}
+
+public struct ServiceSpec: Sendable, Hashable {
+    public var name: String
+    public var kind: ServiceKind
+    public var description: String?
+    public var dependsOn: [DependencySpec] = []
+    public var ports: [Located<String>] = []
+    public var env: [EnvEntry] = []
+    public var envFile: Located<String>?
+    public var health: HealthSpec?
+    public var restart = RestartSpec()
+    public var stop = StopSpec()
+    public var workingDir: Template?
+    public var command: CommandSpec?
+    public var settings: [SettingEntry] = []
+    public var location: SourceLocation
+    public var keyPath: String
+
+    /// Port names, declared or the kind's default.
+    public var portNames: [String] {
+        ports.isEmpty ? kind.defaultPorts : ports.map(\.value)
+    }
+}
+
+public struct StackSpec: Sendable {
+    public var name: String
+    public var file: String
+    public var directory: String
+    public var description: String?
+    public var services: [ServiceSpec]
+    /// What `devstack env` and `devstack exec` give other tools.
+    public var env: [EnvEntry] = []
+    /// Services too broken to build (no or unknown kind; already reported): checks that refer to them stay quiet.
+    public var invalidServices: Set<String> = []
+
+    public func service(named name: String) -> ServiceSpec? { services.first { $0.name == name } }
+}
+
+public enum PortMode: Sendable, Hashable {
+    case base(Int)
+    case auto
+}
+
+public struct ServiceOverride: Sendable, Hashable {
+    public var name: String
+    public var env: [EnvEntry] = []
+    public var settings: [SettingEntry] = []
+    public var restart: RestartSpec?
+    /// Ports pinned by name.
+    public var ports: [String: Located<Int>] = [:]
+    /// Where a remote profile's service lives.
+    public var url: Template?
+    public var location: SourceLocation
+    public var keyPath: String
+}
+
+public struct ProfileSpec: Sendable {
+    public var name: String
+    public var file: String
+    public var description: String?
+    public var ports: Located<PortMode>?
+    public var host: String = "127.0.0.1"
+    public var data: DataMode = .persistent
+    public var protected: Bool = false
+    public var remote: Bool = false
+    public var values: [(name: String, value: Template)] = []
+    public var secrets: [(name: String, value: Template)] = []
+    public var postgres: [SettingEntry] = []
+    public var restart: RestartSpec?
+    /// Overrides of the stack's top-level `env`.
+    public var envOverrides: [EnvEntry] = []
+    public var services: [ServiceOverride] = []
+    public var location: SourceLocation
+
+    public func override(for service: String) -> ServiceOverride? { services.first { $0.name == service } }
+}
+
+/// The secrets every stack has; a profile may name more.
+public enum BuiltInSecret: String, CaseIterable, Sendable {
+    case jwtSecret = "jwt_secret"
+    case postgresPassword = "postgres_password"
+    case anonKey = "anon_key"
+    case serviceRoleKey = "service_role_key"
+}

@@ -1,0 +1,146 @@
+import Foundation
+
+/// Turns `profiles/<name>.yaml` into a `ProfileSpec`, checking its overrides against the stack.
+struct ProfileParser {
+    let reader: YAMLReader
+    let name: String
+    let stack: StackSpec?
+
+    static let topLevelKeys = [
+        "description", "ports", "host", "data", "protected", "remote", "values", "secrets", "postgres", "restart", "env", "services",
+    ]
+    static let overrideKeys = ["env", "settings", "restart", "ports", "url"]
+
+    func parse() -> ProfileSpec? {
+        guard let root = reader.root() else { return nil }
+        guard let entries = reader.mapping(root, allowed: Self.topLevelKeys) else { return nil }
+        var profile = ProfileSpec(name: name, file: reader.source.displayPath, location: root.location)
+        for (key, value) in entries {
+            switch key {
+            case "description": profile.description = reader.string(value)
+            case "ports": profile.ports = parsePortMode(value)
+            case "host": if let host = reader.nonEmptyString(value, what: "an address such as 127.0.0.1") { profile.host = host }
+            case "data": if let data = reader.oneOf(value, DataMode.self) { profile.data = data }
+            case "protected": if let flag = reader.bool(value) { profile.protected = flag }
+            case "remote": if let flag = reader.bool(value) { profile.remote = flag }
+            case "values": profile.values = parseNamedTemplates(value, what: "value")
+            case "secrets": profile.secrets = parseNamedTemplates(value, what: "secret")
+            case "postgres": profile.postgres = parsePostgresSettings(value)
+            case "restart": profile.restart = parseRestart(value, reader: reader)
+            case "env": profile.envOverrides = parseEnv(value, reader: reader, allowRemoval: true)
+            case "services": profile.services = parseOverrides(value)
+            default: break
+            }
+        }
+        if profile.values.contains(where: { $0.name == "name" }),
+            let node = entries.first(where: { $0.key == "values" })?.value
+        {
+            reader.error(node, "'name' is reserved: ${profile.name} is the profile's own name", fix: "rename the value")
+        }
+        return profile
+    }
+
+    private func parsePortMode(_ node: ConfigNode) -> Located<PortMode>? {
+        let fix = "write 'ports: auto' (free ports chosen at start) or 'ports: { base: 54321 }' (fixed, one after another)"
+        if case .scalar = node.node {
+            if reader.scalarText(node) == "auto" { return Located(value: .auto, location: node.location, keyPath: node.path) }
+            reader.error(node, "'\(reader.scalarText(node) ?? "")' is not a port mode", fix: fix)
+            return nil
+        }
+        guard let entries = reader.mapping(node, allowed: ["base"], fix: fix) else { return nil }
+        guard let base = entries.first?.value else {
+            reader.error(node, "missing 'base'", fix: fix)
+            return nil
+        }
+        return reader.int(base, range: 1024...65000).map { Located(value: .base($0), location: base.location, keyPath: base.path) }
+    }
+
+    private func parseNamedTemplates(_ node: ConfigNode, what: String) -> [(name: String, value: Template)] {
+        guard let entries = reader.mapping(node) else { return [] }
+        return entries.compactMap { key, value in
+            guard Naming.isServiceName(key) || Naming.isEnvName(key) else {
+                reader.error(value, "'\(key)' is not a valid \(what) name", fix: "use letters, digits and '_'")
+                return nil
+            }
+            guard case .scalar = value.node, !value.isNull else {
+                reader.typeError(value, expected: "a string, number or boolean")
+                return nil
+            }
+            return reader.template(value).map { (key, $0) }
+        }
+    }
+
+    private func parsePostgresSettings(_ node: ConfigNode) -> [SettingEntry] {
+        guard let entries = reader.mapping(node, expected: "a mapping of Postgres settings (passed as -c name=value)") else { return [] }
+        return entries.compactMap { key, value in
+            guard key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }) else {
+                reader.error(value, "'\(key)' is not a Postgres setting name", fix: "see SHOW ALL in psql for the names")
+                return nil
+            }
+            guard case .scalar = value.node, !value.isNull, let text = reader.scalarText(value) else {
+                reader.typeError(value, expected: "a string, number or boolean")
+                return nil
+            }
+            return SettingEntry(key: key, value: .string(text), location: value.location, keyPath: value.path)
+        }
+    }
+
+    private func parseOverrides(_ node: ConfigNode) -> [ServiceOverride] {
+        guard let entries = reader.mapping(node, expected: "a mapping of service names to overrides") else { return [] }
+        var overrides: [ServiceOverride] = []
+        for (serviceName, value) in entries {
+            let service = stack?.service(named: serviceName)
+            if let stack, service == nil, !stack.invalidServices.contains(serviceName) {
+                reader.error(
+                    value.atKey, "the profile overrides service '\(serviceName)', which stack '\(stack.name)' does not have",
+                    fix: Suggestion.didYouMean(serviceName, among: stack.services.map(\.name), noun: "services in the stack"))
+                continue
+            }
+            guard let fields = reader.mapping(value, allowed: Self.overrideKeys) else { continue }
+            var override = ServiceOverride(name: serviceName, location: value.location, keyPath: value.path)
+            for (key, field) in fields {
+                switch key {
+                case "env": override.env = parseEnv(field, reader: reader, allowRemoval: true)
+                case "restart": override.restart = parseRestart(field, reader: reader)
+                case "url": override.url = reader.template(field)
+                case "ports": override.ports = parsePinnedPorts(field, service: service)
+                case "settings": override.settings = parseSettings(field, service: service)
+                default: break
+                }
+            }
+            overrides.append(override)
+        }
+        return overrides
+    }
+
+    private func parsePinnedPorts(_ node: ConfigNode, service: ServiceSpec?) -> [String: Located<Int>] {
+        guard let entries = reader.mapping(node, expected: "a mapping of port names to numbers") else { return [:] }
+        var ports: [String: Located<Int>] = [:]
+        for (portName, value) in entries {
+            if let service, !service.portNames.contains(portName) {
+                reader.error(
+                    value, "service '\(service.name)' has no port named '\(portName)'",
+                    fix: Suggestion.didYouMean(portName, among: service.portNames, noun: "its ports"))
+                continue
+            }
+            if let number = reader.int(value, range: 1...65535) {
+                ports[portName] = Located(value: number, location: value.location, keyPath: value.path)
+            }
+        }
+        return ports
+    }
+
+    private func parseSettings(_ node: ConfigNode, service: ServiceSpec?) -> [SettingEntry] {
+        guard let service else { return [] }
+        let keys = service.kind.settingKeys
+        guard !keys.isEmpty else {
+            reader.error(node, "a \(service.kind.rawValue) service has no settings", fix: "override 'env' or 'restart' instead")
+            return []
+        }
+        guard let entries = reader.mapping(node, allowed: keys.map(\.name)) else { return [] }
+        return entries.compactMap { key, value in
+            guard let settingKey = keys.first(where: { $0.name == key }), let setting = reader.setting(value, settingKey) else { return nil }
+            return SettingEntry(key: key, value: setting, location: value.location, keyPath: value.path)
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Loopback port checks: which ports are free, and picking free ones for `ports: auto`.
+public enum Ports {
+    /// Asks the kernel for a free port by binding port 0.
+    public static func freePort(avoiding: Set<Int>) -> Int? {
+        for _ in 0..<32 {
+            guard let port = bindAndRelease(port: 0) else { return nil }
+            if !avoiding.contains(port) { return port }
+        }
+        return nil
+    }
+
+    /// True when nothing listens on the port and it can be bound on 127.0.0.1.
+    public static func isFree(_ port: Int, host: String = "127.0.0.1") -> Bool {
+        bindAndRelease(port: port, host: host) != nil
+    }
+
+    private static func bindAndRelease(port: Int, host: String = "127.0.0.1") -> Int? {
+        #if canImport(Glibc)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr(host == "0.0.0.0" ? "0.0.0.0" : "127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { return nil }
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: actual.sin_port))
+    }
+}

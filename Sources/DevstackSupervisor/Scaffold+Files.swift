@@ -1,0 +1,224 @@
+// The files `devstack init` writes: the shipped default stack and profiles.
+// A test keeps these identical to stacks/default and profiles/ in this repository.
+
+extension Scaffold {
+    static let files: [(path: String, contents: String)] = [
+        (
+            "stacks/default/stack.yaml",
+            #"""
+            # yaml-language-server: $schema=../../.devstack/schema/stack.json
+            # The default stack: Postgres with Supabase's roles and auth schema, a GoTrue-compatible
+            # auth emulator, two mock inference servers and the example gateway.
+            description: Supabase-style backend with a chat gateway
+
+            services:
+              db:
+                kind: postgres
+                database: app
+                supabase: true
+                migrations: migrations
+                seed: seed.sql
+
+              auth:
+                kind: auth
+                depends_on: { db: healthy }
+                site_url: http://127.0.0.1:3000
+
+              instant:
+                kind: inference
+                model: instant
+                fixtures: fixtures
+
+              thinking:
+                kind: inference
+                model: thinking
+                fixtures: fixtures
+                time_to_first_token: 300ms
+                token_delay: 20ms
+
+              gateway:
+                kind: process
+                command: ["${devstack.bin_dir}/ExampleGateway"]
+                depends_on: { db: healthy, auth: healthy, instant: started, thinking: started }
+                ports: [http]
+                health: { http: /healthz }
+                env:
+                  PORT: ${self.port.http}
+                  DATABASE_URL: ${db.url}
+                  SUPABASE_URL: ${auth.url}
+                  SUPABASE_KEY: ${auth.anon_key}
+                  SUPABASE_ANON_KEY: ${auth.anon_key}
+                  SUPABASE_SERVICE_ROLE_KEY: ${auth.service_role_key}
+                  SERVICE_KEY: ${auth.service_role_key}
+                  SUPABASE_JWT_SECRET: ${auth.jwt_secret}
+                  INSTANT_URL: ${instant.url}
+                  THINK_URL: ${thinking.url}
+                  LOG_LEVEL: ${profile.log_level}
+                  RATE_LIMIT: ${profile.rate_limit}
+
+            # What `devstack env` and `devstack exec -- CMD` hand to tests and other tools.
+            env:
+              DATABASE_URL: ${db.url}
+              SUPABASE_URL: ${auth.url}
+              SUPABASE_KEY: ${auth.anon_key}
+              SUPABASE_ANON_KEY: ${auth.anon_key}
+              SUPABASE_SERVICE_ROLE_KEY: ${auth.service_role_key}
+              SERVICE_KEY: ${auth.service_role_key}
+              INSTANT_URL: ${instant.url}
+              THINK_URL: ${thinking.url}
+              GATEWAY_URL: ${gateway.url}
+              LOG_LEVEL: ${profile.log_level}
+              RATE_LIMIT: ${profile.rate_limit}
+            """# + "\n"
+        ),
+        (
+            "stacks/default/seed.sql",
+            #"""
+            -- Demo users (password for both: devstack-demo) and a conversation each.
+            insert into auth.users (id, instance_id, aud, role, email, encrypted_password, email_confirmed_at, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
+            values
+                ('00000000-0000-4000-8000-000000000001', '00000000-0000-0000-0000-000000000000', 'authenticated', 'authenticated', 'alice@example.com',
+                 crypt('devstack-demo', gen_salt('bf', 10)), now(), '{"provider":"email","providers":["email"]}', '{"name":"Alice"}', now(), now()),
+                ('00000000-0000-4000-8000-000000000002', '00000000-0000-0000-0000-000000000000', 'authenticated', 'authenticated', 'bob@example.com',
+                 crypt('devstack-demo', gen_salt('bf', 10)), now(), '{"provider":"email","providers":["email"]}', '{"name":"Bob"}', now(), now());
+
+            insert into public.conversations (user_id, mode, prompt, answer)
+            values
+                ('00000000-0000-4000-8000-000000000001', 'instant', 'Hello', 'Hi Alice!'),
+                ('00000000-0000-4000-8000-000000000002', 'thinking', 'What is 2 + 2?', '4');
+            """# + "\n"
+        ),
+        (
+            "stacks/default/migrations/20260101000000_conversations.sql",
+            #"""
+            -- Conversations the gateway stores for each user; row-level security keeps them private.
+            create table public.conversations (
+                id bigint generated always as identity primary key,
+                user_id uuid not null default auth.uid(),
+                mode text not null check (mode in ('instant', 'thinking')),
+                prompt text not null,
+                answer text not null,
+                created_at timestamptz not null default now()
+            );
+
+            alter table public.conversations enable row level security;
+
+            create policy "own conversations are readable" on public.conversations
+                for select to authenticated using (user_id = auth.uid());
+
+            create policy "own conversations are writable" on public.conversations
+                for insert to authenticated with check (user_id = auth.uid());
+
+            grant select, insert on public.conversations to authenticated;
+            grant all on public.conversations to service_role;
+            """# + "\n"
+        ),
+        (
+            "stacks/default/fixtures/greetings.yaml",
+            #"""
+            # Deterministic answers of the mock inference servers (format: README, "Fixtures").
+            - match: { last_user_message: { contains: "hello" } }
+              content: "Hello! This is the devstack mock."
+            """# + "\n"
+        ),
+        (
+            "profiles/local.yaml",
+            #"""
+            # yaml-language-server: $schema=../.devstack/schema/profile.json
+            # Laptop development: fixed ports (Supabase's usual 54321 for the API, 54322 for Postgres),
+            # data kept between runs, debug logging, no rate limits.
+            description: Local development
+            ports: { base: 54321 }
+            data: persistent
+            values:
+              log_level: debug
+              rate_limit: disabled
+            services:
+              auth:
+                ports: { http: 54321 }
+              db:
+                ports: { postgres: 54322 }
+            """# + "\n"
+        ),
+        (
+            "profiles/ci.yaml",
+            #"""
+            # yaml-language-server: $schema=../.devstack/schema/profile.json
+            # Test runs: free ports picked at start, throw-away data, Postgres tuned for speed over durability.
+            description: Continuous integration and test runs
+            ports: auto
+            data: ephemeral
+            values:
+              log_level: debug
+              rate_limit: disabled
+            postgres:
+              fsync: "off"
+              synchronous_commit: "off"
+              full_page_writes: "off"
+            restart: "no"
+            services:
+              auth:
+                settings:
+                  bcrypt_cost: 4
+            """# + "\n"
+        ),
+        (
+            "profiles/staging.yaml",
+            #"""
+            # yaml-language-server: $schema=../.devstack/schema/profile.json
+            # Always-on staging on a spare machine: persistent test data, protected from accidental
+            # resets, crashed services restarted, rate limits on, production-like logging.
+            description: Always-on staging
+            ports: { base: 55321 }
+            data: persistent
+            protected: true
+            values:
+              log_level: info
+              rate_limit: enabled
+            restart:
+              policy: always
+              max_backoff: 30s
+            services:
+              auth:
+                settings:
+                  rate_limit: true
+            """# + "\n"
+        ),
+        (
+            "profiles/production.yaml",
+            #"""
+            # yaml-language-server: $schema=../.devstack/schema/profile.json
+            # Production is remote: devstack starts and resets nothing here. It only knows the endpoints,
+            # and it never wires production secrets into a local environment (staging-by-default, rule 2).
+            description: Production (remote, read-only)
+            remote: true
+            protected: true
+            values:
+              log_level: warn
+              rate_limit: strict
+            secrets:
+              anon_key: ${env:PRODUCTION_SUPABASE_ANON_KEY:-}
+            services:
+              db:
+                url: ${env:PRODUCTION_DATABASE_HOST_URL:-postgresql://db.your-project.supabase.co:5432/postgres}
+              auth:
+                url: ${env:PRODUCTION_SUPABASE_URL:-https://your-project.supabase.co}
+              instant:
+                url: ${env:PRODUCTION_INSTANT_URL:-https://instant.example.com/v1}
+              thinking:
+                url: ${env:PRODUCTION_THINK_URL:-https://thinking.example.com/v1}
+              gateway:
+                url: ${env:PRODUCTION_GATEWAY_URL:-https://api.example.com}
+                env:
+                  DATABASE_URL: null
+                  SERVICE_KEY: null
+                  SUPABASE_SERVICE_ROLE_KEY: null
+                  SUPABASE_JWT_SECRET: null
+            env:
+              DATABASE_URL: null
+              SERVICE_KEY: null
+              SUPABASE_SERVICE_ROLE_KEY: null
+            """# + "\n"
+        ),
+    ]
+}

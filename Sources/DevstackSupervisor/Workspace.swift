@@ -1,0 +1,51 @@
+import DevstackCore
+import Foundation
+
+/// One project, stack and profile: where its files and state are, and how its plan is made.
+public struct Workspace: Sendable {
+    public let projectDirectory: String
+    public let stack: String
+    public let profile: String
+    public let paths: PlanPaths
+
+    public var stateDirectory: String { paths.stateDirectory(profile) }
+
+    /// `projectDirectory` nil: walk up from `currentDirectory` to the folder holding `stacks/`.
+    public init(projectDirectory: String?, stack: String, profile: String, currentDirectory: String, binDirectory: String) throws {
+        let resolved: String
+        if let projectDirectory {
+            resolved = URL(fileURLWithPath: projectDirectory, relativeTo: URL(fileURLWithPath: currentDirectory)).standardizedFileURL.path
+        } else if let found = ProjectLoader.findProjectDirectory(from: currentDirectory) {
+            resolved = found
+        } else {
+            throw ConfigError(
+                code: .projectNotFound, message: "no devstack project here: no 'stacks' folder in \(currentDirectory) or above",
+                fix: "run `devstack init` to create one, or pass --project-dir")
+        }
+        self.projectDirectory = resolved
+        self.stack = stack
+        self.profile = profile
+        self.paths = PlanPaths(projectDirectory: resolved, binDirectory: binDirectory)
+    }
+
+    public func load() throws -> LoadedProject {
+        try ProjectLoader.load(projectDirectory: projectDirectory, stack: stack, profile: profile)
+    }
+
+    /// Files → resolved plan: secrets from the store, free ports for `auto`, the ports a running stack holds.
+    /// `persistSecrets: false` generates missing secrets in memory only (validation writes nothing).
+    public func plan(environment: [String: String], runningPorts: [String: [String: Int]] = [:], persistSecrets: Bool = true) async throws -> Plan {
+        let project = try load()
+        let requested = try Planner.requestedSecrets(project: project, environment: environment)
+        let secrets = try await SecretStore(stateDirectory: stateDirectory).resolve(requested: requested, remote: project.profile.remote, persist: persistSecrets)
+        let inputs = PlanInputs(
+            project: project, environment: environment, secrets: secrets, paths: paths,
+            portAllocator: { Ports.freePort(avoiding: $0) }, runningPorts: runningPorts)
+        return try Planner(inputs: inputs).plan()
+    }
+
+    /// The folder holding the running executable: `${devstack.bin_dir}`.
+    public static var executableDirectory: String {
+        (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])).resolvingSymlinksInPath().deletingLastPathComponent().path
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+
+/// A fresh folder under the system's temporary directory, removed by `remove()` (tests call it in `defer`).
+public struct TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(prefix: String = "devstack-test") throws {
+        let template = (NSTemporaryDirectory() as NSString).appendingPathComponent("\(prefix)-XXXXXX")
+        var bytes = Array(template.utf8CString)
+        guard let created = mkdtemp(&bytes) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: template])
+        }
+        // Resolve symlinks (macOS /var → /private/var) so paths compare equal to what the code under test sees.
+        path = URL(fileURLWithPath: String(cString: created)).resolvingSymlinksInPath().path
+    }
+
+    public func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Writes `contents` to `relativePath`, creating folders as needed.
+    @discardableResult
+    public func write(_ relativePath: String, _ contents: String) throws -> String {
+        let url = URL(fileURLWithPath: path).appendingPathComponent(relativePath)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(contents.utf8).write(to: url)
+        return url.path
+    }
+
+    public func read(_ relativePath: String) -> String? {
+        FileManager.default.contents(atPath: "\(path)/\(relativePath)").map { String(decoding: $0, as: UTF8.self) }
+    }
+}
+
+/// Runs `body` with a temporary directory that is removed afterwards, whatever happens.
+public func withTemporaryDirectory<T>(prefix: String = "devstack-test", _ body: (TemporaryDirectory) async throws -> T) async throws -> T {
+    let directory = try TemporaryDirectory(prefix: prefix)
+    defer { directory.remove() }
+    return try await body(directory)
+}

@@ -1,0 +1,3 @@
+import DevstackCLI
+
+await DevstackEntry.run()

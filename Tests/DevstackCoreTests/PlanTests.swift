@@ -1,0 +1,198 @@
+import DevstackCore
+import DevstackTestSupport
+import Foundation
+import Testing
+
+@Suite struct PlanTests {
+    static let stack = """
+        services:
+          db:
+            kind: postgres
+            database: app
+          auth:
+            kind: auth
+            depends_on: [db]
+          worker:
+            kind: process
+            command: "echo hi"
+          api:
+            kind: process
+            command: ["./api", "--port", "${self.port.http}", "--admin", "${self.port.admin}"]
+            ports: [http, admin]
+            depends_on: { db: healthy, auth: healthy, worker: started }
+            health: { tcp: admin, interval: 2s }
+            restart: { policy: always, backoff: 250ms }
+            env:
+              DATABASE_URL: ${db.url}
+              AUTH: ${auth.url}
+              KEY: ${auth.anon_key}
+              LEVEL: ${profile.log_level}
+              HOME_DIR: ${env:HOME_FOR_TEST:-/nowhere}
+              PRICE: "$$5 and $HOME"
+              DROPPED: gone-in-profile
+        env:
+          DATABASE_URL: ${db.url}
+        """
+
+    static let local = """
+        ports: { base: 41000 }
+        values: { log_level: debug }
+        services:
+          auth:
+            ports: { http: 41001 }
+          api:
+            env:
+              LEVEL: overridden
+              DROPPED: null
+        """
+
+    static let ci = """
+        ports: auto
+        data: ephemeral
+        values: { log_level: info }
+        restart: "no"
+        postgres: { fsync: "off" }
+        services:
+          api:
+            ports: { admin: 47000 }
+            restart: on-failure
+        """
+
+    func withProject(_ body: (TestProject) throws -> Void) async throws {
+        try await withTemporaryDirectory { directory in
+            try body(TestProject(directory: directory, stack: Self.stack, profiles: ["local": Self.local, "ci": Self.ci]))
+        }
+    }
+
+    @Test func startsInDependencyLayers() async throws {
+        try await withProject { project in
+            let plan = try project.plan()
+            #expect(plan.startLayers == [["db", "worker"], ["auth"], ["api"]])
+            #expect(plan.services.map(\.name) == ["db", "worker", "auth", "api"])
+            #expect(plan.closure(of: ["auth"]).map(\.name) == ["db", "auth"])
+        }
+    }
+
+    @Test func basePortsAreSequentialAndSkipPinnedOnes() async throws {
+        try await withProject { project in
+            let plan = try project.plan()
+            #expect(plan.service(named: "db")?.port(named: "postgres") == 41000)
+            #expect(plan.service(named: "auth")?.port(named: "http") == 41001)
+            #expect(plan.service(named: "api")?.port(named: "http") == 41002)
+            #expect(plan.service(named: "api")?.port(named: "admin") == 41003)
+            // Same files, same ports: stable across runs and machines.
+            #expect(try project.plan().services.flatMap(\.ports) == plan.services.flatMap(\.ports))
+        }
+    }
+
+    @Test func autoPortsComeFromTheAllocatorAndAvoidPinnedOnes() async throws {
+        try await withProject { project in
+            let plan = try project.plan(profile: "ci", firstAutoPort: 47000)
+            let ports = plan.services.flatMap(\.ports).map(\.number)
+            #expect(Set(ports).count == ports.count)
+            #expect(plan.service(named: "api")?.port(named: "admin") == 47000)
+            #expect(plan.service(named: "db")?.port(named: "postgres") == 47001)
+        }
+    }
+
+    @Test func interpolatesEveryKindOfReference() async throws {
+        try await withProject { project in
+            let api = try #require(try project.plan().service(named: "api"))
+            let env = api.environment
+            #expect(env["DATABASE_URL"] == "postgresql://postgres:pg-password@127.0.0.1:41000/app")
+            #expect(env["AUTH"] == "http://127.0.0.1:41001")
+            #expect(env["KEY"] == "anon.key.value")
+            #expect(env["HOME_DIR"] == "/nowhere")
+            #expect(env["PRICE"] == "$5 and $HOME")
+            #expect(api.command == ["./api", "--port", "41002", "--admin", "41003"])
+            let withHome = try #require(try project.plan(environment: ["HOME_FOR_TEST": "/home/x"]).service(named: "api"))
+            #expect(withHome.environment["HOME_DIR"] == "/home/x")
+        }
+    }
+
+    @Test func profileOverridesEnvAndRemovesWithNull() async throws {
+        try await withProject { project in
+            let api = try #require(try project.plan().service(named: "api"))
+            #expect(api.environment["LEVEL"] == "overridden")
+            #expect(api.environment["DROPPED"] == nil)
+            let origin = try #require(api.env.first { $0.name == "LEVEL" }?.origin)
+            #expect(origin.source == .profile)
+            #expect(origin.location?.file == "profiles/local.yaml")
+        }
+    }
+
+    @Test func restartPrecedenceIsProfileDefaultThenStackThenProfileService() async throws {
+        try await withProject { project in
+            let ci = try project.plan(profile: "ci")
+            // Profile-wide "no" is the default where the stack says nothing…
+            #expect(ci.service(named: "worker")?.restart.policy == .no)
+            // …the service's own profile override beats the stack's "always".
+            #expect(ci.service(named: "api")?.restart.policy == .onFailure)
+            #expect(ci.service(named: "api")?.restart.initialBackoffMs == 250)
+            let local = try project.plan()
+            #expect(local.service(named: "api")?.restart.policy == .always)
+            #expect(local.service(named: "worker")?.restart.policy == .onFailure)
+        }
+    }
+
+    @Test func commandsHealthAndDefaults() async throws {
+        try await withProject { project in
+            let plan = try project.plan(profile: "ci")
+            #expect(plan.service(named: "worker")?.command == ["/bin/sh", "-c", "echo hi"])
+            let api = try #require(plan.service(named: "api"))
+            #expect(api.health?.probe == .tcp(port: 47000))
+            #expect(api.health?.intervalMs == 2000)
+            #expect(api.dependsOn.map(\.condition) == [.healthy, .healthy, .started])
+            #expect(plan.service(named: "db")?.stop.signal == .INT)
+            #expect(plan.service(named: "db")?.health?.probe == .builtIn(kind: .postgres, port: 47001))
+            #expect(plan.postgresSettings.map { "\($0.name)=\($0.value)" } == ["fsync=off"])
+            #expect(plan.profile.data == .ephemeral)
+            #expect(plan.environment["DATABASE_URL"]?.hasPrefix("postgresql://postgres:pg-password@127.0.0.1:47001/") == true)
+        }
+    }
+}
+
+@Suite struct TemplateTests {
+    let location = SourceLocation(file: "f", line: 1, column: 1)
+
+    func segments(_ text: String) throws -> [Template.Segment] {
+        try Template(text, location: location, keyPath: "k").segments().get()
+    }
+
+    @Test func splitsLiteralsAndReferences() throws {
+        #expect(
+            try segments("a ${db.url} b") == [.literal("a "), .reference(.service(name: "db", attribute: "url")), .literal(" b")])
+        #expect(try segments("${db.port.http}") == [.reference(.service(name: "db", attribute: "port.http"))])
+        #expect(try segments("${env:X:-a b:c}") == [.reference(.environment(name: "X", defaultValue: "a b:c"))])
+        #expect(try segments("${env:X:-}") == [.reference(.environment(name: "X", defaultValue: ""))])
+        #expect(try segments("${profile.rate_limit}") == [.reference(.profileValue("rate_limit"))])
+        #expect(try segments("${secret.jwt_secret}") == [.reference(.secret("jwt_secret"))])
+    }
+
+    @Test func dollarsStayLiteralUnlessTheyOpenAReference() throws {
+        #expect(try segments("$$") == [.literal("$")])
+        #expect(try segments("$$${db.url}") == [.literal("$"), .reference(.service(name: "db", attribute: "url"))])
+        #expect(try segments("cost $5 $HOME $") == [.literal("cost $5 $HOME $")])
+    }
+
+    @Test func rejectsMalformedReferences() {
+        for bad in ["${db.url", "${}", "${db}", "${env:}", "${1a.url}", "${env:A B}"] {
+            #expect(throws: Template.SyntaxError.self, "\(bad)") { try segments(bad) }
+        }
+    }
+}
+
+@Suite struct DurationTests {
+    @Test func parsesUnits() {
+        #expect(DurationParser.parse("250ms") == .milliseconds(250))
+        #expect(DurationParser.parse("5s") == .seconds(5))
+        #expect(DurationParser.parse("1.5s") == .milliseconds(1500))
+        #expect(DurationParser.parse("2m") == .seconds(120))
+        #expect(DurationParser.parse("1h") == .seconds(3600))
+        #expect(DurationParser.parse("3") == .seconds(3))
+        #expect(DurationParser.parse("five") == nil)
+        #expect(DurationParser.parse("-1s") == nil)
+        #expect(DurationParser.format(.milliseconds(1500)) == "1500ms")
+        #expect(DurationParser.format(.seconds(120)) == "2m")
+    }
+}
