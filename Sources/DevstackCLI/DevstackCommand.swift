@@ -11,6 +11,10 @@ public struct DevstackCommand: AsyncParsableCommand {
             holding stacks/, found by walking up from the current directory).
 
             Examples:
+              devstack up                            start the default stack with the local profile
+              devstack up --profile ci --detach      start in the background, return when ready
+              devstack exec -- pytest                run tests with the stack's environment
+              devstack down                          stop it
               devstack validate                      check the default stack under the local profile
               devstack validate --all-profiles       ... under every profile
               devstack config --explain              the resolved plan, and where each value came from
@@ -22,7 +26,8 @@ public struct DevstackCommand: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            Validate.self, Config.self, Env.self, Init.self, Schema.self,
+            Up.self, Down.self, Status.self, Logs.self, Restart.self, Stop.self, Start.self, Exec.self,
+            Validate.self, Config.self, Env.self, Init.self, Schema.self, GuardianCommand.self,
         ]
     )
 

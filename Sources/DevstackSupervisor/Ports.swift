@@ -30,6 +30,9 @@ public enum Ports {
         #endif
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        // As servers do: connections in TIME_WAIT do not make a port busy, a listener does.
+        var reuse: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

@@ -44,8 +44,13 @@ public struct Workspace: Sendable {
         return try Planner(inputs: inputs).plan()
     }
 
+    /// The running devstack executable; it runs itself for the guardian and the auth emulator.
+    public static var executablePath: String {
+        (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])).resolvingSymlinksInPath().path
+    }
+
     /// The folder holding the running executable: `${devstack.bin_dir}`.
     public static var executableDirectory: String {
-        (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])).resolvingSymlinksInPath().deletingLastPathComponent().path
+        URL(fileURLWithPath: executablePath).deletingLastPathComponent().path
     }
 }

@@ -1,0 +1,18 @@
+import ArgumentParser
+import DevstackCore
+import DevstackSupervisor
+
+struct Down: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop the running stack of this project and profile, in reverse dependency order.")
+
+    @OptionGroup var project: ProjectOptions
+
+    @Option(help: "How long to wait for everything to stop.")
+    var timeout = "120s"
+
+    func run() async throws {
+        let message = try await StackRunner.down(workspace: project.workspace(), timeout: DurationParser.parse(timeout) ?? .seconds(120))
+        Console.standardOutput.write(message + "\n")
+    }
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import DevstackSupervisor
+import Foundation
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show each service: state, pid, ports, health, restarts, uptime, last exit and why.",
+        discussion: "Exit status 1 when the stack is not running.")
+
+    @OptionGroup var project: ProjectOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        let store = StateStore(directory: try project.workspace().stateDirectory)
+        guard let record = store.running() else {
+            Console.standardOutput.write(json ? "{\"running\":false}\n" : "devstack: not running\n")
+            throw ExitCode(1)
+        }
+        let report = try await ControlClient(socket: record.controlSocket).status()
+        if json {
+            Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(report), as: UTF8.self) + "\n")
+        } else {
+            Console.standardOutput.write(report.table())
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// Talks to a running supervisor through its control socket.
+public struct ControlClient: Sendable {
+    public let socket: String
+
+    public init(socket: String) { self.socket = socket }
+
+    public func status() async throws -> StatusReport {
+        try StateStore.decoder.decode(StatusReport.self, from: try await send("GET", "/v1/status"))
+    }
+
+    public func service(_ name: String, _ action: String) async throws {
+        let reply = try StateStore.decoder.decode(ControlReply.self, from: try await send("POST", "/v1/services/\(name)/\(action)"))
+        if !reply.ok { throw SupervisorError(.unknownService, reply.message ?? "\(action) \(name) failed") }
+    }
+
+    public func down() async throws {
+        _ = try await send("POST", "/v1/down")
+    }
+
+    private func send(_ method: String, _ path: String) async throws -> Data {
+        guard let url = URL(httpURLWithSocketPath: socket, uri: path) else {
+            throw SupervisorError(.control, "bad control socket path \(socket)")
+        }
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .init(rawValue: method)
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+            let body = try await response.body.collect(upTo: 16 << 20)
+            return Data(buffer: body)
+        } catch {
+            throw SupervisorError(
+                .control, "the supervisor does not answer on \(socket): \(error)",
+                fix: "it may be shutting down; check `devstack status`, or stop leftovers with `devstack down`")
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import AsyncHTTPClient
+import DevstackCore
+import Foundation
+import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// One health check: true when the service answered in time.
+enum HealthProbe {
+    static func check(_ probe: PlannedHealth.Probe, timeout: Duration, service: PlannedService, environment: [String: String]) async -> Bool {
+        switch probe {
+        case .tcp(let port), .builtIn(_, let port):
+            return await tcpConnects(port: port, timeout: timeout)
+        case .http(let port, let path):
+            return await httpAnswers(url: "http://127.0.0.1:\(port)\(path)", timeout: timeout)
+        case .exec(let command):
+            return await commandSucceeds(command, timeout: timeout, service: service, environment: environment)
+        }
+    }
+
+    /// A non-blocking connect, on a Dispatch thread so the cooperative pool never blocks.
+    static func tcpConnects(port: Int, timeout: Duration) async -> Bool {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: connectBlocking(port: port, timeoutMs: Int32(timeout.milliseconds)))
+            }
+        }
+    }
+
+    private static func connectBlocking(port: Int, timeoutMs: Int32) -> Bool {
+        #if canImport(Glibc)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if result == 0 { return true }
+        guard errno == EINPROGRESS else { return false }
+        var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        guard poll(&poller, 1, timeoutMs) == 1 else { return false }
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+        return error == 0
+    }
+
+    static func httpAnswers(url: String, timeout: Duration) async -> Bool {
+        var request = HTTPClientRequest(url: url)
+        request.method = .GET
+        guard let response = try? await HTTPClient.shared.execute(request, timeout: .milliseconds(timeout.milliseconds)) else {
+            return false
+        }
+        _ = try? await response.body.collect(upTo: 1 << 20)
+        return (200..<400).contains(Int(response.status.code))
+    }
+
+    static func commandSucceeds(_ command: [String], timeout: Duration, service: PlannedService, environment: [String: String]) async -> Bool {
+        guard let first = command.first,
+            let executable = ExecutableLookup.resolve(first, workingDirectory: service.workingDirectory, environment: environment)
+        else { return false }
+        guard
+            let child = try? await ChildLauncher.shared.launch(
+                LaunchRequest(
+                    executable: executable, arguments: Array(command.dropFirst()), environment: environment,
+                    workingDirectory: service.workingDirectory))
+        else { return false }
+        return await withTaskGroup(of: Bool?.self) { group in
+            group.addTask { await child.waitForExit().succeeded }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            if first == nil {
+                child.signalGroup(SIGKILL)
+                group.cancelAll()
+                return false
+            }
+            group.cancelAll()
+            return first ?? false
+        }
+    }
+}
+
+/// Finds a command the way a shell would: a path as given (relative to the working folder), else along PATH.
+enum ExecutableLookup {
+    static func resolve(_ command: String, workingDirectory: String, environment: [String: String]) -> String? {
+        if command.contains("/") {
+            let path = command.hasPrefix("/") ? command : URL(fileURLWithPath: workingDirectory).appendingPathComponent(command).standardizedFileURL.path
+            return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+        }
+        let searchPath = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for folder in searchPath.split(separator: ":") {
+            let candidate = "\(folder)/\(command)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+public enum OutputStreamKind: String, Sendable, Codable {
+    case stdout = "out"
+    case stderr = "err"
+}
+
+/// Where every line of every service goes: its log file, and the console when someone watches.
+public final class LogSink: @unchecked Sendable {
+    public let directory: String
+    private let console: ConsoleView?
+    private let lock = NSLock()
+    private var files: [String: Int32] = [:]
+
+    /// Console lines longer than this are split; the log file keeps them whole.
+    static let consoleLineLimit = 4096
+
+    public init(directory: String, console: ConsoleView?) throws {
+        self.directory = directory
+        self.console = console
+        try StateDirectory.create(directory)
+    }
+
+    public static func path(directory: String, service: String) -> String { "\(directory)/\(service).log" }
+
+    /// One chunk of complete lines from one stream; written with one system call per destination.
+    func write(service: String, stream: OutputStreamKind, lines: [Data]) {
+        guard !lines.isEmpty else { return }
+        let stamp = Self.timestamp()
+        var fileBytes = Data()
+        var consoleLines: [String] = []
+        for line in lines {
+            fileBytes.append(contentsOf: Array("\(stamp) \(stream.rawValue) ".utf8))
+            fileBytes.append(line)
+            fileBytes.append(UInt8(ascii: "\n"))
+            if console != nil { consoleLines += Self.printable(line) }
+        }
+        let descriptor = lock.withLock { file(for: service) }
+        if descriptor >= 0 { Self.writeAll(descriptor, fileBytes) }
+        console?.log(service: service, lines: consoleLines)
+    }
+
+    /// A note from devstack itself about a service (restarts, exits), in its log and on the console.
+    public func note(service: String, _ text: String) {
+        let descriptor = lock.withLock { file(for: service) }
+        if descriptor >= 0 { Self.writeAll(descriptor, Data("\(Self.timestamp()) devstack \(text)\n".utf8)) }
+        console?.note(service: service, text)
+    }
+
+    public func close() {
+        lock.withLock {
+            for descriptor in files.values { Foundation.close(descriptor) }
+            files = [:]
+        }
+    }
+
+    private func file(for service: String) -> Int32 {
+        if let descriptor = files[service] { return descriptor }
+        let descriptor = open(Self.path(directory: directory, service: service), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        files[service] = descriptor
+        return descriptor
+    }
+
+    static func writeAll(_ descriptor: Int32, _ data: Data) {
+        data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+        }
+    }
+
+    /// Binary-safe console text: invalid UTF-8 becomes U+FFFD, control characters are shown escaped,
+    /// very long lines are split.
+    static func printable(_ line: Data) -> [String] {
+        var text = String(decoding: line, as: UTF8.self)
+        if text.hasSuffix("\r") { text.removeLast() }
+        if text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }) {
+            text = String(
+                String.UnicodeScalarView(
+                    text.unicodeScalars.flatMap { scalar -> [Unicode.Scalar] in
+                        (scalar.value < 0x20 && scalar != "\t") || scalar.value == 0x7F
+                            ? Array(String(format: "\\x%02x", scalar.value).unicodeScalars) : [scalar]
+                    }))
+        }
+        guard text.count > consoleLineLimit else { return [text] }
+        var parts: [String] = []
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            parts.append(String(rest.prefix(consoleLineLimit)) + (rest.count > consoleLineLimit ? " ↩" : ""))
+            rest = rest.dropFirst(consoleLineLimit)
+        }
+        return parts
+    }
+
+    static func timestamp(_ date: Date = Date()) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+}
+
+/// Reads one pipe until end-of-file on its own thread, so nothing a process writes is lost,
+/// not even the last lines before it exits.
+final class OutputPump: @unchecked Sendable {
+    private let drained = ExitLatch()
+
+    init(service: String, stream: OutputStreamKind, reading handle: FileHandle, into sink: LogSink) {
+        let descriptor = handle.fileDescriptor
+        let thread = Thread { [drained] in
+            var pending = Data()
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = read(descriptor, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                pending.append(contentsOf: buffer[0..<count])
+                var lines: [Data] = []
+                var start = pending.startIndex
+                while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                    lines.append(pending[start..<newline])
+                    start = pending.index(after: newline)
+                }
+                // A line with no end in sight is flushed in pieces rather than held forever.
+                if pending.endIndex - start > 1 << 20 {
+                    lines.append(pending[start...])
+                    start = pending.endIndex
+                }
+                pending = Data(pending[start...])
+                sink.write(service: service, stream: stream, lines: lines)
+            }
+            if !pending.isEmpty { sink.write(service: service, stream: stream, lines: [pending]) }
+            try? handle.close()
+            drained.resolve(.exited(0))
+        }
+        thread.name = "devstack-\(service)-\(stream.rawValue)"
+        thread.start()
+    }
+
+    func waitUntilDrained() async { _ = await drained.wait() }
+}

@@ -1,0 +1,177 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// What to run and where its output goes.
+public struct LaunchRequest: Sendable {
+    public var executable: String
+    public var arguments: [String]
+    public var environment: [String: String]
+    public var workingDirectory: String
+    public var standardOutput: FileHandle?
+    public var standardError: FileHandle?
+
+    public init(
+        executable: String, arguments: [String], environment: [String: String], workingDirectory: String,
+        standardOutput: FileHandle? = nil, standardError: FileHandle? = nil
+    ) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.standardOutput = standardOutput
+        self.standardError = standardError
+    }
+}
+
+/// A running child. Its pid is also its process group: signals go to the whole group.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: Int32
+    public let startTime: UInt64?
+    private let process: Process
+    private let exit: ExitLatch
+
+    init(process: Process, exit: ExitLatch) {
+        self.process = process
+        self.pid = process.processIdentifier
+        self.startTime = ProcessTable.startTime(of: process.processIdentifier)
+        self.exit = exit
+    }
+
+    /// Waits for the child to exit.
+    public func waitForExit() async -> ExitStatus { await exit.wait() }
+
+    /// Sends `signal` to the child's whole process group.
+    public func signalGroup(_ signal: Int32) {
+        if killpg(pid, signal) != 0 { kill(pid, signal) }
+    }
+}
+
+public enum ExitStatus: Sendable, Equatable, Codable, CustomStringConvertible {
+    case exited(Int32)
+    case signalled(Int32)
+
+    public var succeeded: Bool { self == .exited(0) }
+
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exit code \(code)"
+        case .signalled(let signal): return "killed by \(signalName(signal))"
+        }
+    }
+}
+
+func signalName(_ signal: Int32) -> String {
+    let names: [Int32: String] = [
+        SIGTERM: "SIGTERM", SIGINT: "SIGINT", SIGKILL: "SIGKILL", SIGQUIT: "SIGQUIT", SIGHUP: "SIGHUP", SIGSEGV: "SIGSEGV",
+        SIGABRT: "SIGABRT", SIGUSR1: "SIGUSR1", SIGUSR2: "SIGUSR2", SIGPIPE: "SIGPIPE", SIGBUS: "SIGBUS",
+    ]
+    return names[signal] ?? "signal \(signal)"
+}
+
+/// Resumes everyone waiting once the exit status is known.
+final class ExitLatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var status: ExitStatus?
+    private var waiters: [CheckedContinuation<ExitStatus, Never>] = []
+
+    func resolve(_ value: ExitStatus) {
+        let toResume: [CheckedContinuation<ExitStatus, Never>] = lock.withLock {
+            guard status == nil else { return [] }
+            status = value
+            defer { waiters = [] }
+            return waiters
+        }
+        toResume.forEach { $0.resume(returning: value) }
+    }
+
+    func wait() async -> ExitStatus {
+        await withCheckedContinuation { continuation in
+            let known: ExitStatus? = lock.withLock {
+                if let status { return status }
+                waiters.append(continuation)
+                return nil
+            }
+            if let known { continuation.resume(returning: known) }
+        }
+    }
+}
+
+/// Launches every child from one dedicated thread that never exits.
+///
+/// Why: Linux ties the parent-death signal to the *thread* that forked, and Dispatch worker threads
+/// come and go; they also block most signals, and children inherit that mask. This thread runs
+/// with an empty signal mask, so children start with one too.
+public final class ChildLauncher: @unchecked Sendable {
+    public static let shared = ChildLauncher()
+
+    private let condition = NSCondition()
+    private var jobs: [@Sendable () -> Void] = []
+
+    private init() {
+        let thread = Thread { [unowned self] in self.serve() }
+        thread.name = "devstack-launcher"
+        thread.start()
+    }
+
+    private func serve() {
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, nil)
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job()
+        }
+    }
+
+    /// Starts the child; fails with a message naming what could not be run.
+    public func launch(_ request: LaunchRequest) async throws -> ChildProcess {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            jobs.append {
+                continuation.resume(with: Result { try Self.start(request) })
+            }
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    private static func start(_ request: LaunchRequest) throws -> ChildProcess {
+        let process = Process()
+        let (executable, arguments) = ParentDeath.wrap(executable: request.executable, arguments: request.arguments)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = request.environment
+        process.currentDirectoryURL = URL(fileURLWithPath: request.workingDirectory)
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = request.standardOutput ?? FileHandle.nullDevice
+        process.standardError = request.standardError ?? FileHandle.nullDevice
+        let latch = ExitLatch()
+        process.terminationHandler = { finished in
+            latch.resolve(
+                finished.terminationReason == .uncaughtSignal ? .signalled(finished.terminationStatus) : .exited(finished.terminationStatus))
+        }
+        try process.run()
+        return ChildProcess(process: process, exit: latch)
+    }
+}
+
+/// Children die with the supervisor. Linux: `setpriv --pdeathsig KILL` execs the command in place
+/// (same pid), so the kernel kills it if the launching thread goes away. macOS has no such thing;
+/// there `__exec-in-group` puts the child in its own process group and the guardian does the rest.
+enum ParentDeath {
+    static func wrap(executable: String, arguments: [String]) -> (String, [String]) {
+        #if os(Linux)
+            return ("/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", executable] + arguments)
+        #else
+            return (Workspace.executablePath, ["__exec-in-group", "--", executable] + arguments)
+        #endif
+    }
+}

@@ -1,0 +1,289 @@
+import DevstackCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+public struct UpOptions: Sendable {
+    public var services: [String]
+    public var detach: Bool
+    public var waitTimeout: Duration
+    public var exitOnFailure: Bool
+    /// This process is the background supervisor that `up --detach` started.
+    public var isBackgroundSupervisor: Bool
+    /// Arguments that select the project, passed on to the background supervisor.
+    public var projectArguments: [String]
+
+    public init(
+        services: [String], detach: Bool, waitTimeout: Duration, exitOnFailure: Bool, isBackgroundSupervisor: Bool, projectArguments: [String]
+    ) {
+        self.services = services
+        self.detach = detach
+        self.waitTimeout = waitTimeout
+        self.exitOnFailure = exitOnFailure
+        self.isBackgroundSupervisor = isBackgroundSupervisor
+        self.projectArguments = projectArguments
+    }
+}
+
+/// `up` and `down`: everything between a plan and running (or stopped) processes.
+public enum StackRunner {
+    /// Runs the stack in this process until it is told to stop. Returns the exit status.
+    public static func runForeground(workspace: Workspace, options: UpOptions, environment: [String: String]) async throws -> Int32 {
+        let store = StateStore(directory: workspace.stateDirectory)
+        try StateDirectory.create(store.directory)
+        guard let lock = try ProjectLock.acquire(store.lockFile) else { throw alreadyRunning(store) }
+        defer { lock.release() }
+        let background = options.isBackgroundSupervisor
+        let recovered = recoverStale(store)
+        let (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+        let view = background ? nil : ConsoleView(services: services.map(\.name), showLogs: true, environment: environment)
+        // The background supervisor's output is its log file; nothing may sit in a buffer.
+        let say: @Sendable (String) -> Void = { line in view?.message(line) ?? LogSink.writeAll(STDOUT_FILENO, Data((line + "\n").utf8)) }
+        recovered.forEach(say)
+        let sink = try LogSink(directory: store.logDirectory, console: view)
+        defer { sink.close() }
+        let guardian = try Guardian()
+        let supervisor = Supervisor(
+            plan: plan, services: services, store: store, sink: sink, console: view, guardian: guardian, environment: environment,
+            detached: background, exitOnFailure: options.exitOnFailure)
+        let control = try await ControlServer(socket: store.controlSocket, supervisor: supervisor)
+        let signals = SignalListener.listen(to: [SIGINT, SIGTERM, SIGHUP])
+
+        let began = ContinuousClock.now
+        await supervisor.startAll()
+        let ticker = view.flatMap { view in view.live ? Task { await tick(supervisor, view) } : nil }
+        let settled = Task {
+            let report = await supervisor.waitUntilSettled()
+            ticker?.cancel()
+            if let view {
+                if view.live { view.progress(await supervisor.progressRows()) }
+                view.finishProgress()
+                view.message(Summary.text(report, plan: plan, elapsed: ContinuousClock.now - began, detached: false))
+            }
+        }
+
+        // Wait for a reason to stop: Ctrl-C, SIGTERM, the terminal going away, `devstack down`, or (with --exit-on-failure) a failure.
+        var failedService: String?
+        let reasons = AsyncStream<String> { continuation in
+            let forwardSignals = Task {
+                for await signal in signals {
+                    if signal == SIGHUP && background { continue }
+                    continuation.yield(signalName(signal))
+                }
+            }
+            let forwardEvents = Task {
+                for await event in supervisor.eventStream {
+                    switch event {
+                    case .shutdownRequested: continuation.yield("devstack down")
+                    case .serviceFailed(let name): continuation.yield("failed:\(name)")
+                    }
+                }
+            }
+            continuation.onTermination = { _ in
+                forwardSignals.cancel()
+                forwardEvents.cancel()
+            }
+        }
+        var iterator = reasons.makeAsyncIterator()
+        let reason = await iterator.next() ?? "end"
+        if reason.hasPrefix("failed:") { failedService = String(reason.dropFirst(7)) }
+        ticker?.cancel()
+        settled.cancel()
+        view?.finishProgress()
+        let announce = failedService.map { "\($0) failed" } ?? reason
+        say("devstack: stopping (\(announce))" + (background ? "" : "; press Ctrl-C again to force"))
+        // A second signal while stopping forces.
+        let force = Task {
+            while let next = await iterator.next() {
+                guard !next.hasPrefix("failed:") && next != "devstack down" else { continue }
+                await supervisor.forceKill()
+            }
+        }
+        let clean = await supervisor.stopAll()
+        force.cancel()
+        await control.stop()
+        guardian.dismiss()
+        store.remove()
+        unlink(store.controlSocket)
+        let report = await supervisor.status()
+        let failures = report.services.filter { $0.phase == .failed }.map(\.name)
+        say(
+            clean ? "devstack: stopped cleanly" + (failures.isEmpty ? "" : " (failed before: \(failures.joined(separator: ", ")))")
+                : "devstack: stopped, but some services had to be killed")
+        return clean && failedService == nil ? 0 : 1
+    }
+
+    private static func tick(_ supervisor: Supervisor, _ view: ConsoleView) async {
+        while !Task.isCancelled {
+            view.progress(await supervisor.progressRows())
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// The plan, its selected services, and ports that are free right now. `auto` ports taken in
+    /// the meantime are picked again; fixed ones in use are an error naming port, service and holder.
+    static func planWithFreePorts(workspace: Workspace, selecting names: [String], environment: [String: String]) async throws -> (Plan, [PlannedService]) {
+        for _ in 0..<5 {
+            let plan = try await workspace.plan(environment: environment)
+            if plan.profile.remote {
+                throw SupervisorError(
+                    .refused, "profile '\(plan.profile.name)' is remote: devstack starts nothing there",
+                    fix: "use it for `devstack env` and `devstack config`; run the stack with --profile local, ci or staging")
+            }
+            let unknown = names.filter { plan.service(named: $0) == nil }
+            if !unknown.isEmpty {
+                throw SupervisorError(
+                    .unknownService, "no service \(unknown.map { "'\($0)'" }.joined(separator: ", ")) in stack '\(plan.stack)'",
+                    fix: "services: \(plan.services.map(\.name).joined(separator: ", "))")
+            }
+            let services = names.isEmpty ? plan.services : plan.closure(of: names)
+            let busy = services.flatMap { service in service.ports.map { (service, $0) } }.filter { !Ports.isFree($0.1.number, host: plan.profile.host) }
+            if busy.isEmpty { return (plan, services) }
+            if plan.profile.ports == "auto" && busy.allSatisfy({ $0.1.origin.source == .generated }) { continue }
+            let lines = busy.map { service, port in
+                "port \(port.number) for \(service.name).\(port.name) is in use" + (ProcessTable.listener(onPort: port.number).map { " by \($0)" } ?? "")
+            }
+            throw SupervisorError(
+                .portInUse, lines.joined(separator: "\n       ") + "\n       nothing was started",
+                fix: "stop what holds it, pin another port under services.NAME.ports in \(plan.profile.file), or use a profile with 'ports: auto' (--profile ci)")
+        }
+        throw SupervisorError(.portInUse, "could not find free ports after 5 tries", fix: "free some ports and try again")
+    }
+
+    static func alreadyRunning(_ store: StateStore) -> SupervisorError {
+        let record = store.load()
+        let since = record.map { " since \(LogSink.timestamp($0.startedAt))" } ?? ""
+        return SupervisorError(
+            .alreadyRunning, "already running (pid \(record.map { String($0.pid) } ?? "?")\(since))",
+            fix: "see it with `devstack status`, stop it with `devstack down`")
+    }
+
+    /// After a crash the state file names what ran. Whatever is still that process (pid and start time match) is stopped.
+    static func recoverStale(_ store: StateStore) -> [String] {
+        guard let record = store.load() else { return [] }
+        var lines = ["devstack: the last supervisor (pid \(record.pid)) did not stop cleanly; recovering"]
+        var stopped: [Int32] = []
+        // A live process group whose leader is gone is still ours: Unix never reuses a pid that names a live group.
+        for (name, child) in record.children.sorted(by: { $0.key < $1.key })
+        where ProcessTable.isSameProcess(child.pid, startTime: child.startTime) || ProcessTable.groupIsAlive(child.processGroup) {
+            killpg(child.processGroup, SIGTERM)
+            stopped.append(child.processGroup)
+            lines.append("devstack: stopping leftover \(name) (pid \(child.pid))")
+        }
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline && stopped.contains(where: ProcessTable.groupIsAlive) { usleep(20_000) }
+        for group in stopped where ProcessTable.groupIsAlive(group) { killpg(group, SIGKILL) }
+        store.remove()
+        unlink(record.controlSocket)
+        return lines
+    }
+
+    // MARK: Detached
+
+    /// Starts a background supervisor and returns once every service is ready, or fails naming the failing one.
+    public static func runDetached(workspace: Workspace, options: UpOptions, environment: [String: String]) async throws -> String {
+        let store = StateStore(directory: workspace.stateDirectory)
+        try StateDirectory.create(store.directory)
+        if store.running() != nil { throw alreadyRunning(store) }
+        // Check the files and ports here, so mistakes show in this terminal with the right exit status.
+        let (plan, _) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+        try StateDirectory.create(store.logDirectory)
+        let logPath = "\(store.logDirectory)/supervisor.log"
+        let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Workspace.executablePath)
+        process.arguments =
+            ["up", "--background-supervisor"] + options.projectArguments + (options.exitOnFailure ? ["--exit-on-failure"] : [])
+            + options.services
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(fileDescriptor: log, closeOnDealloc: true)
+        process.standardError = FileHandle(fileDescriptor: log, closeOnDealloc: false)
+        try process.run()
+
+        let began = ContinuousClock.now
+        let deadline = began + options.waitTimeout
+        var report: StatusReport?
+        while ContinuousClock.now < deadline {
+            if !process.isRunning {
+                throw SupervisorError(
+                    .serviceFailed, "the background supervisor exited (status \(process.terminationStatus)) before the stack was up",
+                    fix: "see \(logPath)")
+            }
+            if let record = store.load(), record.pid == process.processIdentifier,
+                let current = try? await ControlClient(socket: record.controlSocket).status()
+            {
+                report = current
+                if current.settled { break }
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        guard let report, report.settled, report.failed.isEmpty else {
+            let message: String
+            if let report, !report.failed.isEmpty {
+                message = report.failed.map { failure in
+                    "\(failure.name) is \(failure.phase.rawValue)" + (failure.detail.map { ": \($0)" } ?? "") + "\n"
+                        + LogReader.lastLines(of: failure.name, count: 20, directory: store.logDirectory).map { "    \($0)" }.joined(separator: "\n")
+                }.joined(separator: "\n")
+            } else {
+                let waiting = report?.services.filter { !$0.phase.isSettled }.map { "\($0.name) (\($0.phase.rawValue))" } ?? []
+                message = "timed out after \(DurationParser.format(options.waitTimeout))" + (waiting.isEmpty ? "" : " waiting for \(waiting.joined(separator: ", "))")
+            }
+            try? await stop(store: store, timeout: .seconds(60))
+            throw SupervisorError(.serviceFailed, message + "\nthe stack was stopped", fix: "logs: \(store.logDirectory)")
+        }
+        return Summary.text(report, plan: plan, elapsed: ContinuousClock.now - began, detached: true)
+    }
+
+    /// `down`: asks the running supervisor to stop and waits for it; cleans up after a crashed one.
+    public static func down(workspace: Workspace, timeout: Duration) async throws -> String {
+        let store = StateStore(directory: workspace.stateDirectory)
+        if store.running() != nil {
+            try await stop(store: store, timeout: timeout)
+            return "devstack: stopped"
+        }
+        let recovered = ProjectLock.isHeld(store.lockFile) ? [] : recoverStale(store)
+        return recovered.isEmpty ? "devstack: not running" : (recovered + ["devstack: cleaned up"]).joined(separator: "\n")
+    }
+
+    static func stop(store: StateStore, timeout: Duration) async throws {
+        guard let record = store.running() else { return }
+        try await ControlClient(socket: record.controlSocket).down()
+        let deadline = ContinuousClock.now + timeout
+        while ProjectLock.isHeld(store.lockFile) {
+            guard ContinuousClock.now < deadline else {
+                throw SupervisorError(.timeout, "the supervisor (pid \(record.pid)) did not stop within \(DurationParser.format(timeout))", fix: "kill \(record.pid)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+/// What `up` prints once the stack is ready: where everything is and how to stop it.
+enum Summary {
+    static func text(_ report: StatusReport, plan: Plan, elapsed: Duration, detached: Bool) -> String {
+        let seconds = String(format: "%.2fs", Double(elapsed.milliseconds) / 1000)
+        var lines: [String] = []
+        if report.failed.isEmpty {
+            lines.append("devstack: \(report.services.count) service\(report.services.count == 1 ? "" : "s") ready in \(seconds) (stack \(plan.stack), profile \(plan.profile.name))")
+        } else {
+            lines.append("devstack: \(report.failed.map(\.name).joined(separator: ", ")) failed; the rest is up (\(seconds))")
+        }
+        let width = report.services.map(\.name.count).max() ?? 0
+        for service in report.services {
+            var line = "  \(service.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(service.phase.rawValue)"
+            if let url = plan.service(named: service.name)?.attributes["url"] { line += "  \(url)" }
+            lines.append(line)
+        }
+        if let anon = plan.secrets["anon_key"], plan.services.contains(where: { $0.kind == .auth }) {
+            lines.append("  anon key: \(anon)")
+        }
+        lines.append("  logs: \(report.logDirectory)")
+        lines.append(detached ? "Stop with `devstack down`." : "Stop with Ctrl-C, or `devstack down` from another terminal.")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// What a running supervisor records in `.devstack/<profile>/state.json`, so other commands and a
+/// later run after a crash can find it and everything it started.
+public struct SupervisorRecord: Codable, Sendable {
+    public struct Child: Codable, Sendable {
+        public var pid: Int32
+        /// The process group: the child's pid, since every child leads its own group.
+        public var processGroup: Int32
+        public var startTime: UInt64?
+        public var startedAt: Date
+        public var ports: [String: Int]
+    }
+
+    public var pid: Int32
+    public var startTime: UInt64?
+    public var startedAt: Date
+    public var stack: String
+    public var profile: String
+    public var detached: Bool
+    public var controlSocket: String
+    public var children: [String: Child]
+}
+
+/// The state folder of one profile: lock, state file, control socket, logs.
+public struct StateStore: Sendable {
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    public var stateFile: String { "\(directory)/state.json" }
+    public var lockFile: String { "\(directory)/supervisor.lock" }
+    public var logDirectory: String { "\(directory)/logs" }
+
+    /// The control socket lives in the state folder unless that path is too long for a Unix socket.
+    public var controlSocket: String {
+        let preferred = "\(directory)/control.sock"
+        if preferred.utf8.count < 100 { return preferred }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in directory.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return "\(NSTemporaryDirectory())/devstack-\(getuid())-\(String(hash, radix: 36)).sock"
+    }
+
+    public func load() -> SupervisorRecord? {
+        guard let data = FileManager.default.contents(atPath: stateFile) else { return nil }
+        return try? Self.decoder.decode(SupervisorRecord.self, from: data)
+    }
+
+    public func save(_ record: SupervisorRecord) throws {
+        let data = try Self.encoder.encode(record)
+        let temporary = "\(stateFile).\(getpid()).tmp"
+        try data.write(to: URL(fileURLWithPath: temporary), options: .atomic)
+        chmod(temporary, 0o600)
+        guard rename(temporary, stateFile) == 0 else {
+            throw SupervisorError(.stateDirectory, "cannot write \(stateFile): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func remove() {
+        unlink(stateFile)
+    }
+
+    /// The running supervisor, if any: the lock is held and the recorded pid is that process.
+    public func running() -> SupervisorRecord? {
+        guard let record = load(), ProjectLock.isHeld(lockFile) else { return nil }
+        return ProcessTable.isSameProcess(record.pid, startTime: record.startTime) ? record : nil
+    }
+
+    public static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return encoder
+    }()
+
+    public static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }()
+}
+
+/// An exclusive `flock` held for the supervisor's lifetime; the kernel drops it when the process dies.
+public final class ProjectLock: @unchecked Sendable {
+    private let descriptor: Int32
+
+    private init(descriptor: Int32) { self.descriptor = descriptor }
+
+    /// nil when another process holds it.
+    public static func acquire(_ path: String) throws -> ProjectLock? {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw SupervisorError(.stateDirectory, "cannot open \(path): \(String(cString: strerror(errno)))", fix: "check the permissions of the project's .devstack folder")
+        }
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            close(descriptor)
+            return nil
+        }
+        return ProjectLock(descriptor: descriptor)
+    }
+
+    public static func isHeld(_ path: String) -> Bool {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        if flock(descriptor, LOCK_SH | LOCK_NB) == 0 {
+            flock(descriptor, LOCK_UN)
+            return false
+        }
+        return true
+    }
+
+    public func release() {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}

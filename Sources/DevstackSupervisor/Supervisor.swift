@@ -1,0 +1,449 @@
+import DevstackCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Runs a plan: starts services in dependency order, watches their health, restarts them by
+/// policy, and stops them in reverse order. All mutable state lives here.
+public actor Supervisor {
+    public enum Event: Sendable {
+        case shutdownRequested
+        case serviceFailed(String)
+    }
+
+    struct Record {
+        var phase: ServicePhase = .pending
+        var detail: String?
+        var child: ChildProcess?
+        var restarts = 0
+        var recentRestarts: [ContinuousClock.Instant] = []
+        var consecutiveFailures = 0
+        var startedAt: Date?
+        var healthySince: ContinuousClock.Instant?
+        var lastExit: ExitStatus?
+        var lastExitReason: String?
+        var stopRequested = false
+        var killedForHealth: String?
+        var stopWasClean = true
+        var lifecycle: Task<Void, Never>?
+        var phaseSince = ContinuousClock.now
+    }
+
+    public let plan: Plan
+    let services: [PlannedService]
+    let store: StateStore
+    let sink: LogSink
+    let console: ConsoleView?
+    let guardian: Guardian
+    let baseEnvironment: [String: String]
+    let detached: Bool
+    let startedAt = Date()
+    let exitOnFailure: Bool
+    private var records: [String: Record] = [:]
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private let events: AsyncStream<Event>.Continuation
+    public nonisolated let eventStream: AsyncStream<Event>
+    private var shuttingDown = false
+
+    /// A run that was healthy this long starts its backoff from the beginning again.
+    static let healthyStretch: Duration = .seconds(10)
+
+    public init(
+        plan: Plan, services: [PlannedService], store: StateStore, sink: LogSink, console: ConsoleView?, guardian: Guardian,
+        environment: [String: String], detached: Bool, exitOnFailure: Bool
+    ) {
+        self.plan = plan
+        self.services = services
+        self.store = store
+        self.sink = sink
+        self.console = console
+        self.guardian = guardian
+        self.baseEnvironment = environment
+        self.detached = detached
+        self.exitOnFailure = exitOnFailure
+        (eventStream, events) = AsyncStream<Event>.makeStream()
+        for service in services { records[service.name] = Record() }
+    }
+
+    // MARK: Starting
+
+    /// Starts every service's lifecycle; dependencies gate each one.
+    public func startAll() {
+        for service in services { startLifecycle(service) }
+        persist()
+    }
+
+    private func startLifecycle(_ service: PlannedService) {
+        records[service.name]?.stopRequested = false
+        records[service.name]?.lifecycle = Task { await self.lifecycle(service) }
+    }
+
+    /// Resolves once every service has settled (ready, completed or failed).
+    public func waitUntilSettled() async -> StatusReport {
+        while !services.allSatisfy({ records[$0.name]?.phase.isSettled == true }) { await changed() }
+        return status()
+    }
+
+    private func lifecycle(_ service: PlannedService) async {
+        let name = service.name
+        if !service.dependsOn.isEmpty {
+            set(name, .waiting, "for " + service.dependsOn.map { "\($0.service) (\($0.condition.rawValue))" }.joined(separator: ", "))
+            for dependency in service.dependsOn {
+                guard await dependencyMet(dependency) else {
+                    if records[name]?.stopRequested == true { return set(name, .stopped) }
+                    let phase = records[dependency.service]?.phase.rawValue ?? "missing"
+                    return fail(name, "dependency \(dependency.service) is \(phase)")
+                }
+            }
+        }
+        while records[name]?.stopRequested == false && !Task.isCancelled {
+            set(name, .starting)
+            let child: ChildProcess
+            let pumps: [OutputPump]
+            do {
+                (child, pumps) = try await launch(service)
+            } catch {
+                return fail(name, "\(error)")
+            }
+            records[name]?.child = child
+            records[name]?.startedAt = Date()
+            records[name]?.killedForHealth = nil
+            guardian.watch(group: child.pid)
+            persist()
+            let runStart = ContinuousClock.now
+            if service.health == nil { set(name, .running) }
+            let prober = service.health.map { health in Task { await self.probe(service, health: health, child: child) } }
+            let status = await child.waitForExit()
+            prober?.cancel()
+            for pump in pumps { await pump.waitUntilDrained() }
+            guardian.forget(group: child.pid)
+            records[name]?.child = nil
+            records[name]?.lastExit = status
+            let reason = records[name]?.killedForHealth ?? (records[name]?.stopRequested == true ? "stopped by devstack" : nil)
+            records[name]?.lastExitReason = reason
+            persist()
+            if records[name]?.stopRequested == true {
+                sink.note(service: name, "stopped (\(status))")
+                return set(name, .stopped)
+            }
+            let failed = !status.succeeded || records[name]?.killedForHealth != nil
+            switch service.restart.policy {
+            case .no:
+                sink.note(service: name, "exited (\(status)\(reason.map { ", \($0)" } ?? "")); restart policy is no")
+                if failed { return set(name, .exited, status.description) }
+                return set(name, .completed)
+            case .onFailure where !failed:
+                sink.note(service: name, "completed (\(status))")
+                return set(name, .completed)
+            default: break
+            }
+            // Crash loop: too many restarts within the window.
+            let now = ContinuousClock.now
+            let window = Duration.milliseconds(service.restart.windowMs)
+            var recent = (records[name]?.recentRestarts ?? []).filter { now - $0 < window }
+            recent.append(now)
+            records[name]?.recentRestarts = recent
+            if recent.count > service.restart.maxRestarts {
+                sink.note(service: name, "exited (\(status)); \(recent.count - 1) restarts within \(DurationParser.format(window)): giving up")
+                return fail(name, "crash loop: \(recent.count - 1) restarts within \(DurationParser.format(window)), last \(status)")
+            }
+            if let healthySince = records[name]?.healthySince ?? (service.health == nil ? runStart : nil),
+                now - healthySince >= Self.healthyStretch
+            {
+                records[name]?.consecutiveFailures = 0
+            }
+            let delay = Self.backoff(attempt: records[name]?.consecutiveFailures ?? 0, restart: service.restart)
+            records[name]?.consecutiveFailures += 1
+            records[name]?.healthySince = nil
+            sink.note(service: name, "exited (\(status)\(reason.map { ", \($0)" } ?? "")); restarting in \(DurationParser.format(delay))")
+            set(name, .backoff, "restarting in \(DurationParser.format(delay)) after \(status)")
+            do { try await Task.sleep(for: delay) } catch { break }
+            records[name]?.restarts += 1
+        }
+        set(name, .stopped)
+    }
+
+    /// Exponential from the initial delay, capped, with ±20% jitter so restarts do not march in step.
+    static func backoff(attempt: Int, restart: PlannedRestart) -> Duration {
+        let base = Double(restart.initialBackoffMs) * pow(2, Double(min(attempt, 30)))
+        let capped = min(base, Double(restart.maxBackoffMs))
+        return .milliseconds(Int64(capped * Double.random(in: 0.8...1.2)))
+    }
+
+    private func launch(_ service: PlannedService) async throws -> (ChildProcess, [OutputPump]) {
+        guard let command = service.command, let program = command.first else {
+            throw SupervisorError(
+                .launchFailed, "\(service.name): devstack cannot run services of kind \(service.kind.rawValue) yet",
+                fix: "remove it from the stack for now, or start only the services you need: devstack up SERVICE...")
+        }
+        let environment = baseEnvironment.merging(service.environment) { $1 }
+        guard let executable = ExecutableLookup.resolve(program, workingDirectory: service.workingDirectory, environment: environment) else {
+            throw SupervisorError(
+                .launchFailed, "\(service.name): command '\(program)' not found" + (program.contains("/") ? "" : " in PATH"),
+                fix: "check services.\(service.name).command; relative paths start from \(service.workingDirectory)")
+        }
+        let output = Pipe()
+        let errors = Pipe()
+        for pipe in [output, errors] {
+            // Only the child's copies (dup'ed onto 1 and 2) may survive exec, or a sibling holding a
+            // write end would keep this pipe from ever reaching end-of-file.
+            _ = fcntl(pipe.fileHandleForReading.fileDescriptor, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
+        }
+        let child = try await ChildLauncher.shared.launch(
+            LaunchRequest(
+                executable: executable, arguments: Array(command.dropFirst()), environment: environment,
+                workingDirectory: service.workingDirectory, standardOutput: output.fileHandleForWriting,
+                standardError: errors.fileHandleForWriting))
+        try? output.fileHandleForWriting.close()
+        try? errors.fileHandleForWriting.close()
+        let pumps = [
+            OutputPump(service: service.name, stream: .stdout, reading: output.fileHandleForReading, into: sink),
+            OutputPump(service: service.name, stream: .stderr, reading: errors.fileHandleForReading, into: sink),
+        ]
+        return (child, pumps)
+    }
+
+    // MARK: Health
+
+    /// Fast probes while starting (from 5 ms, doubling to 250 ms), slow ones once ready.
+    private func probe(_ service: PlannedService, health: PlannedHealth, child: ChildProcess) async {
+        let name = service.name
+        let timeout = Duration.milliseconds(health.timeoutMs)
+        let environment = baseEnvironment.merging(service.environment) { $1 }
+        let deadline = ContinuousClock.now + .milliseconds(health.startPeriodMs)
+        var delay = Duration.milliseconds(5)
+        var healthy = false
+        while !Task.isCancelled && ContinuousClock.now < deadline {
+            if await HealthProbe.check(health.probe, timeout: timeout, service: service, environment: environment) {
+                healthy = true
+                break
+            }
+            do { try await Task.sleep(for: delay) } catch { return }
+            delay = min(delay * 2, .milliseconds(250))
+        }
+        if Task.isCancelled { return }
+        guard healthy else {
+            return await unhealthy(service, child: child, reason: "not healthy within its start period of \(DurationParser.format(.milliseconds(health.startPeriodMs)))")
+        }
+        records[name]?.healthySince = ContinuousClock.now
+        set(name, .healthy)
+        var failures = 0
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .milliseconds(health.intervalMs)) } catch { return }
+            if await HealthProbe.check(health.probe, timeout: timeout, service: service, environment: environment) {
+                if failures > 0 { set(name, .healthy) }
+                failures = 0
+                continue
+            }
+            failures += 1
+            if Task.isCancelled { return }
+            if failures >= health.retries {
+                return await unhealthy(service, child: child, reason: "health check failed \(failures) times in a row")
+            }
+            set(name, .unhealthy, "check failed \(failures)/\(health.retries)")
+        }
+    }
+
+    /// Per its policy: restart (stop it; the lifecycle restarts it) or leave it running, marked unhealthy.
+    private func unhealthy(_ service: PlannedService, child: ChildProcess, reason: String) async {
+        guard service.restart.policy != .no else {
+            sink.note(service: service.name, "\(reason); restart policy is no, leaving it running")
+            return set(service.name, .unhealthy, reason)
+        }
+        sink.note(service: service.name, "\(reason): restarting")
+        records[service.name]?.killedForHealth = reason
+        _ = await terminate(child, stop: service.stop)
+    }
+
+    // MARK: Stopping
+
+    /// The stop signal to the whole group; SIGKILL after the timeout. True when it stopped in time.
+    private func terminate(_ child: ChildProcess, stop: PlannedStop) async -> Bool {
+        child.signalGroup(stop.signal.number)
+        let stoppedInTime = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                _ = await child.waitForExit()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(stop.timeoutMs))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if !stoppedInTime {
+            child.signalGroup(SIGKILL)
+            _ = await child.waitForExit()
+        }
+        // Anything the service left in its group goes too.
+        if ProcessTable.groupIsAlive(child.pid) { killpg(child.pid, SIGKILL) }
+        return stoppedInTime
+    }
+
+    /// Stops one service and waits for its lifecycle to end. True when it stopped cleanly.
+    @discardableResult
+    public func stop(_ name: String) async -> Bool {
+        guard let service = services.first(where: { $0.name == name }), var record = records[name] else { return true }
+        record.stopRequested = true
+        records[name] = record
+        if let child = record.child {
+            set(name, .stopping)
+            let clean = await terminate(child, stop: service.stop)
+            if !clean { sink.note(service: name, "did not stop within \(service.stop.timeoutMs)ms of SIG\(service.stop.signal.rawValue): killed") }
+            records[name]?.stopWasClean = clean
+        } else {
+            record.lifecycle?.cancel()
+        }
+        await records[name]?.lifecycle?.value
+        if records[name]?.phase != .failed && records[name]?.phase != .exited && records[name]?.phase != .completed {
+            set(name, .stopped)
+        }
+        return records[name]?.stopWasClean ?? true
+    }
+
+    /// Reverse dependency order: a service stops only after everything that depends on it.
+    /// Returns whether every service stopped within its timeout.
+    public func stopAll() async -> Bool {
+        shuttingDown = true
+        let wanted = Set(services.map(\.name))
+        var clean = true
+        for layer in plan.startLayers.reversed() {
+            let names = layer.filter(wanted.contains)
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for name in names { group.addTask { await self.stop(name) } }
+                var results: [Bool] = []
+                for await result in group { results.append(result) }
+                return results
+            }
+            clean = clean && results.allSatisfy { $0 }
+        }
+        persist()
+        return clean
+    }
+
+    /// A second Ctrl-C: no more waiting.
+    public func forceKill() {
+        for record in records.values { record.child?.signalGroup(SIGKILL) }
+    }
+
+    public func start(_ name: String) throws {
+        guard let service = services.first(where: { $0.name == name }) else { throw unknown(name) }
+        guard let phase = records[name]?.phase, !phase.isLaunched, phase != .waiting, phase != .backoff, phase != .stopping else { return }
+        records[name]?.recentRestarts = []
+        records[name]?.consecutiveFailures = 0
+        startLifecycle(service)
+    }
+
+    public func restart(_ name: String) async throws {
+        guard services.contains(where: { $0.name == name }) else { throw unknown(name) }
+        await stop(name)
+        try start(name)
+    }
+
+    public func stopService(_ name: String) async throws {
+        guard services.contains(where: { $0.name == name }) else { throw unknown(name) }
+        await stop(name)
+    }
+
+    public func requestShutdown() {
+        events.yield(.shutdownRequested)
+    }
+
+    private func unknown(_ name: String) -> SupervisorError {
+        SupervisorError(
+            .unknownService, "no service '\(name)' in this stack",
+            fix: "services: \(services.map(\.name).joined(separator: ", "))")
+    }
+
+    // MARK: State
+
+    private func dependencyMet(_ dependency: PlannedDependency) async -> Bool {
+        while true {
+            guard let phase = records[dependency.service]?.phase else { return false }
+            switch dependency.condition {
+            case .started where phase.isLaunched || phase == .completed: return true
+            case .healthy where phase == .healthy: return true
+            case .completed where phase == .completed: return true
+            default: break
+            }
+            if phase == .failed || phase == .exited || phase == .stopped || shuttingDown { return false }
+            if dependency.condition == .healthy && phase == .completed { return false }
+            await changed()
+        }
+    }
+
+    private func changed() async {
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func set(_ name: String, _ phase: ServicePhase, _ detail: String? = nil) {
+        records[name]?.phase = phase
+        records[name]?.detail = detail
+        records[name]?.phaseSince = .now
+        let resumed = waiters
+        waiters = []
+        resumed.forEach { $0.resume() }
+        if let console, !console.live, detached == false { console.progress(progressRows()) }
+        if phase == .failed || phase == .exited, exitOnFailure, !shuttingDown { events.yield(.serviceFailed(name)) }
+    }
+
+    private func fail(_ name: String, _ reason: String) {
+        sink.note(service: name, "failed: \(reason)")
+        set(name, .failed, reason)
+    }
+
+    /// The rows of the live progress block.
+    public func progressRows() -> [ConsoleView.Row] {
+        let now = ContinuousClock.now
+        return services.map { service in
+            let record = records[service.name] ?? Record()
+            let elapsed = now - record.phaseSince
+            let symbol: String
+            switch record.phase {
+            case .healthy, .running, .completed: symbol = "✔"
+            case .failed, .exited: symbol = "✘"
+            default: symbol = "…"
+            }
+            let seconds = record.phase.isSettled ? nil : Double(elapsed.milliseconds) / 1000
+            return ConsoleView.Row(name: service.name, symbol: symbol, state: record.phase.rawValue, detail: record.detail ?? "", seconds: seconds)
+        }
+    }
+
+    public func status() -> StatusReport {
+        StatusReport(
+            stack: plan.stack, profile: plan.profile.name, supervisorPid: getpid(), startedAt: startedAt, detached: detached,
+            logDirectory: sink.directory,
+            services: services.map { service in
+                let record = records[service.name] ?? Record()
+                return ServiceStatus(
+                    name: service.name, kind: service.kind, phase: record.phase, detail: record.detail, pid: record.child?.pid,
+                    ports: Dictionary(uniqueKeysWithValues: service.ports.map { ($0.name, $0.number) }),
+                    url: service.attributes["url"],
+                    health: service.health == nil ? "none" : (record.phase == .healthy ? "healthy" : record.phase == .unhealthy ? "unhealthy" : "-"),
+                    restarts: record.restarts, startedAt: record.child == nil ? nil : record.startedAt,
+                    lastExit: record.lastExit?.description, lastExitReason: record.lastExitReason)
+            })
+    }
+
+    /// Writes state.json: pids, process groups, start times, ports.
+    private func persist() {
+        var children: [String: SupervisorRecord.Child] = [:]
+        for service in services {
+            guard let child = records[service.name]?.child else { continue }
+            children[service.name] = SupervisorRecord.Child(
+                pid: child.pid, processGroup: child.pid, startTime: child.startTime, startedAt: records[service.name]?.startedAt ?? Date(),
+                ports: Dictionary(uniqueKeysWithValues: service.ports.map { ($0.name, $0.number) }))
+        }
+        let record = SupervisorRecord(
+            pid: getpid(), startTime: ProcessTable.startTime(of: getpid()), startedAt: startedAt, stack: plan.stack,
+            profile: plan.profile.name, detached: detached, controlSocket: store.controlSocket, children: children)
+        try? store.save(record)
+    }
+}

@@ -1,0 +1,140 @@
+import DevstackSupervisor
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A project with a stack, run by the real `devstack up` in the foreground, for tests.
+/// `cleanUp()` (call it in `defer`) kills whatever is left and removes the folder.
+public final class StackUnderTest: @unchecked Sendable {
+    public let directory: TemporaryDirectory
+    public let process: Process
+    public let outputPath: String
+    public var path: String { directory.path }
+    public var store: StateStore { StateStore(directory: "\(path)/.devstack/local") }
+
+    public init(stack: String, profile: String = "ports: auto\n", arguments: [String] = [], environment: [String: String] = [:]) throws {
+        directory = try TemporaryDirectory(prefix: "devstack-stack")
+        try directory.write("stacks/default/stack.yaml", stack)
+        try directory.write("profiles/local.yaml", profile)
+        outputPath = "\(directory.path)/up.out"
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: DevstackBinary.path)
+        process.arguments = ["up"] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
+        process.environment = ProcessInfo.processInfo.environment.merging(["NO_COLOR": "1"].merging(environment) { $1 }) { $1 }
+        let output = FileHandle(forWritingAtPath: outputPath)
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public var output: String { directory.read("up.out") ?? "" }
+
+    public func log(_ service: String) -> String { directory.read(".devstack/local/logs/\(service).log") ?? "" }
+
+    /// The live status, once the supervisor answers.
+    public func status() async -> StatusReport? {
+        guard let record = store.load() else { return nil }
+        return try? await ControlClient(socket: record.controlSocket).status()
+    }
+
+    /// Polls until `condition` holds; fails the wait after `timeout` with what was last seen.
+    @discardableResult
+    public func waitFor(
+        _ what: String, timeout: Duration = .seconds(60), _ condition: (StatusReport) -> Bool
+    ) async throws -> StatusReport {
+        let deadline = ContinuousClock.now + timeout
+        var last: StatusReport?
+        while ContinuousClock.now < deadline {
+            if let report = await status() {
+                last = report
+                if condition(report) { return report }
+            }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw StackTestError(
+            message: "waiting for \(what): \(last.map { $0.table() } ?? "no status")\noutput:\n\(output)")
+    }
+
+    public func service(_ name: String, in report: StatusReport) -> ServiceStatus? { report.services.first { $0.name == name } }
+
+    /// Sends `signal` to devstack and waits for it to exit.
+    public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(60)) async throws -> Int32 {
+        kill(process.processIdentifier, signal)
+        return try await waitForExit(timeout: timeout)
+    }
+
+    public func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { throw StackTestError(message: "devstack did not exit\n\(output)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+
+    /// Runs another devstack command in this project.
+    public func devstack(_ arguments: [String], environment: [String: String] = [:]) throws -> DevstackBinary.Result {
+        try DevstackBinary.run(arguments, in: path, environment: environment)
+    }
+
+    /// Kills everything this test may have left: devstack, its guardian, every recorded process group.
+    public func cleanUp() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        if let record = store.load() {
+            for child in record.children.values { killpg(child.processGroup, SIGKILL) }
+        }
+        for pid in ProcessTree.processes(whereArgumentsContain: path) { kill(pid, SIGKILL) }
+        directory.remove()
+    }
+}
+
+public struct StackTestError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+
+    public init(message: String) { self.message = message }
+}
+
+/// Finding processes, for tests that check nothing was left behind.
+public enum ProcessTree {
+    /// Pids of processes whose command line or working folder mentions `text`.
+    public static func processes(whereArgumentsContain text: String) -> [Int32] {
+        #if os(Linux)
+            let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
+            return pids.filter { pid in
+                guard pid != getpid() else { return false }
+                let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) } ?? ""
+                let folder = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")) ?? ""
+                return command.contains(text) || folder.hasPrefix(text)
+            }
+        #else
+            return []
+        #endif
+    }
+
+    /// The pid of a child of `parent` whose command line contains `text`.
+    public static func child(of parent: Int32, containing text: String) -> Int32? {
+        #if os(Linux)
+            let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
+            return pids.first { pid in
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) } ?? ""
+                return fields.count > 1 && Int32(fields[1]) == parent && command.contains(text)
+            }
+        #else
+            return nil
+        #endif
+    }
+
+    public static func groupIsAlive(_ group: Int32) -> Bool { killpg(group, 0) == 0 || errno == EPERM }
+}
