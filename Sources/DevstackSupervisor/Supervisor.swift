@@ -210,13 +210,13 @@ public actor Supervisor {
 
     // MARK: Health
 
-    /// Fast probes while starting (from 5 ms, doubling to 250 ms), slow ones once ready.
+    /// Fast probes while starting (from 2 ms, growing by half to 50 ms), slow ones once ready.
     private func probe(_ service: PlannedService, health: PlannedHealth, child: ChildProcess) async {
         let name = service.name
         let timeout = Duration.milliseconds(health.timeoutMs)
         let environment = baseEnvironment.merging(service.environment) { $1 }
         let deadline = ContinuousClock.now + .milliseconds(health.startPeriodMs)
-        var delay = Duration.milliseconds(5)
+        var delay = Duration.milliseconds(2)
         var healthy = false
         while !Task.isCancelled && ContinuousClock.now < deadline {
             if await HealthProbe.check(health.probe, timeout: timeout, service: service, environment: environment) {
@@ -224,7 +224,7 @@ public actor Supervisor {
                 break
             }
             do { try await Task.sleep(for: delay) } catch { return }
-            delay = min(delay * 2, .milliseconds(250))
+            delay = min(delay * 1.5, .milliseconds(50))
         }
         if Task.isCancelled { return }
         guard healthy else {

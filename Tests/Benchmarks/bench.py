@@ -1,0 +1,203 @@
+"""devstack benchmarks: our figure beside a baseline from the same run. Standard library only."""
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+LISTENER = (
+    "import socket,sys,time;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);"
+    "s.bind(('127.0.0.1',int(sys.argv[1])));s.listen(64);time.sleep(1e6)"
+)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost")
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+def control(project, profile="local"):
+    state = json.load(open(f"{project}/.devstack/{profile}/state.json"))
+    conn = UnixHTTPConnection(state["control_socket"])
+    conn.request("GET", "/v1/status")
+    return json.loads(conn.getresponse().read())
+
+
+def free_ports(count):
+    sockets, ports = [], []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        sockets.append(s)
+        ports.append(s.getsockname()[1])
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def port_open(port):
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def project_with(stack, profile):
+    root = tempfile.mkdtemp(prefix="devstack-bench-")
+    os.makedirs(f"{root}/stacks/default")
+    os.makedirs(f"{root}/profiles")
+    open(f"{root}/stacks/default/stack.yaml", "w").write(stack)
+    open(f"{root}/profiles/local.yaml", "w").write(profile)
+    return root
+
+
+def ten_services(ports):
+    lines = ["services:"]
+    for i, port in enumerate(ports):
+        lines += [
+            f"  s{i}:",
+            "    kind: process",
+            f"    command: [python3, -c, \"{LISTENER}\", '{port}']",
+            "    ports: [tcp]",
+            "    health: { tcp: tcp }",
+        ]
+    profile = "ports: { base: 40000 }\nservices:\n" + "".join(
+        f"  s{i}:\n    ports: {{ tcp: {port} }}\n" for i, port in enumerate(ports)
+    )
+    return "\n".join(lines) + "\n", profile
+
+
+def time_devstack_up(devstack, project):
+    """Foreground `up` from exec to the 'ready' summary line, then Ctrl-C."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([devstack, "up"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "NO_COLOR": "1"}, text=True)
+    for line in proc.stdout:
+        if " ready in " in line:
+            elapsed = time.perf_counter() - start
+            break
+    else:
+        raise RuntimeError("devstack up never became ready")
+    proc.send_signal(signal.SIGINT)
+    proc.stdout.read()
+    proc.wait(timeout=60)
+    return elapsed
+
+
+def time_shell_up(ports):
+    """The same processes started by a shell script that polls their ports."""
+    script = "set -e\n"
+    for port in ports:
+        script += f"python3 -c \"{LISTENER}\" {port} &\n"
+    script += "for p in " + " ".join(map(str, ports)) + "; do until (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do sleep 0.005; done; done\n"
+    script += "echo ready\nwait\n"
+    start = time.perf_counter()
+    proc = subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    proc.stdout.readline()
+    elapsed = time.perf_counter() - start
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return elapsed
+
+
+def bench_up(devstack, runs):
+    ports = free_ports(10)
+    stack, profile = ten_services(ports)
+    project = project_with(stack, profile)
+    try:
+        ours = [time_devstack_up(devstack, project) for _ in range(runs)]
+        shell = [time_shell_up(ports) for _ in range(runs)]
+    finally:
+        shutil.rmtree(project, ignore_errors=True)
+    return statistics.median(ours), statistics.median(shell)
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bench_crash_and_idle(devstack, runs, idle_seconds):
+    port = free_ports(1)[0]
+    stack = (
+        "services:\n  victim:\n    kind: process\n"
+        f"    command: [python3, -c, \"{LISTENER}\", '{port}']\n"
+        "    ports: [tcp]\n    health: { tcp: tcp, interval: 1s }\n"
+        "    restart: { policy: always, backoff: 20ms, max_backoff: 20ms, max_restarts: 1000 }\n"
+    )
+    project = project_with(stack, f"ports: {{ base: 40000 }}\nservices:\n  victim:\n    ports: {{ tcp: {port} }}\n")
+    ports = free_ports(10)
+    ten_stack, ten_profile = ten_services(ports)
+    idle_project = project_with(ten_stack, ten_profile)
+    try:
+        subprocess.run([devstack, "up", "--detach"], cwd=project, check=True, capture_output=True)
+        latencies = []
+        for _ in range(runs):
+            before = control(project)["services"][0]
+            start = time.perf_counter()
+            os.kill(before["pid"], signal.SIGKILL)
+            while True:
+                now = control(project)["services"][0]
+                if now["phase"] == "healthy" and now.get("pid") not in (None, before["pid"]):
+                    latencies.append(time.perf_counter() - start)
+                    break
+                time.sleep(0.002)
+        subprocess.run([devstack, "down"], cwd=project, check=True, capture_output=True)
+
+        subprocess.run([devstack, "up", "--detach"], cwd=idle_project, check=True, capture_output=True)
+        status = control(idle_project)
+        supervisor = status["supervisor_pid"]
+        children = [s["pid"] for s in status["services"]]
+        cpu_before = cpu_seconds(supervisor)
+        time.sleep(idle_seconds)
+        cpu = cpu_seconds(supervisor) - cpu_before
+        rss = rss_mib(supervisor)
+        children_rss = sum(rss_mib(pid) for pid in children)
+        subprocess.run([devstack, "down"], cwd=idle_project, check=True, capture_output=True)
+    finally:
+        for p in (project, idle_project):
+            subprocess.run([devstack, "down"], cwd=p, capture_output=True)
+            shutil.rmtree(p, ignore_errors=True)
+    return statistics.median(latencies), max(latencies), cpu / idle_seconds * 100, rss, children_rss / len(children)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--devstack", required=True)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--idle-seconds", type=int, default=30)
+    parser.add_argument("only", nargs="?", default="all")
+    args = parser.parse_args()
+    print(f"machine: {platform.node()} · {os.cpu_count()} cores · {platform.platform()} · {time.strftime('%Y-%m-%d %H:%M')}")
+    rows = []
+    ours, shell = bench_up(args.devstack, args.runs)
+    rows.append(("up: 10 services to all-healthy (median)", f"{ours * 1000:.0f} ms", f"shell script + port polling {shell * 1000:.0f} ms", f"{ours / shell:.2f}x"))
+    p50, worst, cpu, rss, child_rss = bench_crash_and_idle(args.devstack, 10, args.idle_seconds)
+    rows.append(("crash → healthy again (kill -9, backoff fixed 20ms)", f"p50 {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms", "configured backoff 16–24 ms", ""))
+    rows.append((f"supervisor idle, {args.idle_seconds}s, 10 services", f"CPU {cpu:.2f}% · RSS {rss:.1f} MiB", f"one trivial python service: RSS {child_rss:.1f} MiB", ""))
+    width = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in [("benchmark", "devstack", "baseline (same run)", "ratio")] + rows:
+        print("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)))
+
+
+if __name__ == "__main__":
+    main()
