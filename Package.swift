@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .executableTarget(
@@ -27,6 +28,7 @@ let package = Package(
             dependencies: [
                 "DevstackCore",
                 "DevstackSupervisor",
+                "DevstackPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,6 +49,16 @@ let package = Package(
             ]
         ),
         .target(
+            name: "DevstackPostgres",
+            dependencies: [
+                "DevstackCore",
+                "DevstackSupervisor",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
             name: "DevstackTestSupport",
             dependencies: ["DevstackCore", "DevstackSupervisor"]
         ),
@@ -60,8 +72,12 @@ let package = Package(
             dependencies: ["DevstackSupervisor", "DevstackTestSupport", .product(name: "JWTKit", package: "jwt-kit")]
         ),
         .testTarget(
+            name: "DevstackPostgresTests",
+            dependencies: ["DevstackPostgres", "DevstackTestSupport"]
+        ),
+        .testTarget(
             name: "IntegrationTests",
-            dependencies: ["DevstackCore", "DevstackSupervisor", "DevstackTestSupport", .product(name: "JWTKit", package: "jwt-kit")]
+            dependencies: ["DevstackCore", "DevstackSupervisor", "DevstackPostgres", "DevstackTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

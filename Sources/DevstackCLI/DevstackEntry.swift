@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevstackCore
+import DevstackPostgres
 import DevstackSupervisor
 import Foundation
 
@@ -19,6 +20,9 @@ public enum DevstackEntry {
         } catch let error as SupervisorError {
             Console.standardError.write(error.description + "\n")
             exit(error.exitStatus)
+        } catch let error as PostgresServiceError {
+            Console.standardError.write("error: \(error)\n")
+            exit(1)
         } catch {
             DevstackCommand.exit(withError: error)
         }

@@ -43,7 +43,8 @@ struct Up: AsyncParsableCommand {
             Console.standardOutput.write(try await StackRunner.runDetached(workspace: workspace, options: options, environment: project.environment) + "\n")
             return
         }
-        let status = try await StackRunner.runForeground(workspace: workspace, options: options, environment: project.environment)
+        let status = try await StackRunner.runForeground(
+            workspace: workspace, options: options, environment: project.environment, drivers: Drivers.all)
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -76,6 +76,8 @@ public struct PlannedRestart: Sendable, Codable, Hashable {
 public struct PlannedStop: Sendable, Codable, Hashable {
     public var signal: StopSignal
     public var timeoutMs: Int
+    /// Sent when the first signal did not stop it in time, before SIGKILL (Postgres: SIGQUIT).
+    public var escalation: StopSignal?
 }
 
 public struct PlannedDependency: Sendable, Codable, Hashable {

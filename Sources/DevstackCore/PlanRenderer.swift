@@ -50,7 +50,9 @@ public struct PlanRenderer {
             lines.append(
                 "  restart: \(restart.policy.rawValue), backoff \(restart.initialBackoffMs)ms up to \(restart.maxBackoffMs)ms, failed after \(restart.maxRestarts) in \(restart.windowMs)ms"
                     + (explain ? " [\(restart.origin)]" : ""))
-            lines.append("  stop: SIG\(service.stop.signal.rawValue), then SIGKILL after \(service.stop.timeoutMs)ms")
+            lines.append(
+                "  stop: SIG\(service.stop.signal.rawValue)" + (service.stop.escalation.map { ", then SIG\($0.rawValue)" } ?? "")
+                    + ", then SIGKILL, \(service.stop.timeoutMs)ms apart")
             if !service.settings.isEmpty {
                 lines.append("  settings:")
                 lines += service.settings.map { "    \($0.name)=\($0.value)" + (explain ? " [\($0.origin)]" : "") }

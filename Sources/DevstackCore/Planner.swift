@@ -13,6 +13,14 @@ public struct PlanPaths: Sendable {
 
     public func stackDirectory(_ stack: String) -> String { "\(projectDirectory)/stacks/\(stack)" }
     public func stateDirectory(_ profile: String) -> String { "\(projectDirectory)/.devstack/\(profile)" }
+
+    /// Sockets and throw-away data: a short path under the system's temporary folder (Unix socket
+    /// paths are limited to ~100 bytes, and an unprivileged Postgres must be able to reach it).
+    public func runtimeDirectory(_ profile: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in stateDirectory(profile).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return "/tmp/devstack-\(String(hash, radix: 36))"
+    }
 }
 
 /// Secret values with where each came from.
@@ -375,7 +383,8 @@ public struct Planner {
 
         let stop = PlannedStop(
             signal: spec.stop.signal ?? (spec.kind == .postgres ? .INT : .TERM),
-            timeoutMs: Int(spec.stop.timeout?.milliseconds ?? Int64(Self.defaultStopTimeoutMs)))
+            timeoutMs: Int(spec.stop.timeout?.milliseconds ?? Int64(Self.defaultStopTimeoutMs)),
+            escalation: spec.kind == .postgres && spec.stop.signal == nil ? .QUIT : nil)
 
         let env = resolveEnv(stackEntries: spec.env, profileEntries: override?.env ?? [], service: spec, context: context, envFile: spec.envFile)
 
@@ -573,7 +582,7 @@ public struct Planner {
             attributes["user"] = "postgres"
             attributes["password"] = password
             attributes["database"] = database
-            attributes["socket"] = "\(inputs.paths.stateDirectory(profile.name))/run/\(spec.name)"
+            attributes["socket"] = "\(inputs.paths.runtimeDirectory(profile.name))/\(spec.name)"
             if let port = ports.first?.number {
                 attributes["url"] = "postgresql://postgres:\(percentEncoded(password))@\(host):\(port)/\(database)"
             }

@@ -13,7 +13,7 @@ import NIOCore
 enum HealthProbe {
     static func check(_ probe: PlannedHealth.Probe, timeout: Duration, service: PlannedService, environment: [String: String]) async -> Bool {
         switch probe {
-        case .tcp(let port), .builtIn(_, let port):
+        case .tcp(let port), .builtIn(_, let port):  // kinds with their own check go through their driver
             return await tcpConnects(port: port, timeout: timeout)
         case .http(let port, let path):
             return await httpAnswers(url: "http://127.0.0.1:\(port)\(path)", timeout: timeout)

@@ -32,7 +32,9 @@ public struct UpOptions: Sendable {
 /// `up` and `down`: everything between a plan and running (or stopped) processes.
 public enum StackRunner {
     /// Runs the stack in this process until it is told to stop. Returns the exit status.
-    public static func runForeground(workspace: Workspace, options: UpOptions, environment: [String: String]) async throws -> Int32 {
+    public static func runForeground(
+        workspace: Workspace, options: UpOptions, environment: [String: String], drivers: DriverSet
+    ) async throws -> Int32 {
         let store = StateStore(directory: workspace.stateDirectory)
         try StateDirectory.create(store.directory)
         guard let lock = try ProjectLock.acquire(store.lockFile) else { throw alreadyRunning(store) }
@@ -49,12 +51,13 @@ public enum StackRunner {
         let guardian = try Guardian()
         let supervisor = Supervisor(
             plan: plan, services: services, store: store, sink: sink, console: view, guardian: guardian, environment: environment,
-            detached: background, exitOnFailure: options.exitOnFailure)
-        let control = try await ControlServer(socket: store.controlSocket, supervisor: supervisor)
+            detached: background, exitOnFailure: options.exitOnFailure, drivers: drivers)
         let signals = SignalListener.listen(to: [SIGINT, SIGTERM, SIGHUP])
-
         let began = ContinuousClock.now
+        // The services need not wait for the control socket to be listening.
+        async let listening = ControlServer(socket: store.controlSocket, supervisor: supervisor)
         await supervisor.startAll()
+        let control = try await listening
         let ticker = view.flatMap { view in view.live ? Task { await tick(supervisor, view) } : nil }
         let settled = Task {
             let report = await supervisor.waitUntilSettled()

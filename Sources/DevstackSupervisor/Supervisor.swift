@@ -28,6 +28,7 @@ public actor Supervisor {
         var lastExitReason: String?
         var stopRequested = false
         var killedForHealth: String?
+        var initializationFailure: String?
         var stopWasClean = true
         var lifecycle: Task<Void, Never>?
         var phaseSince = ContinuousClock.now
@@ -43,6 +44,8 @@ public actor Supervisor {
     let detached: Bool
     let startedAt = Date()
     let exitOnFailure: Bool
+    let drivers: DriverSet
+    var context: DriverContext { DriverContext(plan: plan, environment: baseEnvironment, sink: sink) }
     private var records: [String: Record] = [:]
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private let events: AsyncStream<Event>.Continuation
@@ -54,8 +57,9 @@ public actor Supervisor {
 
     public init(
         plan: Plan, services: [PlannedService], store: StateStore, sink: LogSink, console: ConsoleView?, guardian: Guardian,
-        environment: [String: String], detached: Bool, exitOnFailure: Bool
+        environment: [String: String], detached: Bool, exitOnFailure: Bool, drivers: DriverSet
     ) {
+        self.drivers = drivers
         self.plan = plan
         self.services = services
         self.store = store
@@ -112,6 +116,7 @@ public actor Supervisor {
             records[name]?.child = child
             records[name]?.startedAt = Date()
             records[name]?.killedForHealth = nil
+            records[name]?.initializationFailure = nil
             guardian.watch(group: child.pid)
             persist()
             let runStart = ContinuousClock.now
@@ -129,6 +134,10 @@ public actor Supervisor {
             if records[name]?.stopRequested == true {
                 sink.note(service: name, "stopped (\(status))")
                 return set(name, .stopped)
+            }
+            if let failure = records[name]?.initializationFailure {
+                records[name]?.lastExitReason = "set-up failed"
+                return fail(name, failure)
             }
             let failed = !status.succeeded || records[name]?.killedForHealth != nil
             switch service.restart.policy {
@@ -175,17 +184,7 @@ public actor Supervisor {
     }
 
     private func launch(_ service: PlannedService) async throws -> (ChildProcess, [OutputPump]) {
-        guard let command = service.command, let program = command.first else {
-            throw SupervisorError(
-                .launchFailed, "\(service.name): devstack cannot run services of kind \(service.kind.rawValue) yet",
-                fix: "remove it from the stack for now, or start only the services you need: devstack up SERVICE...")
-        }
-        let environment = baseEnvironment.merging(service.environment) { $1 }
-        guard let executable = ExecutableLookup.resolve(program, workingDirectory: service.workingDirectory, environment: environment) else {
-            throw SupervisorError(
-                .launchFailed, "\(service.name): command '\(program)' not found" + (program.contains("/") ? "" : " in PATH"),
-                fix: "check services.\(service.name).command; relative paths start from \(service.workingDirectory)")
-        }
+        let spec = try await drivers.driver(for: service).prepare(service, context: context)
         let output = Pipe()
         let errors = Pipe()
         for pipe in [output, errors] {
@@ -196,8 +195,8 @@ public actor Supervisor {
         }
         let child = try await ChildLauncher.shared.launch(
             LaunchRequest(
-                executable: executable, arguments: Array(command.dropFirst()), environment: environment,
-                workingDirectory: service.workingDirectory, standardOutput: output.fileHandleForWriting,
+                executable: spec.executable, arguments: spec.arguments, environment: spec.environment,
+                workingDirectory: spec.workingDirectory, user: spec.user, standardOutput: output.fileHandleForWriting,
                 standardError: errors.fileHandleForWriting))
         try? output.fileHandleForWriting.close()
         try? errors.fileHandleForWriting.close()
@@ -210,32 +209,41 @@ public actor Supervisor {
 
     // MARK: Health
 
-    /// Fast probes while starting (from 2 ms, growing by half to 50 ms), slow ones once ready.
+    /// Fast probes while starting (from 1 ms, growing by a quarter to 20 ms), slow ones once ready.
     private func probe(_ service: PlannedService, health: PlannedHealth, child: ChildProcess) async {
         let name = service.name
         let timeout = Duration.milliseconds(health.timeoutMs)
         let environment = baseEnvironment.merging(service.environment) { $1 }
         let deadline = ContinuousClock.now + .milliseconds(health.startPeriodMs)
-        var delay = Duration.milliseconds(2)
+        var delay = Duration.milliseconds(1)
         var healthy = false
         while !Task.isCancelled && ContinuousClock.now < deadline {
-            if await HealthProbe.check(health.probe, timeout: timeout, service: service, environment: environment) {
+            if await check(health.probe, timeout: timeout, service: service, environment: environment) {
                 healthy = true
                 break
             }
             do { try await Task.sleep(for: delay) } catch { return }
-            delay = min(delay * 1.5, .milliseconds(50))
+            delay = min(delay * 1.25, .milliseconds(20))
         }
         if Task.isCancelled { return }
         guard healthy else {
             return await unhealthy(service, child: child, reason: "not healthy within its start period of \(DurationParser.format(.milliseconds(health.startPeriodMs)))")
+        }
+        do {
+            try await drivers.driver(for: service).initialize(service, context: context)
+        } catch {
+            if Task.isCancelled { return }
+            records[name]?.initializationFailure = "\(error)"
+            sink.note(service: name, "\(error)")
+            _ = await terminate(child, stop: service.stop)
+            return
         }
         records[name]?.healthySince = ContinuousClock.now
         set(name, .healthy)
         var failures = 0
         while !Task.isCancelled {
             do { try await Task.sleep(for: .milliseconds(health.intervalMs)) } catch { return }
-            if await HealthProbe.check(health.probe, timeout: timeout, service: service, environment: environment) {
+            if await check(health.probe, timeout: timeout, service: service, environment: environment) {
                 if failures > 0 { set(name, .healthy) }
                 failures = 0
                 continue
@@ -247,6 +255,13 @@ public actor Supervisor {
             }
             set(name, .unhealthy, "check failed \(failures)/\(health.retries)")
         }
+    }
+
+    private func check(_ probe: PlannedHealth.Probe, timeout: Duration, service: PlannedService, environment: [String: String]) async -> Bool {
+        if case .builtIn = probe, let driver = try? drivers.driver(for: service) {
+            return await driver.isReady(service, context: context)
+        }
+        return await HealthProbe.check(probe, timeout: timeout, service: service, environment: environment)
     }
 
     /// Per its policy: restart (stop it; the lifecycle restarts it) or leave it running, marked unhealthy.
@@ -262,21 +277,12 @@ public actor Supervisor {
 
     // MARK: Stopping
 
-    /// The stop signal to the whole group; SIGKILL after the timeout. True when it stopped in time.
+    /// The stop signal to the whole group; then the escalation signal, if any; SIGKILL after the
+    /// timeouts. True when it stopped on the first signal in time.
     private func terminate(_ child: ChildProcess, stop: PlannedStop) async -> Bool {
-        child.signalGroup(stop.signal.number)
-        let stoppedInTime = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                _ = await child.waitForExit()
-                return true
-            }
-            group.addTask {
-                try? await Task.sleep(for: .milliseconds(stop.timeoutMs))
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+        let stoppedInTime = await waitForExit(child, after: stop.signal.number, timeout: .milliseconds(stop.timeoutMs))
+        if !stoppedInTime, let next = stop.escalation, await waitForExit(child, after: next.number, timeout: .milliseconds(stop.timeoutMs)) {
+            return false
         }
         if !stoppedInTime {
             child.signalGroup(SIGKILL)
@@ -285,6 +291,23 @@ public actor Supervisor {
         // Anything the service left in its group goes too.
         if ProcessTable.groupIsAlive(child.pid) { killpg(child.pid, SIGKILL) }
         return stoppedInTime
+    }
+
+    private func waitForExit(_ child: ChildProcess, after signal: Int32, timeout: Duration) async -> Bool {
+        child.signalGroup(signal)
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                _ = await child.waitForExit()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
     }
 
     /// Stops one service and waits for its lifecycle to end. True when it stopped cleanly.
@@ -325,6 +348,7 @@ public actor Supervisor {
             clean = clean && results.allSatisfy { $0 }
         }
         persist()
+        for service in services { await (try? drivers.driver(for: service))?.cleanUp(service, context: context) }
         return clean
     }
 

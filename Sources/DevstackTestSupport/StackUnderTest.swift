@@ -16,18 +16,38 @@ public final class StackUnderTest: @unchecked Sendable {
     public var path: String { directory.path }
     public var store: StateStore { StateStore(directory: "\(path)/.devstack/local") }
 
-    public init(stack: String, profile: String = "ports: auto\n", arguments: [String] = [], environment: [String: String] = [:]) throws {
-        directory = try TemporaryDirectory(prefix: "devstack-stack")
+    public convenience init(
+        stack: String, profile: String = "ports: auto\n", arguments: [String] = [], environment: [String: String] = [:], files: [String: String] = [:]
+    ) throws {
+        let directory = try TemporaryDirectory(prefix: "devstack-stack")
         try directory.write("stacks/default/stack.yaml", stack)
         try directory.write("profiles/local.yaml", profile)
+        for (path, contents) in files { try directory.write(path, contents) }
+        try self.init(directory: directory, arguments: arguments, environment: environment)
+    }
+
+    /// Runs `devstack up` again in the same project (after the previous run ended).
+    public func restart(arguments: [String] = []) throws -> StackUnderTest {
+        try StackUnderTest(directory: directory, arguments: arguments, environment: environment, keepsDirectory: true)
+    }
+
+    private let environment: [String: String]
+    /// A restarted run shares the folder; only the first removes it.
+    private let keepsDirectory: Bool
+
+    init(directory: TemporaryDirectory, arguments: [String], environment: [String: String], keepsDirectory: Bool = false) throws {
+        self.directory = directory
+        self.environment = environment
+        self.keepsDirectory = keepsDirectory
         outputPath = "\(directory.path)/up.out"
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        if !FileManager.default.fileExists(atPath: outputPath) { FileManager.default.createFile(atPath: outputPath, contents: nil) }
         process = Process()
         process.executableURL = URL(fileURLWithPath: DevstackBinary.path)
         process.arguments = ["up"] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
         process.environment = ProcessInfo.processInfo.environment.merging(["NO_COLOR": "1"].merging(environment) { $1 }) { $1 }
         let output = FileHandle(forWritingAtPath: outputPath)
+        _ = try? output?.seekToEnd()
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
@@ -93,7 +113,7 @@ public final class StackUnderTest: @unchecked Sendable {
             for child in record.children.values { killpg(child.processGroup, SIGKILL) }
         }
         for pid in ProcessTree.processes(whereArgumentsContain: path) { kill(pid, SIGKILL) }
-        directory.remove()
+        if !keepsDirectory { directory.remove() }
     }
 }
 
@@ -111,7 +131,7 @@ public enum ProcessTree {
         #if os(Linux)
             let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
             return pids.filter { pid in
-                guard pid != getpid() else { return false }
+                guard pid != getpid(), ProcessTable.isAlive(pid) else { return false }
                 let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) } ?? ""
                 let folder = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")) ?? ""
                 return command.contains(text) || folder.hasPrefix(text)
@@ -136,5 +156,5 @@ public enum ProcessTree {
         #endif
     }
 
-    public static func groupIsAlive(_ group: Int32) -> Bool { killpg(group, 0) == 0 || errno == EPERM }
+    public static func groupIsAlive(_ group: Int32) -> Bool { ProcessTable.groupIsAlive(group) }
 }

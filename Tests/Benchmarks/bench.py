@@ -180,6 +180,72 @@ def bench_crash_and_idle(devstack, runs, idle_seconds):
     return statistics.median(latencies), max(latencies), cpu / idle_seconds * 100, rss, children_rss / len(children)
 
 
+def postgres_bin():
+    for folder in sorted(os.listdir("/usr/lib/postgresql"), key=int, reverse=True) if os.path.isdir("/usr/lib/postgresql") else []:
+        return f"/usr/lib/postgresql/{folder}/bin"
+    return os.path.dirname(shutil.which("postgres"))
+
+
+def as_postgres_user(argv):
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + argv if os.getuid() == 0 else argv
+
+
+def wait_ready(pidfile, timeout=30):
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        try:
+            lines = open(pidfile).read().split("\n")
+            if len(lines) > 7 and lines[7].strip() == "ready":
+                return
+        except OSError:
+            pass
+        time.sleep(0.001)
+    raise RuntimeError("postgres never became ready")
+
+
+def time_bare_postgres(runs):
+    """Bare `postgres` start-to-ready (its own 'ready' status), on an initdb'd folder."""
+    binaries = postgres_bin()
+    root = tempfile.mkdtemp(prefix="devstack-bench-pg-")
+    os.chmod(root, 0o777)
+    data = f"{root}/data"
+    subprocess.run(as_postgres_user([f"{binaries}/initdb", "-D", data, "-U", "postgres", "--no-locale", "-E", "UTF8", "--auth=trust"]),
+                   check=True, capture_output=True)
+    port = free_ports(1)[0]
+    times = []
+    try:
+        for _ in range(runs):
+            start = time.perf_counter()
+            proc = subprocess.Popen(as_postgres_user([f"{binaries}/postgres", "-D", data, "-p", str(port), "-k", root, "-h", "127.0.0.1"]),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_ready(f"{data}/postmaster.pid")
+            times.append(time.perf_counter() - start)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return statistics.median(times)
+
+
+def bench_postgres(devstack, runs):
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    stack = "services:\n  db:\n    kind: postgres\n    database: app\n    supabase: true\n    migrations: migrations\n    seed: seed.sql\n"
+    project = project_with(stack, "ports: { base: %d }\n" % free_ports(1)[0])
+    shutil.copytree(f"{repo}/stacks/default/migrations", f"{project}/stacks/default/migrations")
+    shutil.copy(f"{repo}/stacks/default/seed.sql", f"{project}/stacks/default/seed.sql")
+    cold, warm = [], []
+    try:
+        for _ in range(runs):
+            subprocess.run([devstack, "down"], cwd=project, capture_output=True)
+            shutil.rmtree(f"{project}/.devstack", ignore_errors=True)
+            cold.append(time_devstack_up(devstack, project))
+            warm.append(time_devstack_up(devstack, project))
+    finally:
+        subprocess.run([devstack, "down"], cwd=project, capture_output=True)
+        shutil.rmtree(project, ignore_errors=True)
+    return statistics.median(cold), statistics.median(warm)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--devstack", required=True)
@@ -189,6 +255,10 @@ def main():
     args = parser.parse_args()
     print(f"machine: {platform.node()} · {os.cpu_count()} cores · {platform.platform()} · {time.strftime('%Y-%m-%d %H:%M')}")
     rows = []
+    bare = time_bare_postgres(args.runs)
+    cold, warm = bench_postgres(args.devstack, args.runs)
+    rows.append(("up, Postgres only, warm (median)", f"{warm * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{warm / bare:.2f}x"))
+    rows.append(("up, Postgres only, cold: initdb, bootstrap, migrations, seed", f"{cold * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{cold / bare:.2f}x"))
     ours, shell = bench_up(args.devstack, args.runs)
     rows.append(("up: 10 services to all-healthy (median)", f"{ours * 1000:.0f} ms", f"shell script + port polling {shell * 1000:.0f} ms", f"{ours / shell:.2f}x"))
     p50, worst, cpu, rss, child_rss = bench_crash_and_idle(args.devstack, 10, args.idle_seconds)

@@ -12,17 +12,20 @@ public struct LaunchRequest: Sendable {
     public var arguments: [String]
     public var environment: [String: String]
     public var workingDirectory: String
+    /// Another OS user to run as (Postgres refuses to run as root).
+    public var user: String?
     public var standardOutput: FileHandle?
     public var standardError: FileHandle?
 
     public init(
-        executable: String, arguments: [String], environment: [String: String], workingDirectory: String,
+        executable: String, arguments: [String], environment: [String: String], workingDirectory: String, user: String? = nil,
         standardOutput: FileHandle? = nil, standardError: FileHandle? = nil
     ) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
         self.workingDirectory = workingDirectory
+        self.user = user
         self.standardOutput = standardOutput
         self.standardError = standardError
     }
@@ -145,7 +148,7 @@ public final class ChildLauncher: @unchecked Sendable {
 
     private static func start(_ request: LaunchRequest) throws -> ChildProcess {
         let process = Process()
-        let (executable, arguments) = ParentDeath.wrap(executable: request.executable, arguments: request.arguments)
+        let (executable, arguments) = ParentDeath.wrap(executable: request.executable, arguments: request.arguments, user: request.user)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = request.environment
@@ -164,12 +167,15 @@ public final class ChildLauncher: @unchecked Sendable {
 }
 
 /// Children die with the supervisor. Linux: `setpriv --pdeathsig KILL` execs the command in place
-/// (same pid), so the kernel kills it if the launching thread goes away. macOS has no such thing;
-/// there `__exec-in-group` puts the child in its own process group and the guardian does the rest.
+/// (same pid), so the kernel kills it if the launching thread goes away; the same setpriv switches
+/// user when asked (it sets the parent-death signal after the switch, which would clear it).
+/// macOS has no such thing; there `__exec-in-group` puts the child in its own process group and
+/// the guardian does the rest.
 enum ParentDeath {
-    static func wrap(executable: String, arguments: [String]) -> (String, [String]) {
+    static func wrap(executable: String, arguments: [String], user: String?) -> (String, [String]) {
         #if os(Linux)
-            return ("/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", executable] + arguments)
+            let identity = user.map { ["--reuid=\($0)", "--regid=\($0)", "--init-groups"] } ?? []
+            return ("/usr/bin/setpriv", identity + ["--pdeathsig", "KILL", "--", executable] + arguments)
         #else
             return (Workspace.executablePath, ["__exec-in-group", "--", executable] + arguments)
         #endif

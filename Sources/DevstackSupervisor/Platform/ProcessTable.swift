@@ -8,22 +8,45 @@ import Foundation
 
 /// Facts about other processes: are they alive, when did they start, who holds a port.
 public enum ProcessTable {
+    /// Zombies count as dead: they answer `kill -0` until someone reaps them, which may take a while.
     public static func isAlive(_ pid: Int32) -> Bool {
-        pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
+        #if os(Linux)
+            return statFields(of: pid).map { $0[0] != "Z" } ?? false
+        #else
+            return true
+        #endif
     }
 
+    /// Whether any live (non-zombie) process is left in the group.
     public static func groupIsAlive(_ pgid: Int32) -> Bool {
-        pgid > 0 && (killpg(pgid, 0) == 0 || errno == EPERM)
+        guard pgid > 0, killpg(pgid, 0) == 0 || errno == EPERM else { return false }
+        #if os(Linux)
+            let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
+            return pids.contains { pid in
+                guard let fields = statFields(of: pid), fields.count > 2 else { return false }
+                return fields[0] != "Z" && Int32(fields[2]) == pgid
+            }
+        #else
+            return true
+        #endif
     }
+
+    #if os(Linux)
+        /// The fields of /proc/PID/stat after the command name: state, ppid, pgrp, …
+        static func statFields(of pid: Int32) -> [Substring]? {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+                return nil
+            }
+            return stat[stat.index(after: close)...].split(separator: " ")
+        }
+    #endif
 
     /// An opaque start stamp: together with the pid it identifies a process across pid reuse.
     public static func startTime(of pid: Int32) -> UInt64? {
         #if os(Linux)
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { return nil }
-            // Fields after the command name; starttime is field 22 overall, the 20th after ")".
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // starttime is field 22 overall, the 20th after the command name.
+            guard let fields = statFields(of: pid) else { return nil }
             return fields.count > 19 ? UInt64(fields[19]) : nil
         #else
             var info = kinfo_proc()

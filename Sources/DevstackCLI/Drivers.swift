@@ -1,0 +1,7 @@
+import DevstackPostgres
+import DevstackSupervisor
+
+/// The service kinds this build of devstack can run.
+enum Drivers {
+    static let all = DriverSet([.postgres: PostgresDriver()])
+}

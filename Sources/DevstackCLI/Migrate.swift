@@ -1,0 +1,67 @@
+import ArgumentParser
+import DevstackPostgres
+import DevstackSupervisor
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply pending migrations to the running Postgres service.")
+
+    @OptionGroup var project: ProjectOptions
+
+    @Option(help: "The postgres service. (default: the only one)")
+    var service: String?
+
+    func run() async throws {
+        let workspace = try project.workspace()
+        let running = StateStore(directory: workspace.stateDirectory).running()?.children.mapValues(\.ports) ?? [:]
+        let plan = try await workspace.plan(environment: project.environment, runningPorts: running)
+        let notes = try await PostgresTools.migrate(plan: plan, service: PostgresTools.service(in: plan, named: service))
+        Console.standardOutput.write((notes.isEmpty ? ["devstack: no pending migrations"] : notes.map { "devstack: \($0)" }).joined(separator: "\n") + "\n")
+    }
+}
+
+struct Migration: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage migration files.", subcommands: [New.self])
+
+    struct New: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create migrations/<UTC timestamp>_<name>.sql.")
+
+        @OptionGroup var project: ProjectOptions
+
+        @Option(help: "The postgres service. (default: the only one)")
+        var service: String?
+
+        @Argument(help: "What the migration does, e.g. add_profiles.")
+        var name: String
+
+        func run() async throws {
+            let plan = try await project.workspace().plan(environment: project.environment, persistSecrets: false)
+            let path = try PostgresTools.newMigration(plan: plan, service: PostgresTools.service(in: plan, named: service), name: name)
+            Console.standardOutput.write("created \(path)\n")
+        }
+    }
+}
+
+struct Psql: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open psql on the stack's database with the right credentials.",
+        discussion: "devstack psql            devstack psql -- -c 'select count(*) from auth.users'")
+
+    @OptionGroup var project: ProjectOptions
+
+    @Option(help: "The postgres service. (default: the only one)")
+    var service: String?
+
+    @Argument(parsing: .captureForPassthrough, help: "Arguments for psql, after --.")
+    var arguments: [String] = []
+
+    func run() async throws {
+        let workspace = try project.workspace()
+        let running = StateStore(directory: workspace.stateDirectory).running()?.children.mapValues(\.ports) ?? [:]
+        let plan = try await workspace.plan(environment: project.environment, runningPorts: running)
+        try PostgresTools.execPsql(
+            plan: plan, service: PostgresTools.service(in: plan, named: service),
+            arguments: arguments.first == "--" ? Array(arguments.dropFirst()) : arguments, environment: project.environment)
+    }
+}

@@ -1,0 +1,82 @@
+import Crypto
+import Foundation
+
+/// `migrations/*.sql` in name order, each in its own transaction, recorded with a checksum in
+/// `devstack.schema_migrations`. A changed applied file is an error; a failing one leaves the
+/// database at the last good migration.
+public struct Migrator: Sendable {
+    public struct File: Sendable {
+        public var name: String
+        public var version: String
+        public var path: String
+        public var checksum: String
+        public var contents: String
+    }
+
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    static let setup = """
+        create schema if not exists devstack;
+        create table if not exists devstack.schema_migrations (
+            version text primary key,
+            name text not null,
+            checksum text not null,
+            applied_at timestamptz not null default now()
+        );
+        """
+
+    public func files() throws -> [File] {
+        guard FileManager.default.fileExists(atPath: directory) else { return [] }
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sql") }.sorted()
+        return try names.map { name in
+            let path = "\(directory)/\(name)"
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let stem = String(name.dropLast(4))
+            return File(
+                name: name, version: stem.split(separator: "_", maxSplits: 1).first.map(String.init) ?? stem, path: path,
+                checksum: Self.checksum(data), contents: String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    static func checksum(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Applies what is pending; returns the names applied.
+    @discardableResult
+    public func apply(on session: PostgresSession, display: (String) -> String = { $0 }) async throws -> [String] {
+        for statement in SQLScript(Self.setup).statements { try await session.execute(statement.text) }
+        let applied = try await session.rows("select version, name, checksum from devstack.schema_migrations")
+        var recorded: [String: (name: String, checksum: String)] = [:]
+        for row in applied {
+            if let version = row[0], let name = row[1], let checksum = row[2] { recorded[version] = (name, checksum) }
+        }
+        var done: [String] = []
+        for file in try files() {
+            if let previous = recorded[file.version] {
+                guard previous.checksum == file.checksum else {
+                    throw PostgresServiceError(
+                        .migrationChanged, "migration \(display(file.path)) was changed after it was applied",
+                        fix: "put the file back as it was and add a new migration for the change (devstack migration new NAME); "
+                            + "or, for throw-away data, start over from an empty database")
+                }
+                continue
+            }
+            do {
+                try await session.run(
+                    SQLScript(file.contents), file: display(file.path),
+                    then: [
+                        "insert into devstack.schema_migrations (version, name, checksum) values ('\(file.version.replacingOccurrences(of: "'", with: "''"))', '\(file.name.replacingOccurrences(of: "'", with: "''"))', '\(file.checksum)')"
+                    ])
+            } catch let failure as PostgresSession.ScriptFailure {
+                throw PostgresServiceError(
+                    .migrationFailed, "migration failed: \(failure)",
+                    fix: "fix \(display(file.path)) and run `devstack migrate`; the database stays at the last good migration" + (done.last.map { " (\($0))" } ?? ""))
+            }
+            done.append(file.name)
+        }
+        return done
+    }
+}

@@ -1,0 +1,224 @@
+import DevstackCore
+import DevstackSupervisor
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `kind: postgres`: the real server, found on the machine, initialised on first start, run as an
+/// unprivileged user when devstack is root, ready when `select 1` answers, then bootstrapped,
+/// migrated and seeded.
+public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
+    private let lock = NSLock()
+    private var prepared: Set<String> = []
+    private var dataDirectories: [String: String] = [:]
+
+    public init() {}
+
+    public func prepare(_ service: PlannedService, context: DriverContext) async throws -> LaunchSpec {
+        let plan = context.plan
+        let installation = try PostgresInstallation.find(
+            binDirectory: service.setting("bin_dir").map { Self.absolute($0.description, plan.projectDirectory) },
+            version: { if case .int(let version)? = service.setting("version") { return version } else { return nil } }(),
+            environment: context.environment)
+        let user = try RunAsUser.resolve(service.setting("user")?.description)
+        let layout = try DataLayout.prepare(service, plan: plan, user: user)
+        let firstLaunchOfRun = lock.withLock {
+            dataDirectories[service.name] = layout.dataDirectory
+            return prepared.insert(service.name).inserted
+        }
+        if layout.ephemeral && firstLaunchOfRun {
+            // Throw-away data from a run that crashed before it could clean up.
+            try? FileManager.default.removeItem(atPath: layout.dataDirectory)
+        }
+        if FileManager.default.fileExists(atPath: "\(layout.dataDirectory)/PG_VERSION") {
+            try checkVersion(layout.dataDirectory, installation: installation, service: service, plan: plan)
+            try removeStalePidFile(layout.dataDirectory)
+        } else {
+            try await initdb(service, installation: installation, layout: layout, user: user, context: context)
+        }
+        guard let port = service.primaryPort else { throw PostgresServiceError(.dataDirectory, "\(service.name) has no port") }
+        var arguments = ["-D", layout.dataDirectory, "-p", String(port), "-k", layout.socketDirectory, "-h", plan.profile.host]
+        for setting in plan.postgresSettings { arguments += ["-c", "\(setting.name)=\(setting.value)"] }
+        return LaunchSpec(
+            executable: installation.postgres, arguments: arguments, environment: Self.serverEnvironment(context.environment),
+            workingDirectory: layout.dataDirectory, user: user?.name)
+    }
+
+    /// Ready when Postgres says so in `postmaster.pid` and a real connection answers `select 1`.
+    /// Asking before the first would make Postgres log "the database system is starting up".
+    public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
+        if let data = lock.withLock({ dataDirectories[service.name] }) {
+            let status = (try? String(contentsOfFile: "\(data)/postmaster.pid", encoding: .utf8))?.split(separator: "\n", omittingEmptySubsequences: false)
+            guard let status, status.count > 7, status[7].trimmingCharacters(in: .whitespaces) == "ready" else { return false }
+        }
+        guard let endpoint = Self.endpoint(service, database: "postgres") else { return false }
+        return (try? await PostgresSession.with(endpoint) { try await $0.execute("select 1") }) != nil
+    }
+
+    public func initialize(_ service: PlannedService, context: DriverContext) async throws {
+        do {
+            // The socket trusts; meanwhile make sure the password clients are given really works.
+            guard var tcp = Self.endpoint(service, database: "postgres") else { return }
+            tcp.socketDirectory = nil
+            async let passwordWorks: Void = PostgresSession.with(tcp) { try await $0.execute("select 1") }
+            for line in try await PostgresSetup.run(service, plan: context.plan, seedNewDatabase: true) {
+                context.sink.note(service: service.name, line)
+            }
+            _ = try await passwordWorks
+        } catch where PostgresSession.sqlState(of: error) == "28P01" {
+            let data = lock.withLock { dataDirectories[service.name] } ?? "its data folder"
+            throw PostgresServiceError(
+                .connection, "Postgres refused the password in .devstack/\(context.plan.profile.name)/secrets: \(data) was set up with another one",
+                fix: "put back the secrets file that belongs to this data, or remove \(data) to start from an empty database")
+        }
+    }
+
+    public func cleanUp(_ service: PlannedService, context: DriverContext) async {
+        guard context.plan.profile.data == .ephemeral, let socket = service.attributes["socket"] else { return }
+        let runtime = URL(fileURLWithPath: socket).deletingLastPathComponent().path
+        try? FileManager.default.removeItem(atPath: "\(runtime)/\(service.name)-data")
+        try? FileManager.default.removeItem(atPath: socket)
+        lock.withLock { _ = prepared.remove(service.name) }
+    }
+
+    // MARK: Steps
+
+    private func initdb(
+        _ service: PlannedService, installation: PostgresInstallation, layout: DataLayout, user: RunAsUser?, context: DriverContext
+    ) async throws {
+        try DataLayout.makeDirectory(layout.dataDirectory, mode: 0o700)
+        user?.own(layout.dataDirectory)
+        let passwordFile = "\(layout.socketDirectory)/initdb-password"
+        _ = FileManager.default.createFile(atPath: passwordFile, contents: Data((service.attributes["password"] ?? "").utf8), attributes: [.posixPermissions: 0o600])
+        user?.own(passwordFile)
+        defer { unlink(passwordFile) }
+        var arguments = [
+            "-D", layout.dataDirectory, "-U", "postgres", "-E", "UTF8", "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256",
+            "--pwfile=\(passwordFile)",
+        ]
+        if layout.ephemeral { arguments.append("--no-sync") }
+        if installation.majorVersion >= 14 { arguments.append("--no-instructions") }
+        context.sink.note(service: service.name, "initdb \(layout.dataDirectory)" + (user.map { " as \($0.name)" } ?? ""))
+        let output = Pipe()
+        let child = try await ChildLauncher.shared.launch(
+            LaunchRequest(
+                executable: installation.initdb, arguments: arguments, environment: Self.serverEnvironment(context.environment),
+                workingDirectory: layout.socketDirectory, user: user?.name, standardOutput: output.fileHandleForWriting,
+                standardError: output.fileHandleForWriting))
+        try? output.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let status = await child.waitForExit()
+        guard status.succeeded else {
+            try? FileManager.default.removeItem(atPath: layout.dataDirectory)
+            throw PostgresServiceError(
+                .initdbFailed, "initdb for \(service.name) failed (\(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))",
+                fix: "check that \(URL(fileURLWithPath: layout.dataDirectory).deletingLastPathComponent().path) is writable" + (user.map { " by \($0.name)" } ?? ""))
+        }
+    }
+
+    private func checkVersion(_ data: String, installation: PostgresInstallation, service: PlannedService, plan: Plan) throws {
+        let text = (try? String(contentsOfFile: "\(data)/PG_VERSION", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+        guard Int(text) != installation.majorVersion else { return }
+        throw PostgresServiceError(
+            .versionMismatch,
+            "the data of \(service.name) (\(data)) was made by Postgres \(text), but the binaries found are Postgres \(installation.majorVersion) (\(installation.binDirectory))",
+            fix: "use the matching binaries ('version: \(text)' or 'bin_dir:' on \(service.name)), upgrade the data with pg_upgrade, "
+                + "or move the folder aside to start from an empty database")
+    }
+
+    /// A `postmaster.pid` left by a crash names a pid that is gone (or reused by something else): remove it.
+    private func removeStalePidFile(_ data: String) throws {
+        let file = "\(data)/postmaster.pid"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8), let pid = text.split(separator: "\n").first.flatMap({ Int32($0) })
+        else { return }
+        if ProcessTable.isAlive(pid) && Self.isPostgres(pid) {
+            throw PostgresServiceError(
+                .dataDirectory, "another Postgres (pid \(pid)) is already running on \(data)", fix: "stop it (kill -INT \(pid)), then start again")
+        }
+        unlink(file)
+    }
+
+    private static func isPostgres(_ pid: Int32) -> Bool {
+        #if os(Linux)
+            let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return command.contains("postgres")
+        #else
+            return true
+        #endif
+    }
+
+    static func serverEnvironment(_ environment: [String: String]) -> [String: String] {
+        environment.filter { ["PATH", "HOME", "LANG", "TZ"].contains($0.key) }
+    }
+
+    static func absolute(_ path: String, _ base: String) -> String {
+        path.hasPrefix("/") ? path : URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
+    }
+
+    static func endpoint(_ service: PlannedService, database: String? = nil) -> PostgresSession.Endpoint? {
+        guard let port = service.primaryPort, let password = service.attributes["password"] else { return nil }
+        return PostgresSession.Endpoint(
+            host: service.attributes["host"] ?? "127.0.0.1", port: port, user: service.attributes["user"] ?? "postgres", password: password,
+            database: database ?? service.attributes["database"] ?? service.name, socketDirectory: service.attributes["socket"])
+    }
+}
+
+/// Everything inside a running server: the database, the Supabase bootstrap, migrations, seed.
+public enum PostgresSetup {
+    /// Returns what it did, as lines for the log.
+    public static func run(_ service: PlannedService, plan: Plan, seedNewDatabase: Bool) async throws -> [String] {
+        guard let endpoint = PostgresDriver.endpoint(service) else { return [] }
+        let database = endpoint.database
+        var notes: [String] = []
+        let created = try await PostgresSession.with(endpoint.with(database: "postgres")) { session in
+            let quoted = database.replacingOccurrences(of: "'", with: "''")
+            guard try await session.strings("select datname from pg_database where datname = '\(quoted)'").isEmpty else { return false }
+            try await session.execute("create database \"\(database.replacingOccurrences(of: "\"", with: "\"\""))\"")
+            return true
+        }
+        if created { notes.append("created database \(database)") }
+        let display = { (path: String) in path.hasPrefix(plan.projectDirectory + "/") ? String(path.dropFirst(plan.projectDirectory.count + 1)) : path }
+        try await PostgresSession.with(endpoint) { session in
+            if case .bool(true)? = service.setting("supabase") {
+                try await session.execute("create schema if not exists devstack")
+                try await session.execute("create table if not exists devstack.state (key text primary key, value text not null)")
+                let current = try await session.strings("select value from devstack.state where key = 'supabase_bootstrap'")
+                if current.first != SupabaseBootstrap.fingerprint {
+                    do {
+                        try await session.run(
+                            SQLScript(SupabaseBootstrap.sql), file: "supabase bootstrap",
+                            then: [
+                                "alter database \"\(database)\" set search_path to \"$user\", public, extensions",
+                                "insert into devstack.state values ('supabase_bootstrap', '\(SupabaseBootstrap.fingerprint)') on conflict (key) do update set value = excluded.value",
+                            ])
+                    } catch {
+                        throw PostgresServiceError(.bootstrapFailed, "the Supabase bootstrap failed: \(error)")
+                    }
+                    notes.append("applied the Supabase bootstrap (roles, auth schema, auth.uid())")
+                }
+                try await session.execute("set search_path to \"$user\", public, extensions")
+            }
+            if let folder = service.setting("migrations")?.description {
+                let applied = try await Migrator(directory: PostgresDriver.absolute(folder, plan.stackDirectory)).apply(on: session, display: display)
+                notes += applied.map { "applied migration \($0)" }
+            }
+            if created && seedNewDatabase, let seed = service.setting("seed")?.description {
+                let path = PostgresDriver.absolute(seed, plan.stackDirectory)
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw PostgresServiceError(.seedFailed, "seed file \(display(path)) does not exist", fix: "create it, or remove 'seed:' from \(service.name)")
+                }
+                do {
+                    try await session.run(SQLScript(text), file: display(path))
+                } catch {
+                    throw PostgresServiceError(.seedFailed, "seed failed: \(error)", fix: "fix \(display(path)); the database keeps its migrations")
+                }
+                notes.append("seeded from \(display(path))")
+            }
+        }
+        return notes
+    }
+}

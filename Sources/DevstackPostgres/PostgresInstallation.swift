@@ -1,0 +1,106 @@
+import Foundation
+
+/// Where the Postgres binaries are, and which major version they are.
+public struct PostgresInstallation: Sendable {
+    public let binDirectory: String
+    public let majorVersion: Int
+
+    public var postgres: String { "\(binDirectory)/postgres" }
+    public var initdb: String { "\(binDirectory)/initdb" }
+    /// psql beside the server, else the first on PATH (some set-ups link only the server tools).
+    public func psql(environment: [String: String]) -> String? {
+        let candidates = ["\(binDirectory)/psql"] + (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/psql" }
+            + Self.platformCandidates().map { "\($0)/psql" }
+        return candidates.first(where: FileManager.default.isExecutableFile(atPath:))
+    }
+
+    /// `bin_dir` if given, else PATH, `pg_config --bindir`, the platform's usual places (newest first).
+    public static func find(binDirectory: String?, version: Int?, environment: [String: String]) throws -> PostgresInstallation {
+        let path = (environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        // Asked lazily, in this order: each source costs more than the one before.
+        let sources: [() -> [String]] =
+            binDirectory.map { folder in [{ [folder] }] }
+            ?? [
+                { path },
+                {
+                    path.map { "\($0)/pg_config" }.first(where: FileManager.default.isExecutableFile(atPath:))
+                        .flatMap { run($0, ["--bindir"]) }.map { [$0] } ?? []
+                },
+                platformCandidates,
+            ]
+        var found: [PostgresInstallation] = []
+        for source in sources {
+            for folder in source().map({ URL(fileURLWithPath: "\($0)/postgres").resolvingSymlinksInPath().deletingLastPathComponent().path })
+            where FileManager.default.isExecutableFile(atPath: "\(folder)/postgres")
+                && FileManager.default.isExecutableFile(atPath: "\(folder)/initdb")
+            {
+                guard let major = majorVersion(of: "\(folder)/postgres") else { continue }
+                let installation = PostgresInstallation(binDirectory: folder, majorVersion: major)
+                if version == nil || version == major { return installation }
+                found.append(installation)
+            }
+        }
+        if let version, !found.isEmpty {
+            throw PostgresServiceError(
+                .binariesMissing, "no Postgres \(version) found; found \(found.map { "\($0.majorVersion) in \($0.binDirectory)" }.joined(separator: ", "))",
+                fix: "install Postgres \(version) (\(installCommand(version))), or change 'version:' or set 'bin_dir:'")
+        }
+        throw PostgresServiceError(
+            .binariesMissing,
+            binDirectory.map { "no postgres and initdb in \($0)" } ?? "Postgres is not installed: no postgres and initdb on PATH or in the usual places",
+            fix: "install it: \(installCommand(version)); or set 'bin_dir:' on the postgres service")
+    }
+
+    /// The usual places, newest version first.
+    static func platformCandidates() -> [String] {
+        #if os(macOS)
+            let patterns = ["/opt/homebrew/opt", "/usr/local/opt"].flatMap { root in
+                ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { $0.hasPrefix("postgresql") }.map { "\(root)/\($0)/bin" }
+            }
+            let app = "/Applications/Postgres.app/Contents/Versions"
+            let versions = ((try? FileManager.default.contentsOfDirectory(atPath: app)) ?? []).map { "\(app)/\($0)/bin" }
+            return (patterns + versions).sorted { versionNumber(in: $0) > versionNumber(in: $1) }
+        #else
+            let root = "/usr/lib/postgresql"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+                .sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }.map { "\(root)/\($0)/bin" }
+        #endif
+    }
+
+    static func installCommand(_ version: Int?) -> String {
+        #if os(macOS)
+            return "brew install postgresql@\(version ?? 16)"
+        #else
+            return version.map { "sudo apt-get install postgresql-\($0)" } ?? "sudo apt-get install postgresql"
+        #endif
+    }
+
+    private static func versionNumber(in path: String) -> Int {
+        Int(path.split(whereSeparator: { !$0.isNumber }).first ?? "") ?? 0
+    }
+
+    static func majorVersion(of postgres: String) -> Int? {
+        // Debian's layout names it (/usr/lib/postgresql/15/bin): no need to run anything.
+        let real = URL(fileURLWithPath: postgres).resolvingSymlinksInPath().pathComponents
+        if real.count >= 5, real[real.count - 5] == "postgresql", real[real.count - 3] == "bin", let major = Int(real[real.count - 4]) {
+            return major
+        }
+        // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+        guard let output = run(postgres, ["--version"]), let range = output.range(of: ") ") else { return nil }
+        return Int(output[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// A connection devstack itself uses: readiness, bootstrap, migrations, seed, reset.
+public struct PostgresSession: Sendable {
+    public let connection: PostgresConnection
+    static let quiet = Logger(label: "devstack.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    public struct Endpoint: Sendable {
+        public var host: String
+        public var port: Int
+        public var user: String
+        public var password: String
+        public var database: String
+        /// The server's private Unix socket: devstack's own connections skip the password exchange there.
+        public var socketDirectory: String?
+
+        public init(host: String, port: Int, user: String, password: String, database: String, socketDirectory: String? = nil) {
+            self.host = host
+            self.port = port
+            self.user = user
+            self.password = password
+            self.database = database
+            self.socketDirectory = socketDirectory
+        }
+
+        public func with(database: String) -> Endpoint {
+            var copy = self
+            copy.database = database
+            return copy
+        }
+    }
+
+    public static func connect(_ endpoint: Endpoint) async throws -> PostgresSession {
+        let configuration =
+            endpoint.socketDirectory.map {
+                PostgresConnection.Configuration(
+                    unixSocketPath: "\($0)/.s.PGSQL.\(endpoint.port)", username: endpoint.user, password: endpoint.password, database: endpoint.database)
+            }
+            ?? PostgresConnection.Configuration(
+                host: endpoint.host, port: endpoint.port, username: endpoint.user, password: endpoint.password, database: endpoint.database,
+                tls: .disable)
+        return PostgresSession(connection: try await PostgresConnection.connect(configuration: configuration, id: 1, logger: quiet))
+    }
+
+    public static func with<T: Sendable>(_ endpoint: Endpoint, _ body: (PostgresSession) async throws -> T) async throws -> T {
+        let session = try await connect(endpoint)
+        do {
+            let result = try await body(session)
+            try? await session.connection.close()
+            return result
+        } catch {
+            try? await session.connection.close()
+            throw error
+        }
+    }
+
+    /// Runs one statement, discarding rows.
+    public func execute(_ sql: String) async throws {
+        for try await _ in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.quiet) {}
+    }
+
+    /// The first column of every row, as text.
+    public func strings(_ sql: String) async throws -> [String] {
+        var values: [String] = []
+        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.quiet) {
+            values.append((try? row.decode(String.self)) ?? "")
+        }
+        return values
+    }
+
+    /// Rows of text columns.
+    public func rows(_ query: PostgresQuery) async throws -> [[String?]] {
+        var rows: [[String?]] = []
+        for try await row in try await connection.query(query, logger: Self.quiet) {
+            rows.append(row.map { cell in try? cell.decode(String?.self) ?? nil })
+        }
+        return rows
+    }
+
+    /// The statements of a script in one transaction; an error names the file, the line and Postgres's message.
+    func run(_ script: SQLScript, file: String, then finish: [String] = []) async throws {
+        try await execute("begin")
+        for statement in script.statements {
+            do {
+                try await execute(statement.text)
+            } catch {
+                try? await execute("rollback")
+                throw ScriptFailure(file: file, line: Self.line(of: error, in: statement), message: Self.message(of: error))
+            }
+        }
+        for sql in finish { try await execute(sql) }
+        try await execute("commit")
+    }
+
+    struct ScriptFailure: Error, CustomStringConvertible {
+        var file: String
+        var line: Int
+        var message: String
+        var description: String { "\(file):\(line): \(message)" }
+    }
+
+    /// Postgres gives a character position within the statement; turn it into a file line.
+    static func line(of error: Error, in statement: SQLScript.Statement) -> Int {
+        guard let info = (error as? PSQLError)?.serverInfo, let position = info[.position].flatMap(Int.init), position > 0 else {
+            return statement.line
+        }
+        let prefix = statement.text.prefix(position - 1)
+        return statement.line + prefix.filter { $0 == "\n" }.count
+    }
+
+    /// The SQLSTATE of a server error (28P01: wrong password).
+    public static func sqlState(of error: Error) -> String? {
+        (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+
+    public static func message(of error: Error) -> String {
+        guard let psql = error as? PSQLError else { return "\(error)" }
+        guard let info = psql.serverInfo else { return "\(psql.code)" }
+        var text = "\(info[.severity] ?? "ERROR"): \(info[.message] ?? "unknown error")"
+        if let detail = info[.detail] { text += " (\(detail))" }
+        if let hint = info[.hint] { text += "; hint: \(hint)" }
+        return text
+    }
+}

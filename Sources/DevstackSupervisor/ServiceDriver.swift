@@ -1,0 +1,88 @@
+import DevstackCore
+import Foundation
+
+/// What the supervisor launches for a service.
+public struct LaunchSpec: Sendable {
+    public var executable: String
+    public var arguments: [String]
+    public var environment: [String: String]
+    public var workingDirectory: String
+    /// Run as this OS user (devstack itself runs as root); nil for devstack's own user.
+    public var user: String?
+
+    public init(executable: String, arguments: [String], environment: [String: String], workingDirectory: String, user: String? = nil) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.user = user
+    }
+}
+
+/// What a driver may use: the plan, the environment, and a way to tell the user things.
+public struct DriverContext: Sendable {
+    public let plan: Plan
+    public let environment: [String: String]
+    public let sink: LogSink
+}
+
+/// How one kind of service is prepared, launched, checked and set up. The supervisor owns the
+/// process; a driver only knows its kind.
+public protocol ServiceDriver: Sendable {
+    /// Before each launch: prepare what the process needs (folders, files) and say how to run it.
+    func prepare(_ service: PlannedService, context: DriverContext) async throws -> LaunchSpec
+    /// The kind's own readiness check (the built-in probe).
+    func isReady(_ service: PlannedService, context: DriverContext) async -> Bool
+    /// Once ready after a launch: set up what lives inside the service (schemas, migrations, seed).
+    /// A failure here fails the service without restarts: restarting would not fix it.
+    func initialize(_ service: PlannedService, context: DriverContext) async throws
+    /// After the stack stopped: remove what must not outlive it (ephemeral data).
+    func cleanUp(_ service: PlannedService, context: DriverContext) async
+}
+
+extension ServiceDriver {
+    public func initialize(_ service: PlannedService, context: DriverContext) async throws {}
+    public func cleanUp(_ service: PlannedService, context: DriverContext) async {}
+
+    public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
+        guard let port = service.primaryPort else { return false }
+        return await HealthProbe.tcpConnects(port: port, timeout: .seconds(2))
+    }
+}
+
+/// `kind: process`: the command from the plan, run as is.
+public struct ProcessDriver: ServiceDriver {
+    public init() {}
+
+    public func prepare(_ service: PlannedService, context: DriverContext) async throws -> LaunchSpec {
+        guard let command = service.command, let program = command.first else {
+            throw SupervisorError(.launchFailed, "\(service.name): no command to run", fix: "add services.\(service.name).command")
+        }
+        let environment = context.environment.merging(service.environment) { $1 }
+        guard let executable = ExecutableLookup.resolve(program, workingDirectory: service.workingDirectory, environment: environment) else {
+            throw SupervisorError(
+                .launchFailed, "\(service.name): command '\(program)' not found" + (program.contains("/") ? "" : " in PATH"),
+                fix: "check services.\(service.name).command; relative paths start from \(service.workingDirectory)")
+        }
+        return LaunchSpec(
+            executable: executable, arguments: Array(command.dropFirst()), environment: environment, workingDirectory: service.workingDirectory)
+    }
+}
+
+/// The drivers of a run, by kind.
+public struct DriverSet: Sendable {
+    let drivers: [ServiceKind: any ServiceDriver]
+
+    public init(_ drivers: [ServiceKind: any ServiceDriver]) {
+        self.drivers = drivers.merging([.process: ProcessDriver()]) { mine, _ in mine }
+    }
+
+    func driver(for service: PlannedService) throws -> any ServiceDriver {
+        guard let driver = drivers[service.kind] else {
+            throw SupervisorError(
+                .launchFailed, "\(service.name): devstack cannot run services of kind \(service.kind.rawValue) yet",
+                fix: "remove it from the stack for now, or start only the services you need: devstack up SERVICE...")
+        }
+        return driver
+    }
+}

@@ -1,0 +1,243 @@
+import DevstackPostgres
+import DevstackSupervisor
+import DevstackTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The real Postgres server under the supervisor.
+@Suite(.serialized) struct PostgresTests {
+    static let alice = "00000000-0000-4000-8000-00000000000a"
+    static let bob = "00000000-0000-4000-8000-00000000000b"
+    static let carol = "00000000-0000-4000-8000-00000000000c"
+
+    static let stack = """
+        services:
+          db:
+            kind: postgres
+            database: app
+            supabase: true
+            migrations: migrations
+            seed: seed.sql
+        """
+
+    static let notesMigration = """
+        create table public.notes (
+            id bigint generated always as identity primary key,
+            user_id uuid not null default auth.uid(),
+            body text not null
+        );
+        alter table public.notes enable row level security;
+        create policy "own notes" on public.notes for all to authenticated
+            using (user_id = auth.uid()) with check (user_id = auth.uid());
+        grant select, insert on public.notes to authenticated;
+        """
+
+    static let seed = """
+        insert into auth.users (id, aud, role, email, encrypted_password, email_confirmed_at, created_at, updated_at)
+        values ('\(alice)', 'authenticated', 'authenticated', 'alice@example.com', extensions.crypt('pw', extensions.gen_salt('bf', 4)), now(), now(), now()),
+               ('\(bob)', 'authenticated', 'authenticated', 'bob@example.com', null, null, null, null),
+               ('\(carol)', 'authenticated', 'authenticated', 'carol@example.com', null, null, null, null);
+        insert into public.notes (user_id, body) values ('\(alice)', 'a1'), ('\(alice)', 'a2'), ('\(bob)', 'b1');
+        """
+
+    func makeStack(profile: String = "ports: auto\n", migrations: [String: String] = ["001_notes.sql": notesMigration], arguments: [String] = [])
+        throws -> StackUnderTest
+    {
+        try StackUnderTest(stack: Self.stack, profile: profile, arguments: arguments, files: ["stacks/default/seed.sql": Self.seed].merging(
+            Dictionary(uniqueKeysWithValues: migrations.map { ("stacks/default/migrations/\($0.key)", $0.value) })) { $1 })
+    }
+
+    func endpoint(_ stack: StackUnderTest, database: String = "app") async throws -> PostgresSession.Endpoint {
+        let report = try await stack.waitFor("db healthy") { $0.services.first?.phase == .healthy }
+        let secrets = try JSONDecoder().decode([String: String].self, from: Data((stack.directory.read(".devstack/local/secrets") ?? "").utf8))
+        return PostgresSession.Endpoint(
+            host: "127.0.0.1", port: try #require(report.services.first?.ports["postgres"]), user: "postgres",
+            password: try #require(secrets["postgres_password"]), database: database)
+    }
+
+    /// Counts the notes a session sees, acting as `role` with these claims.
+    func visibleNotes(_ session: PostgresSession, role: String, claims: String?, legacySub: String? = nil) async throws -> Int {
+        try await session.execute("begin")
+        try await session.execute("set local role \(role)")
+        if let claims { try await session.execute("select set_config('request.jwt.claims', '\(claims)', true)") }
+        if let legacySub { try await session.execute("select set_config('request.jwt.claim.sub', '\(legacySub)', true)") }
+        let count = try await session.strings("select count(*)::text from public.notes").first.flatMap(Int.init) ?? -1
+        try await session.execute("rollback")
+        return count
+    }
+
+    @Test func rowLevelSecurityFollowsTheJWTClaims() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        let endpoint = try await endpoint(stack)
+        try await PostgresSession.with(endpoint) { (session: PostgresSession) async throws in
+            #expect(try await visibleNotes(session, role: "authenticated", claims: #"{"sub":"\#(Self.alice)","role":"authenticated"}"#) == 2)
+            #expect(try await visibleNotes(session, role: "authenticated", claims: #"{"sub":"\#(Self.bob)","role":"authenticated"}"#) == 1)
+            #expect(try await visibleNotes(session, role: "authenticated", claims: #"{"sub":"\#(Self.carol)","role":"authenticated"}"#) == 0)
+            #expect(try await visibleNotes(session, role: "authenticated", claims: nil, legacySub: Self.bob) == 1)
+            #expect(try await visibleNotes(session, role: "service_role", claims: nil) == 3)
+            // Writing as a user stamps the row with auth.uid(), and RLS refuses another user's id.
+            try await session.execute("begin")
+            try await session.execute("set local role authenticated")
+            try await session.execute(#"select set_config('request.jwt.claims', '{"sub":"\#(Self.carol)"}', true)"#)
+            try await session.execute("insert into public.notes (body) values ('c1')")
+            await #expect(throws: (any Error).self) { try await session.execute("insert into public.notes (user_id, body) values ('\(Self.alice)', 'forged')") }
+            try await session.execute("rollback")
+            #expect(try await session.strings("select (auth.role() is null)::text").first == "true")
+            let roles = try await session.strings("select rolname from pg_roles where rolname in ('anon','authenticated','service_role','authenticator') order by 1")
+            #expect(roles == ["anon", "authenticated", "authenticator", "service_role"])
+            #expect(try await session.strings("select rolbypassrls::text from pg_roles where rolname = 'service_role'") == ["true"])
+            // Seeded users with NULL tokens and the generated confirmed_at column.
+            #expect(try await session.strings("select count(*)::text from auth.users where confirmation_token is null") == ["3"])
+            #expect(try await session.strings("select (confirmed_at is not null)::text from auth.users where id = '\(Self.alice)'") == ["true"])
+        }
+        #expect(try await stack.stop() == 0)
+    }
+
+    @Test func aFailingMigrationNamesFileLineAndMessageAndKeepsTheLastGoodOne() async throws {
+        let bad = "create table public.half (x int);\n\ninsert into missing_table values (1);\n"
+        let stack = try makeStack(migrations: ["001_notes.sql": Self.notesMigration, "002_bad.sql": bad], arguments: ["--exit-on-failure"])
+        defer { stack.cleanUp() }
+        #expect(try await stack.waitForExit() == 1)
+        let log = stack.log("db")
+        #expect(log.contains(#"migration failed: stacks/default/migrations/002_bad.sql:3: ERROR: relation "missing_table" does not exist"#))
+        // Without the bad file the database is at 001, and 002's first statement was rolled back.
+        try FileManager.default.removeItem(atPath: "\(stack.path)/stacks/default/migrations/002_bad.sql")
+        let again = try stack.restart()
+        defer { again.cleanUp() }
+        try await PostgresSession.with(try await endpoint(again)) { (session: PostgresSession) async throws in
+            #expect(try await session.strings("select version from devstack.schema_migrations") == ["001"])
+            #expect(try await session.strings("select to_regclass('public.half')::text").first == "")
+        }
+        #expect(try await again.stop() == 0)
+    }
+
+    @Test func changedAppliedMigrationIsRefused() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        _ = try await endpoint(stack)
+        #expect(try await stack.stop() == 0)
+        try stack.directory.write("stacks/default/migrations/001_notes.sql", Self.notesMigration + "\n-- edited\n")
+        let again = try stack.restart(arguments: ["--exit-on-failure"])
+        defer { again.cleanUp() }
+        #expect(try await again.waitForExit() == 1)
+        #expect(again.log("db").contains("migration stacks/default/migrations/001_notes.sql was changed after it was applied"))
+    }
+
+    @Test func killedPostmasterIsRestartedWithCommittedRowsIntactAndCleanStopNeedsNoRecovery() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        let endpoint = try await endpoint(stack)
+        try await PostgresSession.with(endpoint) { try await $0.execute("insert into public.notes (user_id, body) values ('\(Self.carol)', 'committed')") }
+        let before = try #require(await stack.status()?.services.first)
+        let postmaster = try #require(before.pid)
+        #if os(Linux)
+            if getuid() == 0 {
+                let owner = try FileManager.default.attributesOfItem(atPath: "/proc/\(postmaster)")[.ownerAccountName] as? String
+                #expect(owner == "postgres", "as root, Postgres runs as the postgres user")
+            }
+        #endif
+        kill(postmaster, SIGKILL)
+        try await stack.waitFor("restarted") { $0.services.first?.restarts == 1 && $0.services.first?.phase == .healthy }
+        try await PostgresSession.with(endpoint) { (session: PostgresSession) async throws in
+            #expect(try await session.strings("select body from public.notes where user_id = '\(Self.carol)'") == ["committed"])
+            #expect(try await session.strings("select count(*)::text from public.notes") == ["4"])
+        }
+        #expect(try await stack.stop() == 0)
+        // After a clean stop, the next start does no crash recovery.
+        let again = try stack.restart()
+        defer { again.cleanUp() }
+        _ = try await self.endpoint(again)
+        let log = again.log("db")
+        let lastStart = String(log[(log.range(of: "received fast shutdown request", options: .backwards)?.upperBound ?? log.startIndex)...])
+        #expect(lastStart.contains("database system was shut down at"))
+        #expect(!lastStart.contains("not properly shut down"))
+        #expect(!lastStart.contains("redo starts"))
+        #expect(try await again.stop() == 0)
+    }
+
+    @Test func dataOfAnotherMajorVersionGetsTheWayOut() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        _ = try await endpoint(stack)
+        #expect(try await stack.stop() == 0)
+        let usual = "\(stack.path)/.devstack/local/data/db"
+        let data = (try? FileManager.default.destinationOfSymbolicLink(atPath: usual)) ?? usual
+        try Data("9\n".utf8).write(to: URL(fileURLWithPath: "\(data)/PG_VERSION"))
+        let again = try stack.restart(arguments: ["--exit-on-failure"])
+        defer { again.cleanUp() }
+        #expect(try await again.waitForExit() == 1)
+        #expect(again.log("db").contains("was made by Postgres 9, but the binaries found are Postgres"))
+        #expect(again.log("db").contains("pg_upgrade"))
+    }
+
+    @Test func secretsThatNoLongerMatchTheDataFailAtOnceWithTheWayOut() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        _ = try await endpoint(stack)
+        #expect(try await stack.stop() == 0)
+        let path = ".devstack/local/secrets"
+        var secrets = try JSONDecoder().decode([String: String].self, from: Data((stack.directory.read(path) ?? "").utf8))
+        secrets["postgres_password"] = "not-the-one-initdb-got"
+        try stack.directory.write(path, String(decoding: try JSONEncoder().encode(secrets), as: UTF8.self))
+        let again = try stack.restart(arguments: ["--exit-on-failure"])
+        defer { again.cleanUp() }
+        #expect(try await again.waitForExit() == 1)
+        #expect(again.log("db").contains("Postgres refused the password in .devstack/local/secrets"))
+        #expect(!again.log("db").contains("not healthy within its start period"))
+    }
+
+    @Test func missingBinariesSayHowToInstall() async throws {
+        let stack = try StackUnderTest(
+            stack: "services:\n  db:\n    kind: postgres\n    bin_dir: /nonexistent/bin\n", arguments: ["--exit-on-failure"])
+        defer { stack.cleanUp() }
+        #expect(try await stack.waitForExit() == 1)
+        #expect(stack.log("db").contains("no postgres and initdb in /nonexistent/bin"))
+        #expect(stack.log("db").contains("apt-get install postgresql") || stack.log("db").contains("brew install"))
+    }
+
+    @Test func ephemeralDataIsGoneAfterDown() async throws {
+        let stack = try makeStack(profile: "ports: auto\ndata: ephemeral\npostgres: { fsync: \"off\", synchronous_commit: \"off\", full_page_writes: \"off\" }\n")
+        defer { stack.cleanUp() }
+        let endpoint = try await endpoint(stack)
+        try await PostgresSession.with(endpoint) { (session: PostgresSession) async throws in
+            #expect(try await session.strings("show fsync") == ["off"])
+            #expect(try await session.strings("show data_directory").first?.hasPrefix("/tmp/devstack-") == true)
+        }
+        let data = try await PostgresSession.with(endpoint) { try await $0.strings("show data_directory").first ?? "" }
+        #expect(FileManager.default.fileExists(atPath: data))
+        #expect(try await stack.stop() == 0)
+        #expect(!FileManager.default.fileExists(atPath: data))
+    }
+
+    /// devstack run by an ordinary user: Postgres runs as that user, data inside the project.
+    @Test(.enabled(if: getuid() == 0, "switching to an unprivileged user needs root"))
+    func runsAsAnUnprivilegedUserToo() async throws {
+        try await withTemporaryDirectory(prefix: "devstack-nonroot") { directory in
+            chmod(directory.path, 0o755)
+            try directory.write("bin/devstack", "")
+            try FileManager.default.removeItem(atPath: "\(directory.path)/bin/devstack")
+            try FileManager.default.copyItem(atPath: DevstackBinary.path, toPath: "\(directory.path)/bin/devstack")
+            try directory.write("project/stacks/default/stack.yaml", Self.stack)
+            try directory.write("project/stacks/default/seed.sql", Self.seed)
+            try directory.write("project/stacks/default/migrations/001_notes.sql", Self.notesMigration)
+            try directory.write("project/profiles/local.yaml", "ports: auto\n")
+            _ = try DevstackBinary.runProcess("/bin/chown", ["-R", "postgres:postgres", directory.path], in: "/")
+            let asPostgres = ["--reuid=postgres", "--regid=postgres", "--init-groups", "--", "\(directory.path)/bin/devstack"]
+            let project = "\(directory.path)/project"
+            defer { _ = try? DevstackBinary.runProcess("/usr/bin/setpriv", asPostgres + ["down"], in: project) }
+            let up = try DevstackBinary.runProcess("/usr/bin/setpriv", asPostgres + ["up", "--detach"], in: project)
+            #expect(up.status == 0, "\(up.standardError)")
+            let psql = try DevstackBinary.runProcess("/usr/bin/setpriv", asPostgres + ["psql", "--", "-tAc", "select current_user || ' ' || count(*) from public.notes"], in: project)
+            #expect(psql.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == "postgres 3")
+            var isLink: ObjCBool = false
+            #expect(FileManager.default.fileExists(atPath: "\(project)/.devstack/local/data/db/PG_VERSION", isDirectory: &isLink))
+            let down = try DevstackBinary.runProcess("/usr/bin/setpriv", asPostgres + ["down"], in: project)
+            #expect(down.standardOutput.contains("devstack: stopped"))
+        }
+    }
+}
