@@ -27,7 +27,7 @@ public struct DevstackCommand: AsyncParsableCommand {
         version: version,
         subcommands: [
             Up.self, Down.self, Status.self, Logs.self, Restart.self, Stop.self, Start.self, Exec.self,
-            Migrate.self, Migration.self, Psql.self,
+            Reset.self, Snapshot.self, Migrate.self, Migration.self, Psql.self,
             Validate.self, Config.self, Env.self, Init.self, Schema.self, GuardianCommand.self,
         ]
     )

@@ -69,7 +69,7 @@ extension ServiceKind {
 
     /// Keys every kind accepts.
     static let commonKeys = [
-        "kind", "description", "depends_on", "ports", "env", "env_file", "health", "restart", "stop", "working_dir",
+        "kind", "description", "depends_on", "ports", "env", "env_file", "health", "restart", "stop", "working_dir", "restart_after_reset",
     ]
 
     var allowedKeys: [String] {

@@ -183,6 +183,8 @@ public struct ServiceSpec: Sendable, Hashable {
     public var workingDir: Template?
     public var command: CommandSpec?
     public var settings: [SettingEntry] = []
+    /// The service caches what is in the database and must restart after `devstack reset`.
+    public var restartAfterReset = false
     public var location: SourceLocation
     public var keyPath: String
 

@@ -102,6 +102,8 @@ public struct PlannedService: Sendable, Codable {
     public var attributes: [String: String]
     /// Set in remote profiles: the service runs elsewhere and devstack only knows its address.
     public var remoteURL: String?
+    /// Restarted after `devstack reset`.
+    public var restartAfterReset: Bool
 
     public func port(named name: String) -> Int? { ports.first { $0.name == name }?.number }
     public var primaryPort: Int? { ports.first?.number }

@@ -99,6 +99,7 @@ public enum ConfigSchema {
             "health": health, "restart": restart,
             "stop": object(["signal": enumeration(StopSignal.allCases.flatMap { [$0.rawValue, "SIG\($0.rawValue)"] }), "timeout": duration]),
             "working_dir": .object(["type": .string("string")]),
+            "restart_after_reset": .object(["type": .string("boolean"), "description": .string("restart this service after devstack reset")]),
         ]
         let variants: [JSONValue] = ServiceKind.allCases.map { kind in
             var properties = common

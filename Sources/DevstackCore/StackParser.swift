@@ -73,6 +73,7 @@ struct StackParser {
             case "stop": service.stop = parseStop(value)
             case "working_dir": service.workingDir = reader.template(value)
             case "command": service.command = parseCommand(value)
+            case "restart_after_reset": service.restartAfterReset = reader.bool(value) ?? false
             default:
                 if let settingKey = kind.settingKeys.first(where: { $0.name == key }), let setting = reader.setting(value, settingKey) {
                     service.settings.append(SettingEntry(key: key, value: setting, location: value.location, keyPath: value.path))

@@ -69,12 +69,40 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                 context.sink.note(service: service.name, line)
             }
             _ = try await passwordWorks
+            // Ready the clean-state template and a spare in the background, so even the first reset is a swap.
+            if let engine = DatabaseReset(service: service, plan: context.plan) {
+                let sink = context.sink
+                Task {
+                    do { try await engine.prepare() } catch { sink.note(service: service.name, "preparing the reset template failed: \(error)") }
+                }
+            }
         } catch where PostgresSession.sqlState(of: error) == "28P01" {
             let data = lock.withLock { dataDirectories[service.name] } ?? "its data folder"
             throw PostgresServiceError(
                 .connection, "Postgres refused the password in .devstack/\(context.plan.profile.name)/secrets: \(data) was set up with another one",
                 fix: "put back the secrets file that belongs to this data, or remove \(data) to start from an empty database")
         }
+    }
+
+    public func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome? {
+        guard let engine = DatabaseReset(service: service, plan: context.plan) else { return nil }
+        let report = try await engine.reset(to: snapshot)
+        // Drop the old database and clone the next spare after answering; the advisory lock makes the next reset wait if needed.
+        let sink = context.sink
+        Task {
+            do { try await engine.maintain(snapshot: snapshot) } catch { sink.note(service: service.name, "preparing the next reset failed: \(error)") }
+        }
+        var summary = snapshot.map { "restored snapshot \($0) into \(report.database)" } ?? "reset \(report.database) to the migrated and seeded state"
+        summary += " in \(report.milliseconds) ms"
+        if report.rebuiltTemplate { summary += " (rebuilt the clean-state template first: \(report.rebuildReason ?? "it changed"))" }
+        if !report.usedSpare && !report.rebuiltTemplate { summary += " (no spare was ready: cloned one)" }
+        if report.staleSnapshot { summary += " (warning: the snapshot was taken before the migrations or seed changed)" }
+        return ResetOutcome(
+            service: service.name, summary: summary, milliseconds: report.milliseconds,
+            details: [
+                "database": report.database, "template_rebuilt": String(report.rebuiltTemplate), "used_spare": String(report.usedSpare),
+                "stale_snapshot": String(report.staleSnapshot),
+            ])
     }
 
     public func cleanUp(_ service: PlannedService, context: DriverContext) async {
@@ -170,11 +198,15 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
 /// Everything inside a running server: the database, the Supabase bootstrap, migrations, seed.
 public enum PostgresSetup {
     /// Returns what it did, as lines for the log.
-    public static func run(_ service: PlannedService, plan: Plan, seedNewDatabase: Bool) async throws -> [String] {
-        guard let endpoint = PostgresDriver.endpoint(service) else { return [] }
+    /// `building`: the database was just created empty, to become the clean-state template.
+    public static func run(
+        _ service: PlannedService, plan: Plan, seedNewDatabase: Bool, database name: String? = nil, building: Bool = false
+    ) async throws -> [String] {
+        guard var endpoint = PostgresDriver.endpoint(service) else { return [] }
+        if let name { endpoint.database = name }
         let database = endpoint.database
         var notes: [String] = []
-        let created = try await PostgresSession.with(endpoint.with(database: "postgres")) { session in
+        let created = try await building ? true : PostgresSession.with(endpoint.with(database: "postgres")) { session in
             let quoted = database.replacingOccurrences(of: "'", with: "''")
             guard try await session.strings("select datname from pg_database where datname = '\(quoted)'").isEmpty else { return false }
             try await session.execute("create database \"\(database.replacingOccurrences(of: "\"", with: "\"\""))\"")

@@ -71,10 +71,11 @@ public struct PostgresSession: Sendable {
         return values
     }
 
-    /// Rows of text columns.
-    public func rows(_ query: PostgresQuery) async throws -> [[String?]] {
+    /// Rows of text columns. Plain SQL: devstack quotes what it puts in (a `PostgresQuery`
+    /// interpolation would silently bind it as a parameter instead).
+    public func rows(_ sql: String) async throws -> [[String?]] {
         var rows: [[String?]] = []
-        for try await row in try await connection.query(query, logger: Self.quiet) {
+        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.quiet) {
             rows.append(row.map { cell in try? cell.decode(String?.self) ?? nil })
         }
         return rows
@@ -118,7 +119,7 @@ public struct PostgresSession: Sendable {
 
     public static func message(of error: Error) -> String {
         guard let psql = error as? PSQLError else { return "\(error)" }
-        guard let info = psql.serverInfo else { return "\(psql.code)" }
+        guard let info = psql.serverInfo else { return "\(psql.code)" + (psql.underlying.map { ": \($0)" } ?? "") }
         var text = "\(info[.severity] ?? "ERROR"): \(info[.message] ?? "unknown error")"
         if let detail = info[.detail] { text += " (\(detail))" }
         if let hint = info[.hint] { text += "; hint: \(hint)" }

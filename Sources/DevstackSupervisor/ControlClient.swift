@@ -17,6 +17,14 @@ public struct ControlClient: Sendable {
         if !reply.ok { throw SupervisorError(.unknownService, reply.message ?? "\(action) \(name) failed") }
     }
 
+    public func reset(to snapshot: String?) async throws -> [ResetOutcome] {
+        let path = "/v1/reset" + (snapshot.map { "?to=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? "")
+        let data = try await send("POST", path)
+        if let outcomes = try? StateStore.decoder.decode([ResetOutcome].self, from: data) { return outcomes }
+        let reply = try? StateStore.decoder.decode(ControlReply.self, from: data)
+        throw SupervisorError(.refused, reply?.message ?? "the reset failed", fix: "see `devstack logs`")
+    }
+
     public func down() async throws {
         _ = try await send("POST", "/v1/down")
     }

@@ -15,6 +15,7 @@ import ServiceLifecycle
 ///
 ///     GET  /v1/status                      StatusReport
 ///     POST /v1/services/{name}/stop|start|restart
+///     POST /v1/reset[?to=SNAPSHOT]         [ResetOutcome]; 409 {ok, message} when refused or failed
 ///     POST /v1/down                        stop the stack
 public final class ControlServer: Sendable {
     private let group: ServiceGroup
@@ -38,6 +39,16 @@ public final class ControlServer: Sendable {
                 return try Self.json(ControlReply(ok: true, message: nil))
             } catch let error as SupervisorError {
                 return try Self.json(ControlReply(ok: false, message: error.message), status: .notFound)
+            }
+        }
+        router.post("/v1/reset") { request, _ in
+            let snapshot = request.uri.queryParameters.get("to")
+            do {
+                return try Self.json(try await supervisor.reset(to: snapshot))
+            } catch let error as SupervisorError {
+                return try Self.json(ControlReply(ok: false, message: error.message), status: .conflict)
+            } catch {
+                return try Self.json(ControlReply(ok: false, message: "\(error)"), status: .conflict)
             }
         }
         router.post("/v1/down") { _, _ in

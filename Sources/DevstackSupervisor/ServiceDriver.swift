@@ -38,11 +38,29 @@ public protocol ServiceDriver: Sendable {
     func initialize(_ service: PlannedService, context: DriverContext) async throws
     /// After the stack stopped: remove what must not outlive it (ephemeral data).
     func cleanUp(_ service: PlannedService, context: DriverContext) async
+    /// Back to the clean state (or a snapshot); nil when this kind keeps nothing to reset.
+    func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome?
+}
+
+/// What one service's reset did, for the one-line report and `--json`.
+public struct ResetOutcome: Codable, Sendable {
+    public var service: String
+    public var summary: String
+    public var milliseconds: Int
+    public var details: [String: String]
+
+    public init(service: String, summary: String, milliseconds: Int, details: [String: String]) {
+        self.service = service
+        self.summary = summary
+        self.milliseconds = milliseconds
+        self.details = details
+    }
 }
 
 extension ServiceDriver {
     public func initialize(_ service: PlannedService, context: DriverContext) async throws {}
     public func cleanUp(_ service: PlannedService, context: DriverContext) async {}
+    public func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome? { nil }
 
     public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
         guard let port = service.primaryPort else { return false }

@@ -290,3 +290,53 @@ enum Summary {
         return lines.joined(separator: "\n")
     }
 }
+
+// MARK: Reset
+
+extension StackRunner {
+    /// Protected profiles reset only with --force; remote ones never.
+    public static func checkResetAllowed(_ plan: Plan, force: Bool) throws {
+        if plan.profile.remote {
+            throw SupervisorError(
+                .refused, "profile '\(plan.profile.name)' is remote: devstack never resets it",
+                fix: "production data is reset by nobody; reset a local, ci or staging stack instead")
+        }
+        if plan.profile.protected && !force {
+            throw SupervisorError(
+                .refused, "profile '\(plan.profile.name)' is protected: a reset would throw away its data",
+                fix: "if you really mean it, run `devstack reset --profile \(plan.profile.name) --force`")
+        }
+    }
+
+    /// Runs `body` against a running stack: the running one, or its databases started for the
+    /// occasion (and stopped again). Returns the body's result and whether it started them.
+    /// `check` runs on the plan before anything is started, and may refuse.
+    public static func withRunningStack<T: Sendable>(
+        workspace: Workspace, environment: [String: String], check: (Plan) throws -> Void = { _ in },
+        _ body: @Sendable (Plan, SupervisorRecord) async throws -> T
+    ) async throws -> (T, startedForThis: Bool) {
+        let store = StateStore(directory: workspace.stateDirectory)
+        if let record = store.running() {
+            let plan = try await workspace.plan(environment: environment, runningPorts: record.children.mapValues(\.ports))
+            try check(plan)
+            return (try await body(plan, record), false)
+        }
+        let plan = try await workspace.plan(environment: environment)
+        try check(plan)
+        let databases = plan.services.filter { $0.kind == .postgres }.map(\.name)
+        let options = UpOptions(
+            services: databases, detach: true, waitTimeout: .seconds(120), exitOnFailure: false, isBackgroundSupervisor: false,
+            projectArguments: ["--stack", workspace.stack, "--profile", workspace.profile, "--project-dir", workspace.projectDirectory])
+        _ = try await runDetached(workspace: workspace, options: options, environment: environment)
+        do {
+            guard let record = store.running() else { throw SupervisorError(.notRunning, "the databases did not stay up") }
+            let running = try await workspace.plan(environment: environment, runningPorts: record.children.mapValues(\.ports))
+            let result = try await body(running, record)
+            try await stop(store: store, timeout: .seconds(60))
+            return (result, true)
+        } catch {
+            try? await stop(store: store, timeout: .seconds(60))
+            throw error
+        }
+    }
+}

@@ -51,6 +51,8 @@ public actor Supervisor {
     private let events: AsyncStream<Event>.Continuation
     public nonisolated let eventStream: AsyncStream<Event>
     private var shuttingDown = false
+    private var resetting = false
+    private var resetQueue: [CheckedContinuation<Void, Never>] = []
 
     /// A run that was healthy this long starts its backoff from the beginning again.
     static let healthyStretch: Duration = .seconds(10)
@@ -335,6 +337,9 @@ public actor Supervisor {
     /// Returns whether every service stopped within its timeout.
     public func stopAll() async -> Bool {
         shuttingDown = true
+        // A reset in flight finishes first; queued ones see the shutdown and give up.
+        await acquireReset()
+        releaseReset()
         let wanted = Set(services.map(\.name))
         var clean = true
         for layer in plan.startLayers.reversed() {
@@ -374,6 +379,39 @@ public actor Supervisor {
     public func stopService(_ name: String) async throws {
         guard services.contains(where: { $0.name == name }) else { throw unknown(name) }
         await stop(name)
+    }
+
+    /// Resets every service that keeps state, one reset at a time; refused once the stack is stopping.
+    public func reset(to snapshot: String?) async throws -> [ResetOutcome] {
+        guard !shuttingDown else { throw SupervisorError(.refused, "the stack is stopping; nothing was reset") }
+        await acquireReset()
+        defer { releaseReset() }
+        guard !shuttingDown else { throw SupervisorError(.refused, "the stack is stopping; nothing was reset") }
+        var outcomes: [ResetOutcome] = []
+        for service in services where records[service.name]?.phase.isLaunched == true {
+            let driver = try drivers.driver(for: service)
+            if let outcome = try await driver.reset(service, context: context, to: snapshot) {
+                sink.note(service: service.name, outcome.summary)
+                outcomes.append(outcome)
+            }
+        }
+        for service in services where service.restartAfterReset && records[service.name]?.phase.isLaunched == true {
+            sink.note(service: service.name, "restarting after the reset, as the stack asks")
+            try await restart(service.name)
+        }
+        return outcomes
+    }
+
+    /// Resets take turns: a waiter is handed the turn directly, so none can slip in between.
+    private func acquireReset() async {
+        if resetting {
+            await withCheckedContinuation { resetQueue.append($0) }
+        }
+        resetting = true
+    }
+
+    private func releaseReset() {
+        if resetQueue.isEmpty { resetting = false } else { resetQueue.removeFirst().resume() }
     }
 
     public func requestShutdown() {

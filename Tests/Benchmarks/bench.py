@@ -246,6 +246,52 @@ def bench_postgres(devstack, runs):
     return statistics.median(cold), statistics.median(warm)
 
 
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def timed(argv, **kwargs):
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True, **kwargs)
+    return time.perf_counter() - start
+
+
+def bench_reset(devstack, runs):
+    """`devstack reset` as a whole process, beside the naive way and a plain CREATE DATABASE ... TEMPLATE."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    stack = "services:\n  db:\n    kind: postgres\n    database: app\n    supabase: true\n    migrations: migrations\n    seed: seed.sql\n"
+    project = project_with(stack, "ports: auto\n")
+    shutil.copytree(f"{repo}/stacks/default/migrations", f"{project}/stacks/default/migrations")
+    shutil.copy(f"{repo}/stacks/default/seed.sql", f"{project}/stacks/default/seed.sql")
+    try:
+        subprocess.run([devstack, "up", "--detach"], cwd=project, check=True, capture_output=True)
+        state = json.load(open(f"{project}/.devstack/local/state.json"))
+        port = state["children"]["db"]["ports"]["postgres"]
+        password = json.load(open(f"{project}/.devstack/local/secrets"))["postgres_password"]
+        psql = [shutil.which("psql") or f"{postgres_bin()}/psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
+        env = {**os.environ, "PGPASSWORD": password}
+        subprocess.run([devstack, "reset"], cwd=project, check=True, capture_output=True)
+        ours = []
+        for _ in range(runs):
+            time.sleep(0.3)  # a test between resets: the next spare is cloned meanwhile
+            ours.append(timed([devstack, "reset"], cwd=project))
+        naive, plain = [], []
+        for _ in range(max(5, runs // 5)):
+            time.sleep(0.3)
+            start = time.perf_counter()
+            subprocess.run(psql + ["-d", "postgres", "-c", "drop database app with (force)"], env=env, check=True, capture_output=True)
+            subprocess.run([devstack, "migrate"], cwd=project, check=True, capture_output=True)
+            subprocess.run(psql + ["-d", "app", "-f", f"{project}/stacks/default/seed.sql"], env=env, check=True, capture_output=True)
+            naive.append(time.perf_counter() - start)
+            plain.append(timed(psql + ["-d", "postgres", "-c", "drop database if exists bench_copy with (force)",
+                                        "-c", "create database bench_copy template app__devstack_template"], env=env))
+    finally:
+        subprocess.run([devstack, "down"], cwd=project, capture_output=True)
+        shutil.rmtree(project, ignore_errors=True)
+    return statistics.median(ours), percentile(ours, 0.95), statistics.median(naive), statistics.median(plain)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--devstack", required=True)
@@ -259,6 +305,9 @@ def main():
     cold, warm = bench_postgres(args.devstack, args.runs)
     rows.append(("up, Postgres only, warm (median)", f"{warm * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{warm / bare:.2f}x"))
     rows.append(("up, Postgres only, cold: initdb, bootstrap, migrations, seed", f"{cold * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{cold / bare:.2f}x"))
+    p50, p95, naive, plain = bench_reset(args.devstack, 50)
+    rows.append(("reset, whole process, 50 runs", f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms", f"naive (drop, create, bootstrap, migrate, seed) {naive * 1000:.0f} ms", f"{naive / p50:.1f}x faster"))
+    rows.append(("", "", f"plain CREATE DATABASE … TEMPLATE (psql) {plain * 1000:.0f} ms", f"{plain / p50:.1f}x faster"))
     ours, shell = bench_up(args.devstack, args.runs)
     rows.append(("up: 10 services to all-healthy (median)", f"{ours * 1000:.0f} ms", f"shell script + port polling {shell * 1000:.0f} ms", f"{ours / shell:.2f}x"))
     p50, worst, cpu, rss, child_rss = bench_crash_and_idle(args.devstack, 10, args.idle_seconds)

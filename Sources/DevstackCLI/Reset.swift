@@ -1,0 +1,44 @@
+import ArgumentParser
+import DevstackSupervisor
+import Foundation
+
+struct Reset: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put the data back to the migrated and seeded state (or a snapshot), in milliseconds.",
+        discussion: """
+            Works on a running stack (processes keep running; clients see an ordinary Postgres error and \
+            reconnect) and on a stopped one (its databases are started for the reset). A protected profile \
+            (staging) needs --force; a remote one (production) always refuses.
+            """)
+
+    @OptionGroup var project: ProjectOptions
+
+    @Option(help: "Restore this snapshot instead of the seeded state.")
+    var to: String?
+
+    @Flag(help: "Reset a protected profile.")
+    var force = false
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        try await Self.perform(project: project, snapshot: to, force: force, json: json)
+    }
+
+    static func perform(project: ProjectOptions, snapshot: String?, force: Bool, json: Bool) async throws {
+        let workspace = try project.workspace()
+        let (outcomes, started) = try await StackRunner.withRunningStack(
+            workspace: workspace, environment: project.environment, check: { try StackRunner.checkResetAllowed($0, force: force) }
+        ) { _, record in
+            try await ControlClient(socket: record.controlSocket).reset(to: snapshot)
+        }
+        if json {
+            Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(outcomes), as: UTF8.self) + "\n")
+            return
+        }
+        let lines = outcomes.map { "devstack: \($0.service): \($0.summary)" }
+        Console.standardOutput.write(
+            (lines.isEmpty ? ["devstack: nothing to reset"] : lines).joined(separator: "\n") + (started ? " (the stack was stopped: its databases were started for this)" : "") + "\n")
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import DevstackPostgres
+import DevstackSupervisor
+import Foundation
+
+struct Snapshot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Named database states, restored as fast as a reset.",
+        discussion: """
+            devstack snapshot save onboarded_50_users
+            devstack snapshot restore onboarded_50_users      (same as: devstack reset --to onboarded_50_users)
+            """,
+        subcommands: [Save.self, Restore.self, List.self, Remove.self])
+
+    struct Save: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Save the database's current state under NAME (replacing one of that name).")
+        @OptionGroup var project: ProjectOptions
+        @Option(help: "The postgres service. (default: the only one)") var service: String?
+        @Argument(help: "Lowercase letters, digits and '_'.") var name: String
+
+        func run() async throws {
+            let (service, name) = (self.service, self.name)
+            _ = try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment) { plan, _ in
+                let database = try PostgresTools.service(in: plan, named: service)
+                try await DatabaseReset(service: database, plan: plan)?.saveSnapshot(name)
+            }
+            Console.standardOutput.write("devstack: saved snapshot \(name)\n")
+        }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Restore snapshot NAME (a reset to it).")
+        @OptionGroup var project: ProjectOptions
+        @Flag(help: "Restore in a protected profile.") var force = false
+        @Argument(help: "The snapshot.") var name: String
+
+        func run() async throws {
+            try await Reset.perform(project: project, snapshot: name, force: force, json: false)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List snapshots; stale ones predate a change of migrations or seed.")
+        @OptionGroup var project: ProjectOptions
+        @Option(help: "The postgres service. (default: the only one)") var service: String?
+
+        func run() async throws {
+            let service = self.service
+            let (snapshots, _) = try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment) { plan, _ in
+                try await DatabaseReset(service: PostgresTools.service(in: plan, named: service), plan: plan)?.snapshots() ?? []
+            }
+            let lines = snapshots.map { "\($0.name)  \($0.createdAt)" + ($0.stale ? "  (stale: taken before the migrations or seed changed)" : "") }
+            Console.standardOutput.write(lines.isEmpty ? "no snapshots\n" : lines.joined(separator: "\n") + "\n")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete snapshot NAME.")
+        @OptionGroup var project: ProjectOptions
+        @Option(help: "The postgres service. (default: the only one)") var service: String?
+        @Argument(help: "The snapshot.") var name: String
+
+        func run() async throws {
+            let (service, name) = (self.service, self.name)
+            _ = try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment) { plan, _ in
+                try await DatabaseReset(service: PostgresTools.service(in: plan, named: service), plan: plan)?.removeSnapshot(name)
+            }
+            Console.standardOutput.write("devstack: removed snapshot \(name)\n")
+        }
+    }
+}

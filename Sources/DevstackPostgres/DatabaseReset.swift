@@ -1,0 +1,255 @@
+import Crypto
+import DevstackCore
+import Foundation
+
+/// Back to the migrated and seeded state in milliseconds: a clean-state template database, a
+/// pre-cloned spare, and a rename swap. Snapshots are more templates, each with its own spare.
+public struct DatabaseReset: Sendable {
+    public struct Report: Codable, Sendable {
+        public var service: String
+        public var database: String
+        public var milliseconds: Int
+        public var rebuiltTemplate: Bool
+        public var rebuildReason: String?
+        public var usedSpare: Bool
+        public var snapshot: String?
+        public var staleSnapshot: Bool
+    }
+
+    public struct Snapshot: Codable, Sendable {
+        public var name: String
+        public var createdAt: String
+        public var stale: Bool
+    }
+
+    let service: PlannedService
+    let plan: Plan
+    let endpoint: PostgresSession.Endpoint
+
+    public init?(service: PlannedService, plan: Plan) {
+        guard let endpoint = PostgresDriver.endpoint(service) else { return nil }
+        self.service = service
+        self.plan = plan
+        self.endpoint = endpoint
+    }
+
+    var database: String { endpoint.database }
+    var template: String { "\(database)__devstack_template" }
+    var spare: String { "\(database)__devstack_spare" }
+    func snapshotName(_ name: String) -> String { "\(database)__devstack_snap_\(name)" }
+    func snapshotSpare(_ name: String) -> String { "\(database)__devstack_ready_\(name)" }
+    var retired: String { "\(database)__devstack_retired" }
+
+    static let marker = "devstack:"
+
+    /// What the clean state is made of: the bootstrap, every migration, the seed.
+    func cleanStateKey() throws -> String {
+        var hasher = SHA256()
+        if case .bool(true)? = service.setting("supabase") { hasher.update(data: Data(SupabaseBootstrap.fingerprint.utf8)) }
+        if let folder = service.setting("migrations")?.description {
+            for file in try Migrator(directory: PostgresDriver.absolute(folder, plan.stackDirectory)).files() {
+                hasher.update(data: Data("\(file.name):\(file.checksum);".utf8))
+            }
+        }
+        if let seed = service.setting("seed")?.description,
+            let data = FileManager.default.contents(atPath: PostgresDriver.absolute(seed, plan.stackDirectory))
+        {
+            hasher.update(data: data)
+        }
+        return hasher.finalize().prefix(12).map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: Reset
+
+    /// Swaps in a clean copy. Returns with the old database retired; `maintain()` finishes the job.
+    public func reset(to snapshot: String? = nil) async throws -> Report {
+        let began = ContinuousClock.now
+        let key = try cleanStateKey()
+        return try await withAdminSession { admin in
+            var rebuilt: (Bool, String?) = (false, nil)
+            var stale = false
+            let source: String
+            let ready: String
+            if let snapshot {
+                let name = snapshotName(snapshot)
+                guard let comment = try await comment(of: name, admin) else {
+                    throw PostgresServiceError(.connection, "no snapshot '\(snapshot)' of \(service.name)", fix: "see `devstack snapshot list`")
+                }
+                stale = !comment.hasPrefix("\(Self.marker)\(key)")
+                (source, ready) = (name, snapshotSpare(snapshot))
+            } else {
+                rebuilt = try await ensureTemplate(key: key, admin)
+                (source, ready) = (template, spare)
+            }
+            let usedSpare = try await admin.strings(
+                "select ((select shobj_description(oid, 'pg_database') from pg_database where datname = \(literal(ready))) = "
+                    + "(select shobj_description(oid, 'pg_database') from pg_database where datname = \(literal(source))))::text"
+            ).first == "true"
+            if !usedSpare {
+                try await drop(ready, admin)
+                try await clone(source, into: ready, admin)
+            }
+            try await swap(in: ready, admin)
+            return Report(
+                service: service.name, database: database, milliseconds: Int((ContinuousClock.now - began).milliseconds),
+                rebuiltTemplate: rebuilt.0, rebuildReason: rebuilt.1, usedSpare: usedSpare, snapshot: snapshot, staleSnapshot: stale)
+        }
+    }
+
+    /// After a reset (in the background): drop what was retired, clone the next spare.
+    public func maintain(snapshot: String? = nil) async throws {
+        try await withAdminSession { admin in
+            try await drop(retired, admin)
+            if let snapshot {
+                try await clone(snapshotName(snapshot), into: snapshotSpare(snapshot), admin)
+            } else if try await comment(of: template, admin) != nil, try await comment(of: spare, admin) == nil {
+                try await clone(template, into: spare, admin)
+            }
+        }
+    }
+
+    /// Builds the template if missing or stale, and clones a spare, so the first reset is fast too.
+    public func prepare() async throws {
+        let key = try cleanStateKey()
+        try await withAdminSession { admin in
+            _ = try await ensureTemplate(key: key, admin)
+            if try await comment(of: spare, admin) == nil { try await clone(template, into: spare, admin) }
+        }
+    }
+
+    // MARK: Snapshots
+
+    public func saveSnapshot(_ name: String) async throws {
+        try Self.checkSnapshotName(name)
+        let key = try cleanStateKey()
+        try await withAdminSession { admin in
+            try await drop(snapshotName(name), admin)
+            try await drop(snapshotSpare(name), admin)
+            // Cloning needs the database to itself for a moment.
+            try await admin.execute("alter database \(quote(database)) allow_connections false")
+            do {
+                try await terminate(database, admin)
+                try await admin.execute("create database \(quote(snapshotName(name))) template \(quote(database))")
+            } catch {
+                try? await admin.execute("alter database \(quote(database)) allow_connections true")
+                throw error
+            }
+            try await admin.execute("alter database \(quote(database)) allow_connections true")
+            let stamp = ISO8601DateFormatter().string(from: Date())
+            try await setComment(snapshotName(name), "\(Self.marker)\(key) \(stamp)", admin)
+            try await admin.execute("alter database \(quote(snapshotName(name))) allow_connections false")
+            try await clone(snapshotName(name), into: snapshotSpare(name), admin)
+        }
+    }
+
+    public func removeSnapshot(_ name: String) async throws {
+        try await withAdminSession { admin in
+            guard try await comment(of: snapshotName(name), admin) != nil else {
+                throw PostgresServiceError(.connection, "no snapshot '\(name)' of \(service.name)", fix: "see `devstack snapshot list`")
+            }
+            try await drop(snapshotSpare(name), admin)
+            try await drop(snapshotName(name), admin)
+        }
+    }
+
+    public func snapshots() async throws -> [Snapshot] {
+        let key = try cleanStateKey()
+        let prefix = snapshotName("")
+        return try await withAdminSession { admin in
+            let rows = try await admin.rows(
+                "select datname, shobj_description(oid, 'pg_database') from pg_database where datname like \(literal(prefix.replacingOccurrences(of: "_", with: "\\_")) + " || '%'") order by datname")
+            return rows.compactMap { row in
+                guard let name = row[0], let comment = row[1] else { return nil }
+                let parts = comment.dropFirst(Self.marker.count).split(separator: " ")
+                return Snapshot(name: String(name.dropFirst(prefix.count)), createdAt: parts.count > 1 ? String(parts[1]) : "", stale: parts.first.map(String.init) != key)
+            }
+        }
+    }
+
+    static func checkSnapshotName(_ name: String) throws {
+        guard (1...24).contains(name.count), name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) else {
+            throw PostgresServiceError(.connection, "'\(name)' is not a snapshot name", fix: "use up to 24 lowercase letters, digits and '_'")
+        }
+    }
+
+    // MARK: Steps
+
+    private func ensureTemplate(key: String, _ admin: PostgresSession) async throws -> (Bool, String?) {
+        let current = try await comment(of: template, admin)
+        if current == "\(Self.marker)\(key)" { return (false, nil) }
+        let reason = current == nil ? "no clean-state template yet" : "the bootstrap, a migration or the seed changed"
+        let build = "\(database)__devstack_build"
+        try await drop(build, admin)
+        try await admin.execute("create database \(quote(build))")
+        _ = try await PostgresSetup.run(service, plan: plan, seedNewDatabase: true, database: build, building: true)
+        try await drop(spare, admin)
+        try await drop(template, admin)
+        try await terminate(build, admin)
+        try await admin.execute("alter database \(quote(build)) rename to \(quote(template))")
+        try await admin.execute("alter database \(quote(template)) allow_connections false")
+        try await setComment(template, "\(Self.marker)\(key)", admin)
+        return (true, reason)
+    }
+
+    private func clone(_ source: String, into target: String, _ admin: PostgresSession) async throws {
+        try await terminate(source, admin)
+        try await admin.execute("create database \(quote(target)) template \(quote(source))")
+        if let comment = try await comment(of: source, admin) { try await setComment(target, comment, admin) }
+        // Per-database settings do not travel with a copy, but they do follow a rename: set them now, not during the swap.
+        if case .bool(true)? = service.setting("supabase") {
+            try await admin.execute("alter database \(quote(target)) set search_path to \"$user\", public, extensions")
+        }
+    }
+
+    /// Closes the door, shows everyone out, swaps the rooms. Clients see an ordinary
+    /// "terminating connection" error and reconnect to the clean database.
+    private func swap(in ready: String, _ admin: PostgresSession) async throws {
+        try await drop(retired, admin)
+        try await admin.execute("alter database \(quote(database)) allow_connections false")
+        try await terminate(database, admin)
+        try await admin.execute("alter database \(quote(database)) rename to \(quote(retired))")
+        try await terminate(ready, admin)
+        // The copy already allows connections and carries its settings; its tag says which clean state it is.
+        try await admin.execute("alter database \(quote(ready)) rename to \(quote(database))")
+    }
+
+    /// Ends every session on `name` and waits until their backends are gone (a closed session's
+    /// backend lingers a moment, and renaming or copying needs the database to itself).
+    private func terminate(_ name: String, _ admin: PostgresSession) async throws {
+        for _ in 0..<500 {
+            let left = try await admin.strings(
+                "select count(pg_terminate_backend(pid))::text from pg_stat_activity where datname = \(literal(name)) and pid <> pg_backend_pid()")
+            if left.first == "0" { return }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    private func drop(_ name: String, _ admin: PostgresSession) async throws {
+        try await admin.execute("drop database if exists \(quote(name)) with (force)")
+    }
+
+    private func comment(of name: String, _ admin: PostgresSession) async throws -> String? {
+        try await admin.rows("select shobj_description(oid, 'pg_database') from pg_database where datname = \(literal(name))").first?.first ?? nil
+    }
+
+    private func setComment(_ name: String, _ text: String, _ admin: PostgresSession) async throws {
+        try await admin.execute("comment on database \(quote(name)) is \(literal(text))")
+    }
+
+    /// One admin connection to `postgres`, holding an advisory lock so resets never overlap, whoever runs them.
+    private func withAdminSession<T: Sendable>(_ body: (PostgresSession) async throws -> T) async throws -> T {
+        do {
+            return try await PostgresSession.with(endpoint.with(database: "postgres")) { admin in
+                try await admin.execute("select pg_advisory_lock(74657374)")
+                return try await body(admin)
+            }
+        } catch let error as PostgresServiceError {
+            throw error
+        } catch {
+            throw PostgresServiceError(.connection, "\(service.name): \(PostgresSession.message(of: error))")
+        }
+    }
+
+    func quote(_ identifier: String) -> String { "\"\(identifier.replacingOccurrences(of: "\"", with: "\"\""))\"" }
+    func literal(_ text: String) -> String { "'\(text.replacingOccurrences(of: "'", with: "''"))'" }
+}

@@ -1,0 +1,196 @@
+import DevstackPostgres
+import DevstackSupervisor
+import DevstackTestSupport
+import Foundation
+import Testing
+
+/// `devstack reset` and snapshots against the real server.
+@Suite(.serialized) struct ResetTests {
+    static let stack = """
+        services:
+          db:
+            kind: postgres
+            database: app
+            supabase: true
+            migrations: migrations
+            seed: seed.sql
+        """
+    static let migration = "create table public.items (id bigint generated always as identity primary key, label text not null);\n"
+    static let seed = "insert into public.items (label) values ('seed one'), ('seed two');\n"
+
+    func makeStack(profiles: [String: String] = [:]) throws -> StackUnderTest {
+        var files = ["stacks/default/seed.sql": Self.seed, "stacks/default/migrations/001_items.sql": Self.migration]
+        for (name, text) in profiles { files["profiles/\(name).yaml"] = text }
+        return try StackUnderTest(stack: Self.stack, files: files)
+    }
+
+    func endpoint(_ stack: StackUnderTest) async throws -> PostgresSession.Endpoint {
+        let report = try await stack.waitFor("db healthy") { $0.services.first?.phase == .healthy }
+        let secrets = try JSONDecoder().decode([String: String].self, from: Data((stack.directory.read(".devstack/local/secrets") ?? "").utf8))
+        return PostgresSession.Endpoint(
+            host: "127.0.0.1", port: try #require(report.services.first?.ports["postgres"]), user: "postgres",
+            password: try #require(secrets["postgres_password"]), database: "app")
+    }
+
+    func query(_ endpoint: PostgresSession.Endpoint, _ sql: String) async throws -> [String] {
+        try await PostgresSession.with(endpoint) { try await $0.strings(sql) }
+    }
+
+    /// The server ends every session of the database it resets; a client (a pool) sees its
+    /// connection closed. Waits for that, boundedly.
+    func closedByTheServer(_ session: PostgresSession) async throws -> Bool {
+        for _ in 0..<500 {
+            if session.connection.isClosed { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
+    func devstackDatabases(_ endpoint: PostgresSession.Endpoint) async throws -> [String] {
+        try await query(endpoint.with(database: "postgres"), "select datname from pg_database where datname like 'app%' order by 1")
+    }
+
+    @Test func rowsAreGoneTheSeedIsBackAndSequencesRestart() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        let endpoint = try await endpoint(stack)
+        let client = try await PostgresSession.connect(endpoint)
+        try await client.execute("insert into public.items (label) values ('mine'), ('also mine')")
+        let reset = try stack.devstack(["reset"])
+        #expect(reset.status == 0, "\(reset.standardError)")
+        #expect(reset.standardOutput.contains("devstack: db: reset app to the migrated and seeded state in"))
+        // The old connection was ended by the server; a new one sees the clean state.
+        #expect(try await closedByTheServer(client))
+        #expect(try await query(endpoint, "select label from public.items order by id") == ["seed one", "seed two"])
+        #expect(try await query(endpoint, "insert into public.items (label) values ('next') returning id::text") == ["3"])
+        #expect(try await query(endpoint, "select count(*)::text from auth.users") == ["0"])
+        #expect(try await stack.stop() == 0)
+    }
+
+    @Test func anEditedMigrationRebuildsTheTemplateBeforeTheReset() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        let endpoint = try await endpoint(stack)
+        #expect(try stack.devstack(["reset"]).status == 0)
+        try stack.directory.write("stacks/default/migrations/002_color.sql", "alter table public.items add column color text not null default 'blue';\n")
+        let reset = try stack.devstack(["reset", "--json"])
+        let outcomes = try StateStore.decoder.decode([ResetOutcome].self, from: Data(reset.standardOutput.utf8))
+        #expect(outcomes.first?.details["template_rebuilt"] == "true")
+        #expect(outcomes.first?.summary.contains("rebuilt the clean-state template first: the bootstrap, a migration or the seed changed") == true)
+        #expect(try await query(endpoint, "select color from public.items order by id") == ["blue", "blue"])
+        #expect(try await query(endpoint, "select version from devstack.schema_migrations order by 1") == ["001", "002"])
+        #expect(try await stack.stop() == 0)
+    }
+
+    @Test func twoHundredResetsWithAClientWritingBetween() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        let endpoint = try await endpoint(stack)
+        let control = ControlClient(socket: try #require(stack.store.load()).controlSocket)
+        _ = try await control.reset(to: nil)
+        let baseline = try await query(endpoint.with(database: "postgres"), "select sum(pg_database_size(datname))::text from pg_database")
+        var client = try await PostgresSession.connect(endpoint)
+        var reconnects = 0
+        for round in 0..<200 {
+            // As a pool does: a connection the server closed is replaced; the write itself must never fail.
+            if round > 0 {
+                #expect(try await closedByTheServer(client), "round \(round): the reset left a session open")
+                client = try await PostgresSession.connect(endpoint)
+                reconnects += 1
+            }
+            try await client.execute("insert into public.items (label) values ('round \(round)')")
+            let outcomes = try await control.reset(to: nil)
+            #expect(outcomes.count == 1)
+        }
+        #expect(reconnects == 199)
+        #expect(try await query(endpoint, "select count(*)::text from public.items") == ["2"])
+        // Give the last background clean-up its moment, then nothing may be left over.
+        var databases: [String] = []
+        for _ in 0..<200 {
+            databases = try await devstackDatabases(endpoint)
+            if databases == ["app", "app__devstack_spare", "app__devstack_template"] { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(databases == ["app", "app__devstack_spare", "app__devstack_template"])
+        let size = try await query(endpoint.with(database: "postgres"), "select sum(pg_database_size(datname))::text from pg_database")
+        #expect(Int(size.first ?? "") ?? .max <= (Int(baseline.first ?? "") ?? 0) * 5 / 4, "disk use must stay bounded: \(baseline) → \(size)")
+        #expect(try await stack.stop() == 0)
+    }
+
+    @Test func concurrentResetsTakeTurns() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        let endpoint = try await endpoint(stack)
+        let control = ControlClient(socket: try #require(stack.store.load()).controlSocket)
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<5 { group.addTask { try await control.reset(to: nil).count } }
+            for try await count in group { #expect(count == 1) }
+        }
+        #expect(try await query(endpoint, "select count(*)::text from public.items") == ["2"])
+        #expect(try await stack.stop() == 0)
+    }
+
+    @Test func protectedNeedsForceAndRemoteNeverResets() async throws {
+        let stack = try makeStack(profiles: [
+            "staging": "ports: auto\nprotected: true\n",
+            "production": "remote: true\nservices:\n  db: { url: 'postgresql://db.example.com:5432/app' }\n",
+        ])
+        defer { stack.cleanUp() }
+        let endpoint = try await endpoint(stack)
+        let staging = try stack.devstack(["reset", "--profile", "staging"])
+        #expect(staging.status == 3)
+        #expect(staging.standardError.contains("profile 'staging' is protected: a reset would throw away its data"))
+        #expect(staging.standardError.contains("--force"))
+        let production = try stack.devstack(["reset", "--profile", "production", "--force"])
+        #expect(production.status == 3)
+        #expect(production.standardError.contains("profile 'production' is remote: devstack never resets it"))
+        // Neither touched anything: the running local stack still has its own rows.
+        try await PostgresSession.with(endpoint) { try await $0.execute("insert into public.items (label) values ('kept')") }
+        _ = try stack.devstack(["reset", "--profile", "staging"])
+        #expect(try await query(endpoint, "select count(*)::text from public.items") == ["3"])
+        #expect(try await stack.stop() == 0)
+    }
+
+    @Test func snapshotRoundTripAndStaleFlag() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        let endpoint = try await endpoint(stack)
+        try await PostgresSession.with(endpoint) { try await $0.execute("insert into public.items (label) values ('onboarded')") }
+        #expect(try stack.devstack(["snapshot", "save", "onboarded"]).status == 0)
+        #expect(try stack.devstack(["reset"]).status == 0)
+        #expect(try await query(endpoint, "select count(*)::text from public.items") == ["2"])
+        let restore = try stack.devstack(["snapshot", "restore", "onboarded"])
+        #expect(restore.standardOutput.contains("restored snapshot onboarded into app in"))
+        #expect(try await query(endpoint, "select label from public.items order by id") == ["seed one", "seed two", "onboarded"])
+        let again = try stack.devstack(["reset", "--to", "onboarded"])
+        #expect(again.status == 0)
+        #expect(try await query(endpoint, "select count(*)::text from public.items") == ["3"])
+        try stack.directory.write("stacks/default/migrations/002_more.sql", "create table public.more (x int);\n")
+        #expect(try stack.devstack(["snapshot", "list"]).standardOutput.contains("onboarded") )
+        #expect(try stack.devstack(["snapshot", "list"]).standardOutput.contains("stale"))
+        #expect(try stack.devstack(["reset", "--to", "onboarded"]).standardOutput.contains("warning: the snapshot was taken before the migrations or seed changed"))
+        #expect(try stack.devstack(["snapshot", "rm", "onboarded"]).status == 0)
+        #expect(try stack.devstack(["snapshot", "list"]).standardOutput == "no snapshots\n")
+        let missing = try stack.devstack(["reset", "--to", "onboarded"])
+        #expect(missing.status != 0)
+        #expect(missing.standardError.contains("no snapshot 'onboarded' of db"))
+        #expect(try await stack.stop() == 0)
+    }
+
+    @Test func resetOfAStoppedStackStartsItsDatabaseForTheResetOnly() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        let endpoint = try await endpoint(stack)
+        try await PostgresSession.with(endpoint) { try await $0.execute("insert into public.items (label) values ('left over')") }
+        #expect(try await stack.stop() == 0)
+        let reset = try stack.devstack(["reset"])
+        #expect(reset.status == 0, "\(reset.standardError)")
+        #expect(reset.standardOutput.contains("the stack was stopped: its databases were started for this"))
+        #expect(stack.store.running() == nil)
+        #expect(ProcessTree.processes(whereArgumentsContain: stack.path).isEmpty)
+        let again = try stack.restart()
+        defer { again.cleanUp() }
+        #expect(try await query(try await self.endpoint(again), "select count(*)::text from public.items") == ["2"])
+        #expect(try await again.stop() == 0)
+    }
+}
