@@ -60,7 +60,7 @@ let package = Package(
         ),
         .target(
             name: "DevstackTestSupport",
-            dependencies: ["DevstackCore", "DevstackSupervisor"]
+            dependencies: ["DevstackCore", "DevstackSupervisor", "DevstackPostgres"]
         ),
         .testTarget(
             name: "DevstackCoreTests",

@@ -25,12 +25,18 @@ public struct DevstackCommand: AsyncParsableCommand {
             Exit status: 0 ok, 1 failure, 2 configuration error, 3 refused by a profile's protection.
             """,
         version: version,
-        subcommands: [
+        subcommands: Self.platformSubcommands + [
             Up.self, Down.self, Status.self, Logs.self, Restart.self, Stop.self, Start.self, Exec.self,
             Reset.self, Snapshot.self, Migrate.self, Migration.self, Psql.self,
             Validate.self, Config.self, Env.self, Init.self, Schema.self, GuardianCommand.self,
         ]
     )
+
+    #if os(macOS)
+        static let platformSubcommands: [any ParsableCommand.Type] = [ExecInGroupCommand.self]
+    #else
+        static let platformSubcommands: [any ParsableCommand.Type] = []
+    #endif
 
     public init() {}
 }

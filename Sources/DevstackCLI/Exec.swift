@@ -28,3 +28,13 @@ struct GuardianCommand: ParsableCommand {
 
     func run() throws { Guardian.runGuardian() }
 }
+
+#if os(macOS)
+    struct ExecInGroupCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "__exec-in-group", shouldDisplay: false)
+
+        @Argument(parsing: .captureForPassthrough) var command: [String] = []
+
+        func run() throws { ProcessGroupExec.run(command) }
+    }
+#endif

@@ -56,6 +56,13 @@ public actor Supervisor {
 
     /// A run that was healthy this long starts its backoff from the beginning again.
     static let healthyStretch: Duration = .seconds(10)
+    /// How long a service without a health check must stay up to count as running.
+    static let runningGrace: Duration = .milliseconds(200)
+
+    private func markRunning(_ name: String, child: ChildProcess) {
+        guard records[name]?.child === child, records[name]?.phase == .starting else { return }
+        set(name, .running)
+    }
 
     public init(
         plan: Plan, services: [PlannedService], store: StateStore, sink: LogSink, console: ConsoleView?, guardian: Guardian,
@@ -122,10 +129,16 @@ public actor Supervisor {
             guardian.watch(group: child.pid)
             persist()
             let runStart = ContinuousClock.now
-            if service.health == nil { set(name, .running) }
-            let prober = service.health.map { health in Task { await self.probe(service, health: health, child: child) } }
+            // With nothing to probe, a process counts as running once it has stayed up a moment:
+            // a command that fails at once must not look ready (`started` dependencies go ahead at launch).
+            let prober =
+                service.health.map { health in Task { await self.probe(service, health: health, child: child) } }
+                ?? Task {
+                    try? await Task.sleep(for: Self.runningGrace)
+                    if !Task.isCancelled { self.markRunning(name, child: child) }
+                }
             let status = await child.waitForExit()
-            prober?.cancel()
+            prober.cancel()
             for pump in pumps { await pump.waitUntilDrained() }
             guardian.forget(group: child.pid)
             records[name]?.child = nil

@@ -1,3 +1,4 @@
+import DevstackPostgres
 import DevstackSupervisor
 import Foundation
 
@@ -81,6 +82,16 @@ public final class StackUnderTest: @unchecked Sendable {
         }
         throw StackTestError(
             message: "waiting for \(what): \(last.map { $0.table() } ?? "no status")\noutput:\n\(output)")
+    }
+
+    /// Once the postgres service (the stack's first) is healthy: how to reach it with the stack's credentials.
+    public func postgresEndpoint(database: String = "app") async throws -> PostgresSession.Endpoint {
+        let report = try await waitFor("db healthy") { $0.services.first?.phase == .healthy }
+        let secrets = try JSONDecoder().decode([String: String].self, from: Data((directory.read(".devstack/local/secrets") ?? "").utf8))
+        guard let port = report.services.first?.ports["postgres"], let password = secrets["postgres_password"] else {
+            throw StackTestError(message: "no postgres port or password")
+        }
+        return PostgresSession.Endpoint(host: "127.0.0.1", port: port, user: "postgres", password: password, database: database)
     }
 
     public func service(_ name: String, in report: StatusReport) -> ServiceStatus? { report.services.first { $0.name == name } }

@@ -51,14 +51,6 @@ import Testing
             Dictionary(uniqueKeysWithValues: migrations.map { ("stacks/default/migrations/\($0.key)", $0.value) })) { $1 })
     }
 
-    func endpoint(_ stack: StackUnderTest, database: String = "app") async throws -> PostgresSession.Endpoint {
-        let report = try await stack.waitFor("db healthy") { $0.services.first?.phase == .healthy }
-        let secrets = try JSONDecoder().decode([String: String].self, from: Data((stack.directory.read(".devstack/local/secrets") ?? "").utf8))
-        return PostgresSession.Endpoint(
-            host: "127.0.0.1", port: try #require(report.services.first?.ports["postgres"]), user: "postgres",
-            password: try #require(secrets["postgres_password"]), database: database)
-    }
-
     /// Counts the notes a session sees, acting as `role` with these claims.
     func visibleNotes(_ session: PostgresSession, role: String, claims: String?, legacySub: String? = nil) async throws -> Int {
         try await session.execute("begin")
@@ -73,7 +65,7 @@ import Testing
     @Test func rowLevelSecurityFollowsTheJWTClaims() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
-        let endpoint = try await endpoint(stack)
+        let endpoint = try await stack.postgresEndpoint()
         try await PostgresSession.with(endpoint) { (session: PostgresSession) async throws in
             #expect(try await visibleNotes(session, role: "authenticated", claims: #"{"sub":"\#(Self.alice)","role":"authenticated"}"#) == 2)
             #expect(try await visibleNotes(session, role: "authenticated", claims: #"{"sub":"\#(Self.bob)","role":"authenticated"}"#) == 1)
@@ -109,7 +101,7 @@ import Testing
         try FileManager.default.removeItem(atPath: "\(stack.path)/stacks/default/migrations/002_bad.sql")
         let again = try stack.restart()
         defer { again.cleanUp() }
-        try await PostgresSession.with(try await endpoint(again)) { (session: PostgresSession) async throws in
+        try await PostgresSession.with(try await again.postgresEndpoint()) { (session: PostgresSession) async throws in
             #expect(try await session.strings("select version from devstack.schema_migrations") == ["001"])
             #expect(try await session.strings("select to_regclass('public.half')::text").first == "")
         }
@@ -119,7 +111,7 @@ import Testing
     @Test func changedAppliedMigrationIsRefused() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
-        _ = try await endpoint(stack)
+        _ = try await stack.postgresEndpoint()
         #expect(try await stack.stop() == 0)
         try stack.directory.write("stacks/default/migrations/001_notes.sql", Self.notesMigration + "\n-- edited\n")
         let again = try stack.restart(arguments: ["--exit-on-failure"])
@@ -131,7 +123,7 @@ import Testing
     @Test func killedPostmasterIsRestartedWithCommittedRowsIntactAndCleanStopNeedsNoRecovery() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
-        let endpoint = try await endpoint(stack)
+        let endpoint = try await stack.postgresEndpoint()
         try await PostgresSession.with(endpoint) { try await $0.execute("insert into public.notes (user_id, body) values ('\(Self.carol)', 'committed')") }
         let before = try #require(await stack.status()?.services.first)
         let postmaster = try #require(before.pid)
@@ -151,7 +143,7 @@ import Testing
         // After a clean stop, the next start does no crash recovery.
         let again = try stack.restart()
         defer { again.cleanUp() }
-        _ = try await self.endpoint(again)
+        _ = try await again.postgresEndpoint()
         let log = again.log("db")
         let lastStart = String(log[(log.range(of: "received fast shutdown request", options: .backwards)?.upperBound ?? log.startIndex)...])
         #expect(lastStart.contains("database system was shut down at"))
@@ -163,7 +155,7 @@ import Testing
     @Test func dataOfAnotherMajorVersionGetsTheWayOut() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
-        _ = try await endpoint(stack)
+        _ = try await stack.postgresEndpoint()
         #expect(try await stack.stop() == 0)
         let usual = "\(stack.path)/.devstack/local/data/db"
         let data = (try? FileManager.default.destinationOfSymbolicLink(atPath: usual)) ?? usual
@@ -178,7 +170,7 @@ import Testing
     @Test func secretsThatNoLongerMatchTheDataFailAtOnceWithTheWayOut() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
-        _ = try await endpoint(stack)
+        _ = try await stack.postgresEndpoint()
         #expect(try await stack.stop() == 0)
         let path = ".devstack/local/secrets"
         var secrets = try JSONDecoder().decode([String: String].self, from: Data((stack.directory.read(path) ?? "").utf8))
@@ -203,7 +195,7 @@ import Testing
     @Test func ephemeralDataIsGoneAfterDown() async throws {
         let stack = try makeStack(profile: "ports: auto\ndata: ephemeral\npostgres: { fsync: \"off\", synchronous_commit: \"off\", full_page_writes: \"off\" }\n")
         defer { stack.cleanUp() }
-        let endpoint = try await endpoint(stack)
+        let endpoint = try await stack.postgresEndpoint()
         try await PostgresSession.with(endpoint) { (session: PostgresSession) async throws in
             #expect(try await session.strings("show fsync") == ["off"])
             #expect(try await session.strings("show data_directory").first?.hasPrefix("/tmp/devstack-") == true)

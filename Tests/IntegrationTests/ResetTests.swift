@@ -24,14 +24,6 @@ import Testing
         return try StackUnderTest(stack: Self.stack, files: files)
     }
 
-    func endpoint(_ stack: StackUnderTest) async throws -> PostgresSession.Endpoint {
-        let report = try await stack.waitFor("db healthy") { $0.services.first?.phase == .healthy }
-        let secrets = try JSONDecoder().decode([String: String].self, from: Data((stack.directory.read(".devstack/local/secrets") ?? "").utf8))
-        return PostgresSession.Endpoint(
-            host: "127.0.0.1", port: try #require(report.services.first?.ports["postgres"]), user: "postgres",
-            password: try #require(secrets["postgres_password"]), database: "app")
-    }
-
     func query(_ endpoint: PostgresSession.Endpoint, _ sql: String) async throws -> [String] {
         try await PostgresSession.with(endpoint) { try await $0.strings(sql) }
     }
@@ -53,7 +45,7 @@ import Testing
     @Test func rowsAreGoneTheSeedIsBackAndSequencesRestart() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
-        let endpoint = try await endpoint(stack)
+        let endpoint = try await stack.postgresEndpoint()
         let client = try await PostgresSession.connect(endpoint)
         try await client.execute("insert into public.items (label) values ('mine'), ('also mine')")
         let reset = try stack.devstack(["reset"])
@@ -70,7 +62,7 @@ import Testing
     @Test func anEditedMigrationRebuildsTheTemplateBeforeTheReset() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
-        let endpoint = try await endpoint(stack)
+        let endpoint = try await stack.postgresEndpoint()
         #expect(try stack.devstack(["reset"]).status == 0)
         try stack.directory.write("stacks/default/migrations/002_color.sql", "alter table public.items add column color text not null default 'blue';\n")
         let reset = try stack.devstack(["reset", "--json"])
@@ -85,7 +77,7 @@ import Testing
     @Test func twoHundredResetsWithAClientWritingBetween() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
-        let endpoint = try await endpoint(stack)
+        let endpoint = try await stack.postgresEndpoint()
         let control = ControlClient(socket: try #require(stack.store.load()).controlSocket)
         _ = try await control.reset(to: nil)
         let baseline = try await query(endpoint.with(database: "postgres"), "select sum(pg_database_size(datname))::text from pg_database")
@@ -120,7 +112,7 @@ import Testing
     @Test func concurrentResetsTakeTurns() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
-        let endpoint = try await endpoint(stack)
+        let endpoint = try await stack.postgresEndpoint()
         let control = ControlClient(socket: try #require(stack.store.load()).controlSocket)
         try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<5 { group.addTask { try await control.reset(to: nil).count } }
@@ -136,7 +128,7 @@ import Testing
             "production": "remote: true\nservices:\n  db: { url: 'postgresql://db.example.com:5432/app' }\n",
         ])
         defer { stack.cleanUp() }
-        let endpoint = try await endpoint(stack)
+        let endpoint = try await stack.postgresEndpoint()
         let staging = try stack.devstack(["reset", "--profile", "staging"])
         #expect(staging.status == 3)
         #expect(staging.standardError.contains("profile 'staging' is protected: a reset would throw away its data"))
@@ -154,7 +146,7 @@ import Testing
     @Test func snapshotRoundTripAndStaleFlag() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
-        let endpoint = try await endpoint(stack)
+        let endpoint = try await stack.postgresEndpoint()
         try await PostgresSession.with(endpoint) { try await $0.execute("insert into public.items (label) values ('onboarded')") }
         #expect(try stack.devstack(["snapshot", "save", "onboarded"]).status == 0)
         #expect(try stack.devstack(["reset"]).status == 0)
@@ -180,7 +172,7 @@ import Testing
     @Test func resetOfAStoppedStackStartsItsDatabaseForTheResetOnly() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
-        let endpoint = try await endpoint(stack)
+        let endpoint = try await stack.postgresEndpoint()
         try await PostgresSession.with(endpoint) { try await $0.execute("insert into public.items (label) values ('left over')") }
         #expect(try await stack.stop() == 0)
         let reset = try stack.devstack(["reset"])
@@ -190,7 +182,7 @@ import Testing
         #expect(ProcessTree.processes(whereArgumentsContain: stack.path).isEmpty)
         let again = try stack.restart()
         defer { again.cleanUp() }
-        #expect(try await query(try await self.endpoint(again), "select count(*)::text from public.items") == ["2"])
+        #expect(try await query(try await again.postgresEndpoint(), "select count(*)::text from public.items") == ["2"])
         #expect(try await again.stop() == 0)
     }
 }

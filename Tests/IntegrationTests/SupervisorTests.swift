@@ -15,11 +15,12 @@ import Testing
               web:
                 kind: process
                 command: "echo web >> order.txt; exec sleep 600"
-                depends_on: [api]
+                depends_on: { api: healthy }
               api:
                 kind: process
-                command: "echo api >> order.txt; exec sleep 600"
+                command: "echo api >> order.txt; touch api.ready; exec sleep 600"
                 depends_on: { db: healthy }
+                health: { exec: "test -f api.ready" }
               db:
                 kind: process
                 command: "sleep 0.3; echo db >> order.txt; exec python3 -m http.server ${self.port} --bind 127.0.0.1"
