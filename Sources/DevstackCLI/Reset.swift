@@ -29,7 +29,7 @@ struct Reset: AsyncParsableCommand {
     static func perform(project: ProjectOptions, snapshot: String?, force: Bool, json: Bool) async throws {
         let workspace = try project.workspace()
         let (outcomes, started) = try await StackRunner.withRunningStack(
-            workspace: workspace, environment: project.environment, check: { try StackRunner.checkResetAllowed($0, force: force) }
+            workspace: workspace, environment: project.environment, drivers: Drivers.all, check: { try StackRunner.checkResetAllowed($0, force: force) }
         ) { _, record in
             try await ControlClient(socket: record.controlSocket).reset(to: snapshot)
         }

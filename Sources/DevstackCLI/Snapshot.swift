@@ -20,7 +20,7 @@ struct Snapshot: ParsableCommand {
 
         func run() async throws {
             let (service, name) = (self.service, self.name)
-            _ = try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment) { plan, _ in
+            _ = try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment, drivers: Drivers.all) { plan, _ in
                 let database = try PostgresTools.service(in: plan, named: service)
                 try await DatabaseReset(service: database, plan: plan)?.saveSnapshot(name)
             }
@@ -46,7 +46,7 @@ struct Snapshot: ParsableCommand {
 
         func run() async throws {
             let service = self.service
-            let (snapshots, _) = try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment) { plan, _ in
+            let (snapshots, _) = try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment, drivers: Drivers.all) { plan, _ in
                 try await DatabaseReset(service: PostgresTools.service(in: plan, named: service), plan: plan)?.snapshots() ?? []
             }
             let lines = snapshots.map { "\($0.name)  \($0.createdAt)" + ($0.stale ? "  (stale: taken before the migrations or seed changed)" : "") }
@@ -62,7 +62,7 @@ struct Snapshot: ParsableCommand {
 
         func run() async throws {
             let (service, name) = (self.service, self.name)
-            _ = try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment) { plan, _ in
+            _ = try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment, drivers: Drivers.all) { plan, _ in
                 try await DatabaseReset(service: PostgresTools.service(in: plan, named: service), plan: plan)?.removeSnapshot(name)
             }
             Console.standardOutput.write("devstack: removed snapshot \(name)\n")

@@ -40,7 +40,8 @@ struct Up: AsyncParsableCommand {
             isBackgroundSupervisor: backgroundSupervisor,
             projectArguments: ["--stack", workspace.stack, "--profile", workspace.profile, "--project-dir", workspace.projectDirectory])
         if detach && !backgroundSupervisor {
-            Console.standardOutput.write(try await StackRunner.runDetached(workspace: workspace, options: options, environment: project.environment) + "\n")
+            Console.standardOutput.write(
+                try await StackRunner.runDetached(workspace: workspace, options: options, environment: project.environment, drivers: Drivers.all) + "\n")
             return
         }
         let status = try await StackRunner.runForeground(

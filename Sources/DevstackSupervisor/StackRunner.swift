@@ -42,6 +42,7 @@ public enum StackRunner {
         let background = options.isBackgroundSupervisor
         let recovered = recoverStale(store)
         let (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+        try drivers.checkRunnable(services)
         let view = background ? nil : ConsoleView(services: services.map(\.name), showLogs: true, environment: environment)
         // The background supervisor's output is its log file; nothing may sit in a buffer.
         let say: @Sendable (String) -> Void = { line in view?.message(line) ?? LogSink.writeAll(STDOUT_FILENO, Data((line + "\n").utf8)) }
@@ -188,12 +189,15 @@ public enum StackRunner {
     // MARK: Detached
 
     /// Starts a background supervisor and returns once every service is ready, or fails naming the failing one.
-    public static func runDetached(workspace: Workspace, options: UpOptions, environment: [String: String]) async throws -> String {
+    public static func runDetached(
+        workspace: Workspace, options: UpOptions, environment: [String: String], drivers: DriverSet
+    ) async throws -> String {
         let store = StateStore(directory: workspace.stateDirectory)
         try StateDirectory.create(store.directory)
         if store.running() != nil { throw alreadyRunning(store) }
         // Check the files and ports here, so mistakes show in this terminal with the right exit status.
-        let (plan, _) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+        let (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+        try drivers.checkRunnable(services)
         try StateDirectory.create(store.logDirectory)
         let logPath = "\(store.logDirectory)/supervisor.log"
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
@@ -312,7 +316,7 @@ extension StackRunner {
     /// occasion (and stopped again). Returns the body's result and whether it started them.
     /// `check` runs on the plan before anything is started, and may refuse.
     public static func withRunningStack<T: Sendable>(
-        workspace: Workspace, environment: [String: String], check: (Plan) throws -> Void = { _ in },
+        workspace: Workspace, environment: [String: String], drivers: DriverSet, check: (Plan) throws -> Void = { _ in },
         _ body: @Sendable (Plan, SupervisorRecord) async throws -> T
     ) async throws -> (T, startedForThis: Bool) {
         let store = StateStore(directory: workspace.stateDirectory)
@@ -327,7 +331,7 @@ extension StackRunner {
         let options = UpOptions(
             services: databases, detach: true, waitTimeout: .seconds(120), exitOnFailure: false, isBackgroundSupervisor: false,
             projectArguments: ["--stack", workspace.stack, "--profile", workspace.profile, "--project-dir", workspace.projectDirectory])
-        _ = try await runDetached(workspace: workspace, options: options, environment: environment)
+        _ = try await runDetached(workspace: workspace, options: options, environment: environment, drivers: drivers)
         do {
             guard let record = store.running() else { throw SupervisorError(.notRunning, "the databases did not stay up") }
             let running = try await workspace.plan(environment: environment, runningPorts: record.children.mapValues(\.ports))
