@@ -12,9 +12,7 @@ struct Migrate: AsyncParsableCommand {
     var service: String?
 
     func run() async throws {
-        let workspace = try project.workspace()
-        let running = StateStore(directory: workspace.stateDirectory).running()?.children.mapValues(\.ports) ?? [:]
-        let plan = try await workspace.plan(environment: project.environment, runningPorts: running)
+        let (plan, _) = try await project.workspace().planMatchingRunningStack(environment: project.environment)
         let notes = try await PostgresTools.migrate(plan: plan, service: PostgresTools.service(in: plan, named: service))
         Console.standardOutput.write((notes.isEmpty ? ["devstack: no pending migrations"] : notes.map { "devstack: \($0)" }).joined(separator: "\n") + "\n")
     }
@@ -57,9 +55,7 @@ struct Psql: AsyncParsableCommand {
     var arguments: [String] = []
 
     func run() async throws {
-        let workspace = try project.workspace()
-        let running = StateStore(directory: workspace.stateDirectory).running()?.children.mapValues(\.ports) ?? [:]
-        let plan = try await workspace.plan(environment: project.environment, runningPorts: running)
+        let (plan, _) = try await project.workspace().planMatchingRunningStack(environment: project.environment)
         try PostgresTools.execPsql(
             plan: plan, service: PostgresTools.service(in: plan, named: service),
             arguments: arguments.first == "--" ? Array(arguments.dropFirst()) : arguments, environment: project.environment)

@@ -17,9 +17,7 @@ public struct PlanPaths: Sendable {
     /// Sockets and throw-away data: a short path under the system's temporary folder (Unix socket
     /// paths are limited to ~100 bytes, and an unprivileged Postgres must be able to reach it).
     public func runtimeDirectory(_ profile: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in stateDirectory(profile).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return "/tmp/devstack-\(String(hash, radix: 36))"
+        "/tmp/devstack-\(StableHash.of(stateDirectory(profile)))"
     }
 }
 

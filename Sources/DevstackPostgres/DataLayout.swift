@@ -44,7 +44,7 @@ struct DataLayout: Sendable {
         if let existing = try? FileManager.default.destinationOfSymbolicLink(atPath: usual) {
             return DataLayout(dataDirectory: existing, socketDirectory: socket, ephemeral: false)
         }
-        let outside = "/var/lib/devstack/\(stableHash(plan.stateDirectory))/\(service.name)"
+        let outside = "/var/lib/devstack/\(StableHash.of(plan.stateDirectory))/\(service.name)"
         // The link is the data's owner: without it (someone deleted .devstack), what is left outside is stale.
         try? FileManager.default.removeItem(atPath: outside)
         try makeDirectory(URL(fileURLWithPath: outside).deletingLastPathComponent().path, mode: 0o755)
@@ -65,11 +65,5 @@ struct DataLayout: Sendable {
             }
         }
         chmod(path, mode)
-    }
-
-    static func stableHash(_ text: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return String(hash, radix: 36)
     }
 }

@@ -74,10 +74,7 @@ public enum PostgresTools {
         let argv = [psql, "-h", endpoint.host, "-p", String(endpoint.port), "-U", endpoint.user, "-d", endpoint.database] + arguments
         var merged = environment
         merged["PGPASSWORD"] = endpoint.password
-        let cArguments = argv.map { strdup($0) } + [nil]
-        let cEnvironment = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        execve(psql, cArguments, cEnvironment)
-        throw PostgresServiceError(.binariesMissing, "cannot run \(psql): \(String(cString: strerror(errno)))")
+        try ProcessReplacement.exec(psql, arguments: argv, environment: merged)
     }
 }
 

@@ -320,22 +320,18 @@ extension StackRunner {
         _ body: @Sendable (Plan, SupervisorRecord) async throws -> T
     ) async throws -> (T, startedForThis: Bool) {
         let store = StateStore(directory: workspace.stateDirectory)
-        if let record = store.running() {
-            let plan = try await workspace.plan(environment: environment, runningPorts: record.children.mapValues(\.ports))
-            try check(plan)
-            return (try await body(plan, record), false)
-        }
-        let plan = try await workspace.plan(environment: environment)
+        let (plan, running) = try await workspace.planMatchingRunningStack(environment: environment)
         try check(plan)
+        if let running { return (try await body(plan, running), false) }
         let databases = plan.services.filter { $0.kind == .postgres }.map(\.name)
         let options = UpOptions(
             services: databases, detach: true, waitTimeout: .seconds(120), exitOnFailure: false, isBackgroundSupervisor: false,
             projectArguments: ["--stack", workspace.stack, "--profile", workspace.profile, "--project-dir", workspace.projectDirectory])
         _ = try await runDetached(workspace: workspace, options: options, environment: environment, drivers: drivers)
         do {
-            guard let record = store.running() else { throw SupervisorError(.notRunning, "the databases did not stay up") }
-            let running = try await workspace.plan(environment: environment, runningPorts: record.children.mapValues(\.ports))
-            let result = try await body(running, record)
+            let (started, record) = try await workspace.planMatchingRunningStack(environment: environment)
+            guard let record else { throw SupervisorError(.notRunning, "the databases did not stay up") }
+            let result = try await body(started, record)
             try await stop(store: store, timeout: .seconds(60))
             return (result, true)
         } catch {

@@ -1,3 +1,4 @@
+import DevstackCore
 import Foundation
 
 #if canImport(Glibc)
@@ -42,9 +43,7 @@ public struct StateStore: Sendable {
     public var controlSocket: String {
         let preferred = "\(directory)/control.sock"
         if preferred.utf8.count < 100 { return preferred }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in directory.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return "\(NSTemporaryDirectory())/devstack-\(getuid())-\(String(hash, radix: 36)).sock"
+        return "\(NSTemporaryDirectory())/devstack-\(getuid())-\(StableHash.of(directory)).sock"
     }
 
     public func load() -> SupervisorRecord? {

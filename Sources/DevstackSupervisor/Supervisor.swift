@@ -92,6 +92,7 @@ public actor Supervisor {
 
     private func startLifecycle(_ service: PlannedService) {
         records[service.name]?.stopRequested = false
+        records[service.name]?.stopWasClean = true
         records[service.name]?.lifecycle = Task { await self.lifecycle(service) }
     }
 
@@ -333,9 +334,14 @@ public actor Supervisor {
         records[name] = record
         if let child = record.child {
             set(name, .stopping)
-            let clean = await terminate(child, stop: service.stop)
-            if !clean { sink.note(service: name, "did not stop within \(service.stop.timeoutMs)ms of SIG\(service.stop.signal.rawValue): killed") }
-            records[name]?.stopWasClean = clean
+            let inTime = await terminate(child, stop: service.stop)
+            let forced = records[name]?.stopWasClean == false
+            if forced {
+                sink.note(service: name, "killed: the stop was forced")
+            } else if !inTime {
+                sink.note(service: name, "did not stop within \(service.stop.timeoutMs)ms of SIG\(service.stop.signal.rawValue): killed")
+            }
+            records[name]?.stopWasClean = inTime && !forced
         } else {
             record.lifecycle?.cancel()
         }
@@ -370,9 +376,12 @@ public actor Supervisor {
         return clean
     }
 
-    /// A second Ctrl-C: no more waiting.
+    /// A second Ctrl-C: no more waiting. What had to be killed this way did not stop cleanly.
     public func forceKill() {
-        for record in records.values { record.child?.signalGroup(SIGKILL) }
+        for (name, record) in records where record.child != nil {
+            records[name]?.stopWasClean = false
+            record.child?.signalGroup(SIGKILL)
+        }
     }
 
     public func start(_ name: String) throws {

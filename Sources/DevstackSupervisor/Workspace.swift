@@ -49,6 +49,12 @@ public struct Workspace: Sendable {
         (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])).resolvingSymlinksInPath().path
     }
 
+    /// The plan as the running stack of this profile sees it (its `auto` ports), and that stack, if any.
+    public func planMatchingRunningStack(environment: [String: String]) async throws -> (Plan, SupervisorRecord?) {
+        let record = StateStore(directory: stateDirectory).running()
+        return (try await plan(environment: environment, runningPorts: record?.children.mapValues(\.ports) ?? [:]), record)
+    }
+
     /// The folder holding the running executable: `${devstack.bin_dir}`.
     public static var executableDirectory: String {
         URL(fileURLWithPath: executablePath).deletingLastPathComponent().path

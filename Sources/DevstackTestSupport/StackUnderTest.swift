@@ -157,8 +157,7 @@ public enum ProcessTree {
         #if os(Linux)
             let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
             return pids.first { pid in
-                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
-                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                guard let fields = ProcessTable.statFields(of: pid) else { return false }
                 let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) } ?? ""
                 return fields.count > 1 && Int32(fields[1]) == parent && command.contains(text)
             }

@@ -115,6 +115,45 @@ import Testing
         #expect(stack.store.load() == nil)
     }
 
+    @Test func aSecondSignalForcesTheStopAndTheExitStatusSaysSo() async throws {
+        let stack = try StackUnderTest(stack: """
+            services:
+              stubborn:
+                kind: process
+                command: "trap '' TERM; while true; do sleep 0.05; done"
+                stop: { signal: TERM, timeout: 10m }
+            """)
+        defer { stack.cleanUp() }
+        let report = try await stack.waitFor("running") { $0.allReady }
+        let group = try #require(report.services.first?.pid)
+        kill(stack.process.processIdentifier, SIGTERM)
+        try await stack.waitFor("stopping") { $0.services.first?.phase == .stopping }
+        #expect(try await stack.stop(signal: SIGTERM) == 1)
+        #expect(stack.output.contains("press Ctrl-C again to force"))
+        #expect(stack.log("stubborn").contains("killed: the stop was forced"))
+        #expect(stack.output.contains("devstack: stopped, but some services had to be killed"))
+        #expect(!ProcessTree.groupIsAlive(group))
+    }
+
+    @Test func childrenStartWithAnEmptySignalMaskAndDefaultHandlers() async throws {
+        let stack = try StackUnderTest(stack: """
+            services:
+              probe:
+                kind: process
+                command: ["/bin/grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]
+                restart: "no"
+            """)
+        defer { stack.cleanUp() }
+        try await stack.waitFor("completed") { $0.services.first?.phase == .completed }
+        let log = stack.log("probe")
+        #expect(log.contains(" out SigBlk:\t0000000000000000"), "a blocked signal in the child: \(log)")
+        // The signals devstack handles (INT, TERM, HUP) must not arrive ignored: that would make stops fail.
+        let ignored = log.split(separator: "\n").first { $0.contains("SigIgn:") }.flatMap { UInt64($0.split(separator: "\t").last ?? "", radix: 16) } ?? .max
+        let handledByDevstack: UInt64 = (1 << (UInt64(SIGINT) - 1)) | (1 << (UInt64(SIGTERM) - 1)) | (1 << (UInt64(SIGHUP) - 1))
+        #expect(ignored & handledByDevstack == 0, "SigIgn \(String(ignored, radix: 16))")
+        #expect(try await stack.stop() == 0)
+    }
+
     @Test func killDashNineOfDevstackLeavesNoProcess() async throws {
         let stack = try StackUnderTest(stack: """
             services:

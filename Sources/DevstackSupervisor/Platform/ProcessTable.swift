@@ -34,7 +34,7 @@ public enum ProcessTable {
 
     #if os(Linux)
         /// The fields of /proc/PID/stat after the command name: state, ppid, pgrp, …
-        static func statFields(of pid: Int32) -> [Substring]? {
+        public static func statFields(of pid: Int32) -> [Substring]? {
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
                 return nil
             }
