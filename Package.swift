@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         .executableTarget(
@@ -29,6 +30,7 @@ let package = Package(
                 "DevstackCore",
                 "DevstackSupervisor",
                 "DevstackPostgres",
+                "MockInference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -59,6 +61,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "MockInference",
+            dependencies: [
+                "DevstackCore",
+                "DevstackSupervisor",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .target(
             name: "DevstackTestSupport",
             dependencies: ["DevstackCore", "DevstackSupervisor", "DevstackPostgres"]
         ),
@@ -74,6 +88,13 @@ let package = Package(
         .testTarget(
             name: "DevstackPostgresTests",
             dependencies: ["DevstackPostgres", "DevstackTestSupport"]
+        ),
+        .testTarget(
+            name: "MockInferenceTests",
+            dependencies: [
+                "MockInference", "DevstackTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
         ),
         .testTarget(
             name: "IntegrationTests",

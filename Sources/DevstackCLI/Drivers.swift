@@ -1,7 +1,8 @@
 import DevstackPostgres
 import DevstackSupervisor
+import MockInference
 
 /// The service kinds this build of devstack can run.
 enum Drivers {
-    static let all = DriverSet([.postgres: PostgresDriver()])
+    static let all = DriverSet([.postgres: PostgresDriver(), .inference: InferenceDriver()])
 }

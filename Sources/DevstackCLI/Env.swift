@@ -23,7 +23,7 @@ struct Env: AsyncParsableCommand {
     var service: String?
 
     func run() async throws {
-        let plan = try await project.workspace().plan(environment: project.environment)
+        let (plan, _) = try await project.workspace().planMatchingRunningStack(environment: project.environment)
         Console.standardOutput.write(format.render(try plan.wiredEnv(service: service)))
     }
 }

@@ -104,6 +104,8 @@ public struct PlannedService: Sendable, Codable {
     public var remoteURL: String?
     /// Restarted after `devstack reset`.
     public var restartAfterReset: Bool
+    /// Deterministic answers of an inference service, in file and entry order.
+    public var fixtures: [InferenceFixture] = []
 
     public func port(named name: String) -> Int? { ports.first { $0.name == name }?.number }
     public var primaryPort: Int? { ports.first?.number }

@@ -390,7 +390,10 @@ public struct Planner {
             name: spec.name, kind: spec.kind, ports: ports, env: env, command: command, workingDirectory: workingDirectory,
             health: planHealth(spec, ports: ports, context: context), restart: restart, stop: stop, dependsOn: dependencies,
             settings: spec.kind.settingKeys.compactMap { settings[$0.name] }, attributes: context.attributes[spec.name] ?? [:],
-            remoteURL: context.remoteURLs[spec.name], restartAfterReset: spec.restartAfterReset)
+            remoteURL: context.remoteURLs[spec.name], restartAfterReset: spec.restartAfterReset,
+            fixtures: settings["fixtures"].flatMap { setting in
+                inputs.project.fixtures[FixtureFolder.path(setting.value.description, stackDirectory: inputs.paths.stackDirectory(stack.name))]
+            } ?? [])
     }
 
     private func validateSettingReferences(_ spec: ServiceSpec, settings: [String: PlannedSetting]) {

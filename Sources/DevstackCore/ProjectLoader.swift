@@ -8,6 +8,8 @@ public struct LoadedProject: Sendable {
     public var profileSource: SourceText
     /// `env_file` contents keyed by absolute path; a missing file is absent.
     public var envFiles: [String: [(String, String)]]
+    /// Mock-inference fixtures keyed by the absolute path of their folder.
+    public var fixtures: [String: [InferenceFixture]] = [:]
     /// Mistakes found while reading; planning adds its own so one run reports them all.
     public var diagnostics: [ConfigDiagnostic]
 }
@@ -77,9 +79,11 @@ public enum ProjectLoader {
             envFiles[full] = DotEnv.parse(SourceText(displayPath: display, text: text), diagnostics: diagnostics)
         }
         guard let stack, let profile else { throw ConfigError(diagnostics: diagnostics.diagnostics) }
+        let fixtures = loadFixtures(
+            stack: stack, profile: profile, sources: [stackSource, profileSource], diagnostics: diagnostics, projectDirectory: projectDirectory)
         return LoadedProject(
             stack: stack, profile: profile, stackSource: stackSource, profileSource: profileSource, envFiles: envFiles,
-            diagnostics: diagnostics.diagnostics)
+            fixtures: fixtures, diagnostics: diagnostics.diagnostics)
     }
 
     private static func read(_ path: String) -> String? {

@@ -18,7 +18,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
 
     public init() {}
 
-    public func prepare(_ service: PlannedService, context: DriverContext) async throws -> LaunchSpec {
+    public func prepare(_ service: PlannedService, context: DriverContext) async throws -> ServiceLaunch {
         let plan = context.plan
         let installation = try PostgresInstallation.find(
             binDirectory: service.setting("bin_dir").map { Self.absolute($0.description, plan.projectDirectory) },
@@ -43,9 +43,10 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         guard let port = service.primaryPort else { throw PostgresServiceError(.dataDirectory, "\(service.name) has no port") }
         var arguments = ["-D", layout.dataDirectory, "-p", String(port), "-k", layout.socketDirectory, "-h", plan.profile.host]
         for setting in plan.postgresSettings { arguments += ["-c", "\(setting.name)=\(setting.value)"] }
-        return LaunchSpec(
-            executable: installation.postgres, arguments: arguments, environment: Self.serverEnvironment(context.environment),
-            workingDirectory: layout.dataDirectory, user: user?.name)
+        return .process(
+            LaunchSpec(
+                executable: installation.postgres, arguments: arguments, environment: Self.serverEnvironment(context.environment),
+                workingDirectory: layout.dataDirectory, user: user?.name))
     }
 
     /// Ready when Postgres says so in `postmaster.pid` and a real connection answers `select 1`.

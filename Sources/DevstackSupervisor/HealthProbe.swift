@@ -10,7 +10,7 @@ import NIOCore
 #endif
 
 /// One health check: true when the service answered in time.
-enum HealthProbe {
+public enum HealthProbe {
     static func check(_ probe: PlannedHealth.Probe, timeout: Duration, service: PlannedService, environment: [String: String]) async -> Bool {
         switch probe {
         case .tcp(let port), .builtIn(_, let port):  // kinds with their own check go through their driver
@@ -57,7 +57,7 @@ enum HealthProbe {
         return error == 0
     }
 
-    static func httpAnswers(url: String, timeout: Duration) async -> Bool {
+    public static func httpAnswers(url: String, timeout: Duration) async -> Bool {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
         guard let response = try? await HTTPClient.shared.execute(request, timeout: .milliseconds(timeout.milliseconds)) else {

@@ -1,5 +1,6 @@
 import DevstackCore
 import Foundation
+import ServiceLifecycle
 
 /// What the supervisor launches for a service.
 public struct LaunchSpec: Sendable {
@@ -19,6 +20,13 @@ public struct LaunchSpec: Sendable {
     }
 }
 
+/// How a service runs: as a child process, or hosted inside devstack (the mock inference servers).
+public enum ServiceLaunch: Sendable {
+    case process(LaunchSpec)
+    /// Run until a graceful shutdown is triggered; a thrown error counts as a crash.
+    case hosted(any Service)
+}
+
 /// What a driver may use: the plan, the environment, and a way to tell the user things.
 public struct DriverContext: Sendable {
     public let plan: Plan
@@ -30,7 +38,7 @@ public struct DriverContext: Sendable {
 /// process; a driver only knows its kind.
 public protocol ServiceDriver: Sendable {
     /// Before each launch: prepare what the process needs (folders, files) and say how to run it.
-    func prepare(_ service: PlannedService, context: DriverContext) async throws -> LaunchSpec
+    func prepare(_ service: PlannedService, context: DriverContext) async throws -> ServiceLaunch
     /// The kind's own readiness check (the built-in probe).
     func isReady(_ service: PlannedService, context: DriverContext) async -> Bool
     /// Once ready after a launch: set up what lives inside the service (schemas, migrations, seed).
@@ -72,7 +80,7 @@ extension ServiceDriver {
 public struct ProcessDriver: ServiceDriver {
     public init() {}
 
-    public func prepare(_ service: PlannedService, context: DriverContext) async throws -> LaunchSpec {
+    public func prepare(_ service: PlannedService, context: DriverContext) async throws -> ServiceLaunch {
         guard let command = service.command, let program = command.first else {
             throw SupervisorError(.launchFailed, "\(service.name): no command to run", fix: "add services.\(service.name).command")
         }
@@ -82,8 +90,9 @@ public struct ProcessDriver: ServiceDriver {
                 .launchFailed, "\(service.name): command '\(program)' not found" + (program.contains("/") ? "" : " in PATH"),
                 fix: "check services.\(service.name).command; relative paths start from \(service.workingDirectory)")
         }
-        return LaunchSpec(
-            executable: executable, arguments: Array(command.dropFirst()), environment: environment, workingDirectory: service.workingDirectory)
+        return .process(
+            LaunchSpec(
+                executable: executable, arguments: Array(command.dropFirst()), environment: environment, workingDirectory: service.workingDirectory))
     }
 }
 

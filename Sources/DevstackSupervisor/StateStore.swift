@@ -27,6 +27,11 @@ public struct SupervisorRecord: Codable, Sendable {
     public var detached: Bool
     public var controlSocket: String
     public var children: [String: Child]
+    /// The ports of every service of the run, hosted ones included, by service and port name.
+    public var ports: [String: [String: Int]]?
+
+    /// What `env` and `exec` must wire to while this run is up.
+    public var runningPorts: [String: [String: Int]] { ports ?? children.mapValues(\.ports) }
 }
 
 /// The state folder of one profile: lock, state file, control socket, logs.

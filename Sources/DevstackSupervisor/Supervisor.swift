@@ -18,7 +18,7 @@ public actor Supervisor {
     struct Record {
         var phase: ServicePhase = .pending
         var detail: String?
-        var child: ChildProcess?
+        var child: (any ServiceInstance)?
         var restarts = 0
         var recentRestarts: [ContinuousClock.Instant] = []
         var consecutiveFailures = 0
@@ -59,7 +59,7 @@ public actor Supervisor {
     /// How long a service without a health check must stay up to count as running.
     static let runningGrace: Duration = .milliseconds(200)
 
-    private func markRunning(_ name: String, child: ChildProcess) {
+    private func markRunning(_ name: String, child: any ServiceInstance) {
         guard records[name]?.child === child, records[name]?.phase == .starting else { return }
         set(name, .running)
     }
@@ -116,7 +116,7 @@ public actor Supervisor {
         }
         while records[name]?.stopRequested == false && !Task.isCancelled {
             set(name, .starting)
-            let child: ChildProcess
+            let child: any ServiceInstance
             let pumps: [OutputPump]
             do {
                 (child, pumps) = try await launch(service)
@@ -127,7 +127,7 @@ public actor Supervisor {
             records[name]?.startedAt = Date()
             records[name]?.killedForHealth = nil
             records[name]?.initializationFailure = nil
-            guardian.watch(group: child.pid)
+            if let group = child.processGroup { guardian.watch(group: group) }
             persist()
             let runStart = ContinuousClock.now
             // With nothing to probe, a process counts as running once it has stayed up a moment:
@@ -141,7 +141,7 @@ public actor Supervisor {
             let status = await child.waitForExit()
             prober.cancel()
             for pump in pumps { await pump.waitUntilDrained() }
-            guardian.forget(group: child.pid)
+            if let group = child.processGroup { guardian.forget(group: group) }
             records[name]?.child = nil
             records[name]?.lastExit = status
             let reason = records[name]?.killedForHealth ?? (records[name]?.stopRequested == true ? "stopped by devstack" : nil)
@@ -199,8 +199,14 @@ public actor Supervisor {
         return .milliseconds(Int64(capped * Double.random(in: 0.8...1.2)))
     }
 
-    private func launch(_ service: PlannedService) async throws -> (ChildProcess, [OutputPump]) {
-        let spec = try await drivers.driver(for: service).prepare(service, context: context)
+    private func launch(_ service: PlannedService) async throws -> (any ServiceInstance, [OutputPump]) {
+        let spec: LaunchSpec
+        switch try await drivers.driver(for: service).prepare(service, context: context) {
+        case .hosted(let hosted):
+            return (HostedInstance(hosted, name: service.name, sink: sink), [])
+        case .process(let process):
+            spec = process
+        }
         let output = Pipe()
         let errors = Pipe()
         for pipe in [output, errors] {
@@ -226,7 +232,7 @@ public actor Supervisor {
     // MARK: Health
 
     /// Fast probes while starting (from 1 ms, growing by a quarter to 20 ms), slow ones once ready.
-    private func probe(_ service: PlannedService, health: PlannedHealth, child: ChildProcess) async {
+    private func probe(_ service: PlannedService, health: PlannedHealth, child: any ServiceInstance) async {
         let name = service.name
         let timeout = Duration.milliseconds(health.timeoutMs)
         let environment = baseEnvironment.merging(service.environment) { $1 }
@@ -281,7 +287,7 @@ public actor Supervisor {
     }
 
     /// Per its policy: restart (stop it; the lifecycle restarts it) or leave it running, marked unhealthy.
-    private func unhealthy(_ service: PlannedService, child: ChildProcess, reason: String) async {
+    private func unhealthy(_ service: PlannedService, child: any ServiceInstance, reason: String) async {
         guard service.restart.policy != .no else {
             sink.note(service: service.name, "\(reason); restart policy is no, leaving it running")
             return set(service.name, .unhealthy, reason)
@@ -295,7 +301,7 @@ public actor Supervisor {
 
     /// The stop signal to the whole group; then the escalation signal, if any; SIGKILL after the
     /// timeouts. True when it stopped on the first signal in time.
-    private func terminate(_ child: ChildProcess, stop: PlannedStop) async -> Bool {
+    private func terminate(_ child: any ServiceInstance, stop: PlannedStop) async -> Bool {
         let stoppedInTime = await waitForExit(child, after: stop.signal.number, timeout: .milliseconds(stop.timeoutMs))
         if !stoppedInTime, let next = stop.escalation, await waitForExit(child, after: next.number, timeout: .milliseconds(stop.timeoutMs)) {
             return false
@@ -305,11 +311,11 @@ public actor Supervisor {
             _ = await child.waitForExit()
         }
         // Anything the service left in its group goes too.
-        if ProcessTable.groupIsAlive(child.pid) { killpg(child.pid, SIGKILL) }
+        if let group = child.processGroup, ProcessTable.groupIsAlive(group) { killpg(group, SIGKILL) }
         return stoppedInTime
     }
 
-    private func waitForExit(_ child: ChildProcess, after signal: Int32, timeout: Duration) async -> Bool {
+    private func waitForExit(_ child: any ServiceInstance, after signal: Int32, timeout: Duration) async -> Bool {
         child.signalGroup(signal)
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask {
@@ -507,7 +513,7 @@ public actor Supervisor {
             services: services.map { service in
                 let record = records[service.name] ?? Record()
                 return ServiceStatus(
-                    name: service.name, kind: service.kind, phase: record.phase, detail: record.detail, pid: record.child?.pid,
+                    name: service.name, kind: service.kind, phase: record.phase, detail: record.detail, pid: record.child?.processGroup,
                     ports: Dictionary(uniqueKeysWithValues: service.ports.map { ($0.name, $0.number) }),
                     url: service.attributes["url"],
                     health: service.health == nil ? "none" : (record.phase == .healthy ? "healthy" : record.phase == .unhealthy ? "unhealthy" : "-"),
@@ -520,14 +526,17 @@ public actor Supervisor {
     private func persist() {
         var children: [String: SupervisorRecord.Child] = [:]
         for service in services {
-            guard let child = records[service.name]?.child else { continue }
+            guard let child = records[service.name]?.child, let pid = child.processGroup else { continue }
             children[service.name] = SupervisorRecord.Child(
-                pid: child.pid, processGroup: child.pid, startTime: child.startTime, startedAt: records[service.name]?.startedAt ?? Date(),
+                pid: pid, processGroup: pid, startTime: child.startTime, startedAt: records[service.name]?.startedAt ?? Date(),
                 ports: Dictionary(uniqueKeysWithValues: service.ports.map { ($0.name, $0.number) }))
         }
         let record = SupervisorRecord(
             pid: getpid(), startTime: ProcessTable.startTime(of: getpid()), startedAt: startedAt, stack: plan.stack,
-            profile: plan.profile.name, detached: detached, controlSocket: store.controlSocket, children: children)
+            profile: plan.profile.name, detached: detached, controlSocket: store.controlSocket, children: children,
+            ports: Dictionary(uniqueKeysWithValues: services.map { service in
+                (service.name, Dictionary(uniqueKeysWithValues: service.ports.map { ($0.name, $0.number) }))
+            }))
         try? store.save(record)
     }
 }

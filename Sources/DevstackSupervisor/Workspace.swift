@@ -52,7 +52,7 @@ public struct Workspace: Sendable {
     /// The plan as the running stack of this profile sees it (its `auto` ports), and that stack, if any.
     public func planMatchingRunningStack(environment: [String: String]) async throws -> (Plan, SupervisorRecord?) {
         let record = StateStore(directory: stateDirectory).running()
-        return (try await plan(environment: environment, runningPorts: record?.children.mapValues(\.ports) ?? [:]), record)
+        return (try await plan(environment: environment, runningPorts: record?.runningPorts ?? [:]), record)
     }
 
     /// The folder holding the running executable: `${devstack.bin_dir}`.

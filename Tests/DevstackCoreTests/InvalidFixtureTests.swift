@@ -24,6 +24,11 @@ import Testing
             .split(separator: "\n").map(String.init)
         try await withTemporaryDirectory { directory in
             let project = try TestProject(directory: directory, stack: stack, profiles: ["local": profile])
+            // Mock-inference fixture files of the case go where the stack expects them.
+            let fixtures = folder.appendingPathComponent("fixtures")
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: fixtures.path)) ?? [] {
+                try directory.write("stacks/default/fixtures/\(file)", try String(contentsOf: fixtures.appendingPathComponent(file), encoding: .utf8))
+            }
             let error = #expect(throws: ConfigError.self) { try project.plan() }
             let text = error?.description ?? ""
             for line in expected {

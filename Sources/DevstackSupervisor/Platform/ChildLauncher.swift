@@ -32,7 +32,7 @@ public struct LaunchRequest: Sendable {
 }
 
 /// A running child. Its pid is also its process group: signals go to the whole group.
-public final class ChildProcess: @unchecked Sendable {
+public final class ChildProcess: ServiceInstance, @unchecked Sendable {
     public let pid: Int32
     public let startTime: UInt64?
     private let process: Process
@@ -44,6 +44,8 @@ public final class ChildProcess: @unchecked Sendable {
         self.startTime = ProcessTable.startTime(of: process.processIdentifier)
         self.exit = exit
     }
+
+    public var processGroup: Int32? { pid }
 
     /// Waits for the child to exit.
     public func waitForExit() async -> ExitStatus { await exit.wait() }

@@ -1,0 +1,127 @@
+import Crypto
+import DevstackCore
+import Foundation
+
+/// What the mock answers to one chat request, before timing and transport.
+struct Answer: Sendable {
+    var content: String?
+    var reasoning: String?
+    var toolCalls: [ToolCall]
+    var finishReason: String
+    var promptTokens: Int
+    var completionTokens: Int
+    var reasoningTokens: Int?
+    var timeToFirstToken: Duration
+    var tokenDelay: Duration
+    var fixture: InferenceFixture?
+}
+
+/// Deterministic answers: the first matching fixture, or one derived from the request (see the README,
+/// "Mock inference"). Token counts are whitespace-separated words, so tests can predict them.
+struct AnswerComposer: Sendable {
+    let settings: InferenceSettings
+
+    func compose(_ request: ChatRequest, scenario: String?) -> Answer {
+        let lastUser = request.messages.last { $0.role == "user" }?.content?.text ?? ""
+        let system = request.messages.filter { $0.role == "system" || $0.role == "developer" }.compactMap(\.content?.text)
+            .joined(separator: "\n")
+        let fixture = settings.fixtures.first { $0.matches(model: request.model, lastUserMessage: lastUser, system: system, scenario: scenario) }
+        var content: String?
+        var reasoning: String?
+        var toolCalls: [ToolCall] = []
+        if let fixture {
+            content = fixture.content
+            reasoning = fixture.reasoning
+            toolCalls = fixture.toolCalls.enumerated().map { index, call in
+                ToolCall(
+                    id: call.id ?? Self.callID(call.name, call.arguments, index), type: "function",
+                    function: .init(name: call.name, arguments: call.arguments))
+            }
+        } else if let last = request.messages.last, last.role == "tool" {
+            content = "Tool result received: \(last.content?.text ?? "")"
+        } else if let tool = Self.requiredTool(request) {
+            toolCalls = [ToolCall(id: Self.callID(tool, "{}", 0), type: "function", function: .init(name: tool, arguments: "{}"))]
+        } else {
+            content = lastUser.isEmpty ? "Hello from \(request.model)." : "You said: \(lastUser)"
+        }
+        if settings.personality == .thinking, reasoning == nil, fixture?.failure == nil {
+            reasoning = "The user wrote \(lastUser.isEmpty ? "nothing" : "\"\(lastUser)\""). I will answer briefly."
+        }
+        var finishReason = fixture?.finishReason ?? (toolCalls.isEmpty ? "stop" : "tool_calls")
+        if let limit = request.maxCompletionTokens ?? request.maxTokens, let text = content {
+            let tokens = Self.tokens(text)
+            if tokens.count > limit {
+                content = tokens.prefix(max(limit, 0)).joined()
+                finishReason = "length"
+            }
+        }
+        let reasoningTokens = reasoning.map { Self.tokens($0).count }
+        let completion = Self.tokens(content ?? "").count + (reasoningTokens ?? 0)
+            + toolCalls.reduce(0) { $0 + 1 + Self.tokens($1.function.arguments).count }
+        let prompt = request.messages.reduce(0) { $0 + Self.tokens($1.content?.text ?? "").count }
+        return Answer(
+            content: content, reasoning: reasoning, toolCalls: toolCalls, finishReason: finishReason,
+            promptTokens: fixture?.promptTokens ?? prompt, completionTokens: fixture?.completionTokens ?? completion,
+            reasoningTokens: reasoningTokens,
+            timeToFirstToken: fixture?.timeToFirstTokenMs.map { .milliseconds($0) } ?? settings.timeToFirstToken,
+            tokenDelay: fixture?.tokenDelayMs.map { .milliseconds($0) } ?? settings.tokenDelay, fixture: fixture)
+    }
+
+    /// The tool the request insists on: a named one, or the first when `tool_choice` is `required`.
+    static func requiredTool(_ request: ChatRequest) -> String? {
+        guard let tools = request.tools, !tools.isEmpty else { return nil }
+        switch request.toolChoice {
+        case .function(let name): return name
+        case .required: return tools[0].function.name
+        default: return nil
+        }
+    }
+
+    static func callID(_ name: String, _ arguments: String, _ index: Int) -> String {
+        let digest = SHA256.hash(data: Data("\(name)|\(arguments)|\(index)".utf8))
+        return "call_" + digest.prefix(12).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Streaming units: each word with the whitespace before it, so joining them gives the text back.
+    static func tokens(_ text: String) -> [String] {
+        var tokens: [String] = []
+        var current = ""
+        var inWord = false
+        for character in text {
+            if character.isWhitespace {
+                if inWord {
+                    tokens.append(current)
+                    current = ""
+                    inWord = false
+                }
+            } else {
+                inWord = true
+            }
+            current.append(character)
+        }
+        if !current.isEmpty {
+            if inWord || tokens.isEmpty { tokens.append(current) } else { tokens[tokens.count - 1] += current }
+        }
+        return tokens
+    }
+
+    /// A unit vector derived from the text: the same input always gives the same embedding.
+    static func embedding(of text: String, dimensions: Int) -> [Float] {
+        var seed = SHA256.hash(data: Data(text.utf8)).withUnsafeBytes { $0.load(as: UInt64.self) }
+        var values = [Float](repeating: 0, count: dimensions)
+        var norm: Float = 0
+        for index in 0..<dimensions {
+            // splitmix64
+            seed &+= 0x9E37_79B9_7F4A_7C15
+            var mixed = seed
+            mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+            mixed ^= mixed >> 31
+            let value = Float(Double(mixed >> 11) / Double(1 << 53) * 2 - 1)
+            values[index] = value
+            norm += value * value
+        }
+        let scale = norm > 0 ? 1 / norm.squareRoot() : 1
+        return values.map { $0 * scale }
+    }
+}

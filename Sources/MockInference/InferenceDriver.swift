@@ -1,0 +1,36 @@
+import DevstackCore
+import DevstackSupervisor
+import Foundation
+
+/// `kind: inference`: a mock server hosted inside devstack on the service's port.
+public final class InferenceDriver: ServiceDriver, @unchecked Sendable {
+    private let lock = NSLock()
+    private var servers: [String: MockInferenceServer] = [:]
+
+    public init() {}
+
+    public func prepare(_ service: PlannedService, context: DriverContext) async throws -> ServiceLaunch {
+        let server = MockInferenceServer(settings: InferenceSettings(service: service))
+        lock.withLock { servers[service.name] = server }
+        guard let port = service.primaryPort else {
+            throw SupervisorError(.launchFailed, "\(service.name) has no port", fix: "give it one under ports:")
+        }
+        return .hosted(server.application(host: context.plan.profile.host, port: port))
+    }
+
+    public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
+        guard let port = service.primaryPort else { return false }
+        return await HealthProbe.httpAnswers(url: "http://\(service.attributes["host"] ?? "127.0.0.1"):\(port)/health", timeout: .seconds(2))
+    }
+
+    public func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome? {
+        guard let server = lock.withLock({ servers[service.name] }) else { return nil }
+        let started = ContinuousClock.now
+        let (requests, faults) = await server.state.reset()
+        let elapsed = ContinuousClock.now - started
+        return ResetOutcome(
+            service: service.name, summary: "journal (\(requests) requests) and faults (\(faults)) cleared",
+            milliseconds: Int(elapsed.milliseconds),
+            details: ["requests": String(requests), "faults": String(faults)])
+    }
+}

@@ -1,0 +1,142 @@
+import DevstackCore
+import Foundation
+
+/// A fault injected through `POST /__devstack/faults`.
+public struct FaultRule: Codable, Sendable {
+    public var id: String
+    public var status: Int?
+    public var message: String?
+    public var type: String?
+    public var code: String?
+    public var retryAfterMs: Int?
+    public var fault: InferenceFixture.Fault?
+    /// Applies to this many more requests, then is removed.
+    public var count: Int?
+    /// Applies to this share of matching requests, evenly spread (0.5: every second one).
+    public var fraction: Double?
+    public var scenario: String?
+    /// `chat/completions`, `embeddings` or `models`.
+    public var path: String?
+    public var model: String?
+    public var matched: Int?
+    public var applied: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case id, status, message, type, code, fault, count, fraction, scenario, path, model, matched, applied
+        case retryAfterMs = "retry_after_ms"
+    }
+
+    var failure: InferenceFixture.Failure? {
+        status.map { InferenceFixture.Failure(status: $0, message: message, type: type, code: code, retryAfterMs: retryAfterMs) }
+    }
+
+    /// What is wrong with a rule a client sent, in words for the 400 answer.
+    var problem: (message: String, param: String)? {
+        if (status == nil) == (fault == nil) { return ("give exactly one of 'status' or 'fault'", "status") }
+        if let status, !(400...599).contains(status) { return ("'status' must be from 400 to 599", "status") }
+        if let count, count < 1 { return ("'count' must be at least 1", "count") }
+        if let fraction, !(fraction > 0 && fraction <= 1) { return ("'fraction' must be more than 0 and at most 1", "fraction") }
+        if let path, !["chat/completions", "embeddings", "models"].contains(path) {
+            return ("'path' must be chat/completions, embeddings or models", "path")
+        }
+        return nil
+    }
+}
+
+/// One request as the journal keeps it.
+public struct JournalEntry: Sendable {
+    public var id: Int
+    public var time: Date
+    public var method: String
+    public var path: String
+    public var status: Int
+    public var model: String?
+    public var scenario: String?
+    public var stream: Bool?
+    public var fixture: String?
+    public var fault: String?
+    public var durationMs: Double
+    public var headers: [String: String]
+    public var body: Data
+}
+
+/// What a running mock keeps between requests: the journal and the injected faults.
+public actor InferenceState {
+    private let capacity: Int
+    private var journal: [JournalEntry] = []
+    private var nextRequest = 1
+    private var faults: [FaultRule] = []
+    private var nextFault = 1
+
+    public init(capacity: Int) { self.capacity = capacity }
+
+    /// Numbers the request and hands out the injected fault that applies to it, if any.
+    func begin(path: String, model: String?, scenario: String?) -> (number: Int, fault: FaultRule?) {
+        let number = nextRequest
+        nextRequest += 1
+        for index in faults.indices {
+            let rule = faults[index]
+            if let wanted = rule.path, wanted != path { continue }
+            if let wanted = rule.model, wanted != model { continue }
+            if let wanted = rule.scenario, wanted != scenario { continue }
+            let matched = (rule.matched ?? 0) + 1
+            faults[index].matched = matched
+            if let fraction = rule.fraction, (Double(matched) * fraction).rounded(.down) == (Double(matched - 1) * fraction).rounded(.down) {
+                continue
+            }
+            faults[index].applied = (rule.applied ?? 0) + 1
+            if let count = rule.count {
+                if count <= 1 { faults.remove(at: index) } else { faults[index].count = count - 1 }
+            }
+            return (number, rule)
+        }
+        return (number, nil)
+    }
+
+    func record(_ entry: JournalEntry) {
+        var entry = entry
+        if entry.id == 0 {
+            // Refused before it was numbered (bad key, bad body).
+            entry.id = nextRequest
+            nextRequest += 1
+        }
+        journal.append(entry)
+        // Drop a batch at once so the bound costs nothing per request.
+        if journal.count > capacity { journal.removeFirst(max(journal.count - capacity, capacity / 10)) }
+    }
+
+    public func entries() -> [JournalEntry] { journal }
+
+    @discardableResult
+    public func clearJournal() -> Int {
+        defer { journal = [] }
+        return journal.count
+    }
+
+    func addFault(_ rule: FaultRule) -> FaultRule {
+        var rule = rule
+        rule.id = "fault_\(nextFault)"
+        rule.matched = 0
+        rule.applied = 0
+        nextFault += 1
+        faults.append(rule)
+        return rule
+    }
+
+    public func activeFaults() -> [FaultRule] { faults }
+
+    func removeFault(_ id: String) -> Bool {
+        guard let index = faults.firstIndex(where: { $0.id == id }) else { return false }
+        faults.remove(at: index)
+        return true
+    }
+
+    @discardableResult
+    public func clearFaults() -> Int {
+        defer { faults = [] }
+        return faults.count
+    }
+
+    /// `devstack reset`: journal and faults gone.
+    public func reset() -> (requests: Int, faults: Int) { (clearJournal(), clearFaults()) }
+}

@@ -1,0 +1,78 @@
+"""One devstack stack for all client tests: the repository's default stack under the `ci` profile,
+copied to a temporary project, started detached, and stopped (with a check that nothing is left)
+at the end of the session."""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import urllib.request
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DEVSTACK = os.environ.get("DEVSTACK_BIN") or str(REPO / ".build" / "debug" / "devstack")
+# The services the client tests talk to; the gateway has its own end-to-end test.
+SERVICES = ["instant", "thinking"]
+
+
+class Stack:
+    def __init__(self, directory: pathlib.Path):
+        self.directory = directory
+
+    def devstack(self, *arguments: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [DEVSTACK, *arguments, "--profile", "ci"], cwd=self.directory, capture_output=True, text=True, timeout=timeout, check=check
+        )
+
+    @property
+    def env(self) -> dict:
+        return json.loads(self.devstack("env", "--format", "json").stdout)
+
+    def service_env(self, service: str) -> dict:
+        return json.loads(self.devstack("env", "--format", "json", "--service", service).stdout)
+
+    def status(self) -> dict:
+        return json.loads(self.devstack("status", "--json").stdout)
+
+    def control(self, base: str, method: str, path: str, body: dict | None = None) -> dict:
+        """A call to a mock's /__devstack routes; `base` is its OpenAI-style URL (…/v1)."""
+        root = base.rsplit("/v1", 1)[0].removesuffix("/api")
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(root + path, data=data, method=method, headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"{}")
+
+
+@pytest.fixture(scope="session")
+def stack():
+    directory = pathlib.Path(tempfile.mkdtemp(prefix="devstack-clients-"))
+    for folder in ("stacks", "profiles"):
+        shutil.copytree(REPO / folder, directory / folder)
+    running = Stack(directory)
+    try:
+        started = running.devstack("up", "--detach", *SERVICES, check=False, timeout=300)
+        if started.returncode != 0:
+            raise RuntimeError(f"devstack up failed ({started.returncode}):\n{started.stdout}\n{started.stderr}")
+        yield running
+    finally:
+        running.devstack("down", check=False, timeout=120)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def env(stack) -> dict:
+    return stack.env
+
+
+@pytest.fixture
+def clean_mocks(stack, env):
+    """Each test starts with no injected faults and an empty journal."""
+    for url in (env["INSTANT_URL"], env["THINK_URL"]):
+        stack.control(url, "DELETE", "/__devstack/faults")
+        stack.control(url, "DELETE", "/__devstack/requests")
+    yield
+    for url in (env["INSTANT_URL"], env["THINK_URL"]):
+        stack.control(url, "DELETE", "/__devstack/faults")
