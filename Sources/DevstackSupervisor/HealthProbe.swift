@@ -23,7 +23,7 @@ public enum HealthProbe {
     }
 
     /// A non-blocking connect, on a Dispatch thread so the cooperative pool never blocks.
-    static func tcpConnects(port: Int, timeout: Duration) async -> Bool {
+    public static func tcpConnects(port: Int, timeout: Duration) async -> Bool {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(returning: connectBlocking(port: port, timeoutMs: Int32(timeout.milliseconds)))
