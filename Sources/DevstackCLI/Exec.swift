@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevstackSupervisor
+import AuthEmulator
 import Foundation
 
 struct Exec: AsyncParsableCommand {
@@ -38,3 +39,15 @@ struct GuardianCommand: ParsableCommand {
         func run() throws { ProcessGroupExec.run(command) }
     }
 #endif
+
+/// The auth emulator's process: `kind: auth` services run devstack itself with this.
+struct AuthServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "__auth-server", shouldDisplay: false)
+
+    @Option(help: "The service's configuration, written by devstack.")
+    var config: String
+
+    func run() async throws {
+        try await AuthService.run(configurationFile: config)
+    }
+}

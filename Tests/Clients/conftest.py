@@ -8,6 +8,7 @@ import pathlib
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DEVSTACK = os.environ.get("DEVSTACK_BIN") or str(REPO / ".build" / "debug" / "devstack")
 # The services the client tests talk to; the gateway has its own end-to-end test.
-SERVICES = ["instant", "thinking"]
+SERVICES = ["db", "auth", "instant", "thinking"]
 
 
 class Stack:
@@ -76,3 +77,20 @@ def clean_mocks(stack, env):
     yield
     for url in (env["INSTANT_URL"], env["THINK_URL"]):
         stack.control(url, "DELETE", "/__devstack/faults")
+
+
+@pytest.fixture
+def auth_url(env) -> str:
+    return env["SUPABASE_URL"] + "/auth/v1"
+
+
+@pytest.fixture
+def inbox(stack, env):
+    """Reads the auth emulator's inbox: inbox(address) -> messages sent there, oldest first."""
+
+    def read(address: str) -> list:
+        query = urllib.parse.urlencode({"to": address})
+        with urllib.request.urlopen(f"{env['SUPABASE_URL']}/__devstack/inbox?{query}", timeout=10) as response:
+            return json.loads(response.read())["messages"]
+
+    return read

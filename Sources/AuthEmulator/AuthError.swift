@@ -1,0 +1,75 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// A GoTrue error: its HTTP status, its `error_code`, and its message. Rendered in the legacy shape
+/// `{code, error_code, msg}`, or `{code, message}` when the client sends `X-Supabase-Api-Version: 2024-01-01`.
+public struct AuthError: Error, Sendable, CustomStringConvertible {
+    public var status: Int
+    public var code: String
+    public var message: String
+    /// `weak_password` reasons: length, characters, pwned.
+    public var reasons: [String]?
+
+    public init(_ status: Int, _ code: String, _ message: String, reasons: [String]? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.reasons = reasons
+    }
+
+    public var description: String { "\(status) \(code): \(message)" }
+
+    static func configuration(_ message: String) -> AuthError { AuthError(500, "unexpected_failure", message) }
+
+    static let invalidCredentials = AuthError(400, "invalid_credentials", "Invalid login credentials")
+    static let notAdmin = AuthError(403, "not_admin", "User not allowed")
+    static let noAuthorization = AuthError(401, "no_authorization", "This endpoint requires a Bearer token")
+    static let userNotFound = AuthError(404, "user_not_found", "User not found")
+    static let otpExpired = AuthError(403, "otp_expired", "Token has expired or is invalid")
+    static func badJWT(_ detail: String) -> AuthError {
+        AuthError(403, "bad_jwt", "invalid JWT: unable to parse or verify signature, \(detail)")
+    }
+    static func validation(_ message: String) -> AuthError { AuthError(400, "validation_failed", message) }
+
+    static let apiVersionHeader = HTTPField.Name("X-Supabase-Api-Version")!
+    static let currentAPIVersion = "2024-01-01"
+
+    func response(apiVersioned: Bool) -> Response {
+        var object: [String: Any]
+        if apiVersioned {
+            object = ["code": code, "message": message]
+        } else {
+            object = ["code": status, "error_code": code, "msg": message]
+        }
+        if let reasons { object["weak_password"] = ["reasons": reasons] }
+        var headers: HTTPFields = [.contentType: "application/json", Self.apiVersionHeader: Self.currentAPIVersion]
+        if status == 429 { headers[.retryAfter] = "60" }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Every failure leaves as a GoTrue error: unknown routes, framework errors, and anything unexpected (logged).
+struct AuthErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let versioned = request.headers[AuthError.apiVersionHeader].map { $0 >= AuthError.currentAPIVersion } ?? false
+        do {
+            var response = try await next(request, context)
+            response.headers[AuthError.apiVersionHeader] = AuthError.currentAPIVersion
+            return response
+        } catch let error as AuthError {
+            return error.response(apiVersioned: versioned)
+        } catch let error as HTTPError {
+            let status = Int(error.status.code)
+            let code = status == 404 ? "not_found" : status == 405 ? "method_not_allowed" : status == 413 ? "request_too_large" : "validation_failed"
+            return AuthError(status, code, error.body ?? (status == 404 ? "Not found: \(request.uri.path)" : error.status.reasonPhrase))
+                .response(apiVersioned: versioned)
+        } catch {
+            context.logger.error("unexpected failure on \(request.method) \(request.uri.path): \(error)")
+            return AuthError(500, "unexpected_failure", "Unexpected failure, please check server logs for more information")
+                .response(apiVersioned: versioned)
+        }
+    }
+}

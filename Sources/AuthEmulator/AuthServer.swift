@@ -1,0 +1,513 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdBcrypt
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// A GoTrue-compatible (Supabase Auth) HTTP API. Routes are served under `/auth/v1` and bare.
+public struct AuthServer: Sendable {
+    let configuration: AuthConfiguration
+    let store: AuthStore
+    let tokens: TokenIssuer
+    let state = AuthState()
+    let logger: Logger
+
+    public init(configuration: AuthConfiguration, client: PostgresClient, logger: Logger) async {
+        self.configuration = configuration
+        self.store = AuthStore(client: client, logger: logger)
+        self.tokens = await TokenIssuer(secret: configuration.jwtSecret, issuer: configuration.issuer, lifetime: configuration.jwtExpirySeconds)
+        self.logger = logger
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: AuthErrorMiddleware())
+        for prefix in ["", "/auth/v1"] {
+            router.get("\(prefix)/health") { _, _ in
+                try jsonResponse(["version": "devstack", "name": "GoTrue", "description": "devstack's GoTrue-compatible auth emulator"])
+            }
+            router.get("\(prefix)/settings") { _, _ in try jsonResponse(settings) }
+            router.get("\(prefix)/.well-known/jwks.json") { _, _ in try jsonResponse(["keys": [Any]()]) }
+            router.post("\(prefix)/signup") { request, _ in try await signUp(request) }
+            router.post("\(prefix)/token") { request, _ in try await token(request) }
+            router.get("\(prefix)/user") { request, _ in try jsonResponse(try await authenticated(request).user.json) }
+            router.put("\(prefix)/user") { request, _ in try await updateUser(request) }
+            router.post("\(prefix)/logout") { request, _ in try await logout(request) }
+            router.post("\(prefix)/otp") { request, _ in try await otp(request, magicLinkOnly: false) }
+            router.post("\(prefix)/magiclink") { request, _ in try await otp(request, magicLinkOnly: true) }
+            router.post("\(prefix)/recover") { request, _ in try await recover(request) }
+            router.post("\(prefix)/resend") { request, _ in try await resend(request) }
+            router.post("\(prefix)/verify") { request, _ in try await verify(request) }
+            router.get("\(prefix)/verify") { request, _ in try await verifyLink(request) }
+            addAdminRoutes(router, prefix: prefix)
+        }
+        router.get("/__devstack/inbox") { request, _ in
+            let query = request.uri.queryParameters
+            let recipient = query.get("to") ?? query.get("email") ?? query.get("phone")
+            let messages = await state.messages(to: recipient)
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .iso8601
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let body = try encoder.encode(["messages": messages])
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        router.delete("/__devstack/inbox") { _, _ in try jsonResponse(["deleted": await state.clearInbox()]) }
+        router.post("/__devstack/reset") { _, _ in
+            let (messages, limits) = await state.reset()
+            return try jsonResponse(["messages": messages, "rate_limits": limits])
+        }
+        return router
+    }
+
+    var settings: [String: Any] {
+        [
+            "external": [
+                "anonymous_users": configuration.anonymousEnabled, "email": configuration.emailEnabled, "phone": configuration.phoneEnabled,
+                "apple": false, "azure": false, "bitbucket": false, "discord": false, "facebook": false, "github": false, "gitlab": false,
+                "google": false, "keycloak": false, "linkedin": false, "notion": false, "slack": false, "spotify": false, "twitch": false,
+                "twitter": false, "workos": false, "zoom": false,
+            ],
+            "disable_signup": configuration.disableSignup, "mailer_autoconfirm": configuration.mailerAutoconfirm,
+            "phone_autoconfirm": configuration.smsAutoconfirm, "sms_provider": "devstack", "saml_enabled": false,
+        ]
+    }
+
+    // MARK: Sign-up and sign-in
+
+    private func signUp(_ request: Request) async throws -> Response {
+        var request = request
+        try await limit("sign_in_sign_ups", request)
+        let body = try await RequestBody.read(&request)
+        let email = try body.text("email")?.lowercased()
+        let phone = try body.text("phone").map(Self.normalizedPhone)
+        let metadata = try body.dictionary("data") ?? [:]
+        if email == nil && phone == nil {
+            guard configuration.anonymousEnabled else { throw AuthError(422, "anonymous_provider_disabled", "Anonymous sign-ins are disabled") }
+            if configuration.disableSignup { throw AuthError(422, "signup_disabled", "Signups not allowed for this instance") }
+            let user = try await store.create(.init(anonymous: true, userMetadata: metadata))
+            return try jsonResponse(try await session(for: user, method: "anonymous", request: request))
+        }
+        if configuration.disableSignup { throw AuthError(422, "signup_disabled", "Signups not allowed for this instance") }
+        if email != nil && !configuration.emailEnabled { throw AuthError(422, "email_provider_disabled", "Email signups are disabled") }
+        if email == nil && !configuration.phoneEnabled { throw AuthError(422, "phone_provider_disabled", "Phone signups are disabled") }
+        if let email { try Self.validate(email: email) }
+        guard let password = try body.string("password"), !password.isEmpty else {
+            throw AuthError(422, "validation_failed", "Signup requires a valid password")
+        }
+        try checkStrength(password)
+        let existing = try await store.user(email: email, phone: phone)
+        if let existing {
+            let confirmed = email != nil ? existing.emailConfirmed : existing.phoneConfirmed
+            if confirmed || (email != nil ? configuration.mailerAutoconfirm : configuration.smsAutoconfirm) {
+                throw AuthError(422, "user_already_exists", "User already registered")
+            }
+        }
+        let autoconfirm = email != nil ? configuration.mailerAutoconfirm : configuration.smsAutoconfirm
+        let hash = try await hashPassword(password)
+        let user: AuthUser
+        if let existing {
+            // An unconfirmed sign-up again: GoTrue updates the password and sends a new confirmation.
+            user = try await store.update(existing.id, .init(passwordHash: hash, userMetadata: metadata))
+        } else {
+            user = try await store.create(
+                .init(email: email, phone: phone, passwordHash: hash, emailConfirmed: email != nil && autoconfirm,
+                    phoneConfirmed: email == nil && autoconfirm, userMetadata: metadata))
+        }
+        if autoconfirm {
+            return try jsonResponse(try await session(for: user, method: "password", request: request))
+        }
+        let redirect = allowedRedirect(try request.uri.queryParameters.get("redirect_to") ?? body.string("redirect_to"))
+        let sent = try await send(email != nil ? "signup" : "sms", to: user, address: email ?? phone!, redirect: redirect)
+        return try jsonResponse(sent.json)
+    }
+
+    private func token(_ request: Request) async throws -> Response {
+        var request = request
+        let grant = request.uri.queryParameters.get("grant_type") ?? ""
+        switch grant {
+        case "password":
+            try await limit("sign_in_sign_ups", request)
+            let body = try await RequestBody.read(&request)
+            let password = try body.string("password") ?? ""
+            let user: AuthUser?
+            if let email = try body.text("email") {
+                guard configuration.emailEnabled else { throw AuthError(400, "email_provider_disabled", "Email logins are disabled") }
+                user = try await store.user(email: email)
+            } else if let phone = try body.text("phone") {
+                guard configuration.phoneEnabled else { throw AuthError(400, "phone_provider_disabled", "Phone logins are disabled") }
+                user = try await store.user(phone: Self.normalizedPhone(phone))
+            } else {
+                throw AuthError(400, "validation_failed", "Only an email address or phone number should be provided on login.")
+            }
+            guard let user, let hash = user.encryptedPassword, !hash.isEmpty, try await verifyPassword(password, hash: hash) else {
+                throw AuthError.invalidCredentials
+            }
+            if user.banned { throw AuthError(400, "user_banned", "User is banned") }
+            let byEmail = try body.text("email") != nil
+            if byEmail && !user.emailConfirmed { throw AuthError(400, "email_not_confirmed", "Email not confirmed") }
+            if !byEmail && !user.phoneConfirmed { throw AuthError(400, "phone_not_confirmed", "Phone number not confirmed") }
+            return try jsonResponse(try await session(for: user, method: "password", request: request))
+        case "refresh_token":
+            try await limit("token_refresh", request, count: 150)
+            let body = try await RequestBody.read(&request)
+            guard let refresh = try body.text("refresh_token") else {
+                throw AuthError(400, "validation_failed", "refresh_token required")
+            }
+            switch try await store.refresh(refresh) {
+            case .notFound:
+                throw AuthError(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found")
+            case .reused:
+                throw AuthError(400, "refresh_token_already_used", "Invalid Refresh Token: Already Used")
+            case .rotated(let userID, let session, let next):
+                guard let user = try await store.user(id: userID) else { throw AuthError.userNotFound }
+                if user.banned { throw AuthError(400, "user_banned", "User is banned") }
+                return try jsonResponse(try await sessionBody(user: user, session: session, refreshToken: next, method: "token_refresh"))
+            }
+        default:
+            throw AuthError(400, "validation_failed", "unsupported_grant_type")
+        }
+    }
+
+    /// A new session for the user, marked as signed in now.
+    func session(for user: AuthUser, method: String, request: Request) async throws -> [String: Any] {
+        let signedIn = try await store.update(user.id, .init(signedIn: true))
+        let (session, refresh) = try await store.createSession(userID: user.id, userAgent: request.headers[.userAgent])
+        return try await sessionBody(user: signedIn, session: session, refreshToken: refresh, method: method)
+    }
+
+    private func sessionBody(user: AuthUser, session: String, refreshToken: String, method: String) async throws -> [String: Any] {
+        let (token, expiresAt) = try await tokens.accessToken(for: user, session: session, method: method)
+        return [
+            "access_token": token, "token_type": "bearer", "expires_in": configuration.jwtExpirySeconds, "expires_at": expiresAt,
+            "refresh_token": refreshToken, "user": user.json,
+        ]
+    }
+
+    // MARK: The signed-in user
+
+    /// The bearer token's user, or GoTrue's 401/403.
+    func authenticated(_ request: Request) async throws -> (claims: PresentedClaims, user: AuthUser) {
+        guard let token = Self.bearer(request) else { throw AuthError.noAuthorization }
+        let claims = try await tokens.verify(token)
+        guard let subject = claims.sub, !subject.isEmpty else { throw AuthError(403, "bad_jwt", "invalid claim: missing sub claim") }
+        guard let user = try await store.user(id: subject) else {
+            throw AuthError(403, "user_not_found", "User from sub claim in JWT does not exist")
+        }
+        if let session = claims.sessionID, !(try await store.sessionExists(session)) {
+            throw AuthError(403, "session_not_found", "Session from session_id claim in JWT does not exist")
+        }
+        return (claims, user)
+    }
+
+    static func bearer(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return nil }
+        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
+    }
+
+    private func updateUser(_ request: Request) async throws -> Response {
+        var request = request
+        let (_, user) = try await authenticated(request)
+        let body = try await RequestBody.read(&request)
+        var changes = AuthStore.Changes()
+        if let password = try body.string("password") {
+            try checkStrength(password)
+            if let hash = user.encryptedPassword, !hash.isEmpty, try await verifyPassword(password, hash: hash) {
+                throw AuthError(422, "same_password", "New password should be different from the old password.")
+            }
+            changes.passwordHash = try await hashPassword(password)
+        }
+        if let data = try body.dictionary("data") { changes.userMetadata = data }
+        if let phone = try body.text("phone") { changes.phone = Self.normalizedPhone(phone) }
+        var updated = try await store.update(user.id, changes)
+        if let email = try body.text("email")?.lowercased(), email != user.email {
+            try Self.validate(email: email)
+            if let other = try await store.user(email: email), other.id != user.id {
+                throw AuthError(422, "email_exists", "A user with this email address has already been registered")
+            }
+            if configuration.mailerAutoconfirm || user.email == nil {
+                updated = try await store.update(user.id, .init(email: email, confirmEmail: configuration.mailerAutoconfirm))
+            } else {
+                let redirect = allowedRedirect(request.uri.queryParameters.get("redirect_to"))
+                updated = try await send("email_change", to: updated, address: email, redirect: redirect)
+            }
+        }
+        return try jsonResponse(updated.json)
+    }
+
+    private func logout(_ request: Request) async throws -> Response {
+        let (claims, user) = try await authenticated(request)
+        let scopeName = request.uri.queryParameters.get("scope") ?? "global"
+        guard let scope = AuthStore.LogoutScope(rawValue: scopeName) else {
+            throw AuthError(400, "validation_failed", "Unsupported logout scope \"\(scopeName)\"")
+        }
+        try await store.logout(userID: user.id, session: claims.sessionID ?? "", scope: scope)
+        return Response(status: .noContent)
+    }
+
+    // MARK: Passwordless, recovery, verification
+
+    private func otp(_ request: Request, magicLinkOnly: Bool) async throws -> Response {
+        var request = request
+        try await limit("otp", request)
+        let body = try await RequestBody.read(&request)
+        let email = try body.text("email")?.lowercased()
+        let phone = magicLinkOnly ? nil : try body.text("phone").map(Self.normalizedPhone)
+        guard email != nil || phone != nil else {
+            throw AuthError(400, "validation_failed", magicLinkOnly ? "Password recovery requires an email" : "Only an email address or phone number should be provided")
+        }
+        if let email { try Self.validate(email: email) }
+        if email != nil && !configuration.emailEnabled { throw AuthError(422, "email_provider_disabled", "Email logins are disabled") }
+        if email == nil && !configuration.phoneEnabled { throw AuthError(422, "phone_provider_disabled", "Phone logins are disabled") }
+        var user = try await store.user(email: email, phone: phone)
+        if user == nil {
+            let create = try body.bool("create_user") ?? true
+            guard create, !configuration.disableSignup else { throw AuthError(422, "otp_disabled", "Signups not allowed for otp") }
+            user = try await store.create(.init(email: email, phone: phone, userMetadata: try body.dictionary("data") ?? [:]))
+        }
+        let redirect = allowedRedirect(try request.uri.queryParameters.get("redirect_to") ?? body.string("email_redirect_to"))
+        let sent = try await send(email != nil ? "magiclink" : "sms", to: user!, address: email ?? phone!, redirect: redirect)
+        let reply: [String: Any] = phone != nil ? ["message_id": "devstack-\(sent.id)"] : [:]
+        return try jsonResponse(reply)
+    }
+
+    private func recover(_ request: Request) async throws -> Response {
+        var request = request
+        try await limit("otp", request)
+        let body = try await RequestBody.read(&request)
+        guard let email = try body.text("email")?.lowercased() else { throw AuthError(400, "validation_failed", "Password recovery requires an email") }
+        try Self.validate(email: email)
+        // Unknown addresses get the same answer: no user enumeration.
+        if let user = try await store.user(email: email) {
+            _ = try await send("recovery", to: user, address: email, redirect: allowedRedirect(request.uri.queryParameters.get("redirect_to")))
+        }
+        return try jsonResponse([String: Any]())
+    }
+
+    private func resend(_ request: Request) async throws -> Response {
+        var request = request
+        try await limit("otp", request)
+        let body = try await RequestBody.read(&request)
+        let type = try body.text("type") ?? ""
+        guard ["signup", "email_change", "sms", "phone_change"].contains(type) else {
+            throw AuthError(400, "validation_failed", "Missing one of these types: signup, email_change, sms, phone_change")
+        }
+        let email = try body.text("email")?.lowercased()
+        let phone = try body.text("phone").map(Self.normalizedPhone)
+        guard let user = try await store.user(email: email, phone: phone) else {
+            return try jsonResponse([String: Any]())
+        }
+        switch type {
+        case "signup" where !user.emailConfirmed, "sms" where !user.phoneConfirmed:
+            _ = try await send(type, to: user, address: email ?? phone!, redirect: allowedRedirect(request.uri.queryParameters.get("redirect_to")))
+        case "email_change" where user.json["new_email"] is String:
+            _ = try await send("email_change", to: user, address: user.json["new_email"] as! String, redirect: configuration.siteURL)
+        default: break
+        }
+        let reply: [String: Any] = phone != nil ? ["message_id": "devstack-resend"] : [:]
+        return try jsonResponse(reply)
+    }
+
+    /// Which stored token a verification type may use.
+    enum TokenSlot { case confirmation, recovery, emailChange }
+
+    static func slots(for type: String) -> [TokenSlot]? {
+        switch type {
+        case "signup", "invite": return [.confirmation]
+        case "magiclink", "recovery": return [.recovery]
+        case "email", "sms": return [.confirmation, .recovery]
+        case "email_change": return [.emailChange]
+        default: return nil
+        }
+    }
+
+    private func verify(_ request: Request) async throws -> Response {
+        var request = request
+        try await limit("verify", request)
+        let body = try await RequestBody.read(&request)
+        let type = try body.text("type") ?? ""
+        let (user, _) = try await verifyToken(
+            type: type, token: try body.text("token"), tokenHash: try body.text("token_hash"), email: try body.text("email")?.lowercased(),
+            phone: try body.text("phone").map(Self.normalizedPhone))
+        return try jsonResponse(try await session(for: user, method: type == "recovery" ? "recovery" : "otp", request: request))
+    }
+
+    /// The link in a message: verifies and redirects with the session in the fragment, as GoTrue does.
+    private func verifyLink(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let type = query.get("type") ?? ""
+        let redirect = allowedRedirect(query.get("redirect_to"))
+        do {
+            let (user, _) = try await verifyToken(type: type, token: nil, tokenHash: query.get("token"), email: nil, phone: nil)
+            let session = try await session(for: user, method: type == "recovery" ? "recovery" : "otp", request: request)
+            let fragment = [
+                "access_token=\(session["access_token"]!)", "expires_at=\(session["expires_at"]!)", "expires_in=\(session["expires_in"]!)",
+                "refresh_token=\(session["refresh_token"]!)", "token_type=bearer", "type=\(type)",
+            ].joined(separator: "&")
+            return Response(status: .seeOther, headers: [.location: "\(redirect)#\(fragment)"])
+        } catch let error as AuthError {
+            let description = error.message.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            return Response(
+                status: .seeOther, headers: [.location: "\(redirect)#error=access_denied&error_code=\(error.code)&error_description=\(description)"])
+        }
+    }
+
+    private func verifyToken(type: String, token: String?, tokenHash: String?, email: String?, phone: String?) async throws -> (AuthUser, TokenSlot) {
+        guard let slots = Self.slots(for: type) else {
+            throw AuthError(400, "validation_failed", "Verify requires a verification type")
+        }
+        let user: AuthUser?
+        let presented: String
+        if let tokenHash {
+            user = try await store.user(tokenHash: tokenHash)
+            presented = tokenHash
+        } else if let token, let address = email ?? phone {
+            user = try await store.user(email: email, phone: phone)
+            // An e-mail change is confirmed with the code sent to the new address.
+            let hashed = type == "email_change" ? (user?.json["new_email"] as? String).map { Self.tokenHash($0, token) } : nil
+            presented = hashed ?? Self.tokenHash(address, token)
+        } else {
+            throw AuthError(400, "validation_failed", "Verify requires either a token or a token hash")
+        }
+        guard let user else { throw AuthError.otpExpired }
+        var changes = AuthStore.Changes()
+        var used: TokenSlot?
+        for slot in slots {
+            switch slot {
+            case .confirmation where user.confirmationToken.map({ constantTimeEqual($0, presented) }) == true:
+                used = slot
+                changes.confirmationToken = .some(nil)
+            case .recovery where user.recoveryToken.map({ constantTimeEqual($0, presented) }) == true:
+                used = slot
+                changes.recoveryToken = .some(nil)
+            case .emailChange where user.emailChangeToken.map({ constantTimeEqual($0, presented) }) == true:
+                used = slot
+                changes.emailChange = .some(nil)
+                changes.email = user.json["new_email"] as? String
+            default: continue
+            }
+            break
+        }
+        guard let used else { throw AuthError.otpExpired }
+        if type == "sms" || (phone != nil && email == nil && tokenHash == nil) { changes.confirmPhone = true } else { changes.confirmEmail = true }
+        return (try await store.update(user.id, changes), used)
+    }
+
+    /// Puts a code and a link in the inbox and stores the code's hash where `verify` looks for it.
+    @discardableResult
+    func send(_ type: String, to user: AuthUser, address: String, redirect: String) async throws -> AuthUser {
+        if configuration.rateLimit, !(await state.allow("email_sent:\(address)", limit: 30, per: .seconds(3600))) {
+            throw AuthError(429, "over_email_send_rate_limit", "Email rate limit exceeded")
+        }
+        let code = String(format: "%06d", Int.random(in: 0..<1_000_000))
+        let hash = Self.tokenHash(address, code)
+        var changes = AuthStore.Changes()
+        switch type {
+        case "signup", "invite":
+            changes.confirmationToken = .some(hash)
+            changes.confirmationSent = true
+        case "email_change":
+            changes.emailChange = .some((address, hash))
+        case "sms":
+            if user.phoneConfirmed { changes.recoveryToken = .some(hash) } else { changes.confirmationToken = .some(hash) }
+            changes.confirmationSent = true
+        default:
+            changes.recoveryToken = .some(hash)
+            changes.recoverySent = true
+        }
+        let updated = try await store.update(user.id, changes)
+        let link = "\(configuration.issuer)/verify?token=\(hash)&type=\(type)&redirect_to=\(redirect.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=?#"))) ?? redirect)"
+        let subjects = [
+            "signup": "Confirm Your Signup", "invite": "You have been invited", "magiclink": "Your Magic Link", "recovery": "Reset Your Password",
+            "email_change": "Confirm Email Change", "sms": "Your code",
+        ]
+        await state.deliver(
+            channel: type == "sms" ? "sms" : "email", to: address, type: type, subject: subjects[type] ?? type, token: code, tokenHash: hash,
+            link: type == "sms" ? nil : link)
+        return updated
+    }
+
+    // MARK: Helpers
+
+    /// The token hash in links: hex SHA-256 of the address followed by the code (GoTrue uses SHA-224 the same way).
+    static func tokenHash(_ address: String, _ code: String) -> String {
+        SHA256.hash(data: Data((address + code).utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    func allowedRedirect(_ requested: String?) -> String {
+        guard let requested, !requested.isEmpty else { return configuration.siteURL }
+        if let site = URL(string: configuration.siteURL), let wanted = URL(string: requested), site.host == wanted.host, site.port == wanted.port {
+            return requested
+        }
+        for pattern in configuration.uriAllowList where Self.glob(pattern, matches: requested) { return requested }
+        return configuration.siteURL
+    }
+
+    static func glob(_ pattern: String, matches text: String) -> Bool {
+        var regex = "^"
+        var characters = Array(pattern)[...]
+        while let character = characters.popFirst() {
+            if character == "*" {
+                if characters.first == "*" {
+                    characters.removeFirst()
+                    regex += ".*"
+                } else {
+                    regex += "[^/]*"
+                }
+            } else {
+                regex += NSRegularExpression.escapedPattern(for: String(character))
+            }
+        }
+        return text.range(of: regex + "$", options: .regularExpression) != nil
+    }
+
+    func checkStrength(_ password: String) throws {
+        if password.count < configuration.passwordMinLength {
+            throw AuthError(
+                422, "weak_password", "Password should be at least \(configuration.passwordMinLength) characters.", reasons: ["length"])
+        }
+        if password.utf8.count > 72 { throw AuthError(422, "validation_failed", "Password cannot be longer than 72 characters") }
+    }
+
+    static func validate(email: String) throws {
+        let pattern = #"^[^@\s]+@[^@\s]+\.[^@\s]+$"#
+        guard email.count <= 255, email.range(of: pattern, options: .regularExpression) != nil else {
+            throw AuthError(400, "validation_failed", "Unable to validate email address: invalid format")
+        }
+    }
+
+    /// GoTrue keeps phone numbers as digits only.
+    static func normalizedPhone(_ phone: String) -> String { phone.filter(\.isNumber) }
+
+    func hashPassword(_ password: String) async throws -> String {
+        let cost = UInt8(configuration.bcryptCost)
+        let hash = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+        // GoTrue (Go's bcrypt) writes $2a$; the algorithm is the same.
+        return hash.hasPrefix("$2b$") ? "$2a$" + hash.dropFirst(4) : hash
+    }
+
+    func verifyPassword(_ password: String, hash: String) async throws -> Bool {
+        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+    }
+
+    /// GoTrue's limits, per client, when the profile turns them on.
+    func limit(_ bucket: String, _ request: Request, count: Int = 30) async throws {
+        guard configuration.rateLimit else { return }
+        let client = request.headers[HTTPField.Name("X-Forwarded-For")!]?.split(separator: ",").first.map(String.init) ?? "local"
+        guard await state.allow("\(bucket):\(client)", limit: count, per: .seconds(300)) else {
+            throw AuthError(429, "over_request_rate_limit", "Request rate limit reached")
+        }
+    }
+}
+
+func constantTimeEqual(_ left: String, _ right: String) -> Bool {
+    let a = Array(left.utf8)
+    let b = Array(right.utf8)
+    var difference = UInt8(a.count == b.count ? 0 : 1)
+    for index in 0..<max(a.count, b.count) { difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0) }
+    return difference == 0
+}

@@ -1,0 +1,29 @@
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// The auth emulator process: its Postgres pool and HTTP server, stopped gracefully on SIGTERM or SIGINT.
+public enum AuthService {
+    public static func run(configurationFile: String) async throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: configurationFile))
+        let configuration = try JSONDecoder().decode(AuthConfiguration.self, from: data)
+        var logger = Logger(label: "auth")
+        logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        let database = configuration.database
+        var postgres: PostgresClient.Configuration =
+            database.socketPath.map {
+                .init(unixSocketPath: $0, username: database.user, password: database.password, database: database.database)
+            } ?? .init(host: database.host, port: database.port, username: database.user, password: database.password, database: database.database, tls: .disable)
+        postgres.options.maximumConnections = 20
+        let client = PostgresClient(configuration: postgres, backgroundLogger: logger)
+        let server = await AuthServer(configuration: configuration, client: client, logger: logger)
+        let application = Application(
+            router: server.router(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "devstack-auth"), logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: client), .init(service: application)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,348 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A user as GoTrue returns it (`json`), with the private columns the emulator needs beside it.
+struct AuthUser: @unchecked Sendable {
+    /// GoTrue's user object, ready to send.
+    let json: [String: Any]
+    let encryptedPassword: String?
+    let confirmationToken: String?
+    let recoveryToken: String?
+    let emailChangeToken: String?
+    let banned: Bool
+
+    var id: String { json["id"] as? String ?? "" }
+    var email: String? { (json["email"] as? String).flatMap { $0.isEmpty ? nil : $0 } }
+    var phone: String? { (json["phone"] as? String).flatMap { $0.isEmpty ? nil : $0 } }
+    var emailConfirmed: Bool { !(json["email_confirmed_at"] is NSNull || json["email_confirmed_at"] == nil) }
+    var phoneConfirmed: Bool { !(json["phone_confirmed_at"] is NSNull || json["phone_confirmed_at"] == nil) }
+    var isAnonymous: Bool { json["is_anonymous"] as? Bool ?? false }
+    var role: String { json["role"] as? String ?? "authenticated" }
+    var appMetadata: [String: Any] { json["app_metadata"] as? [String: Any] ?? [:] }
+    var userMetadata: [String: Any] { json["user_metadata"] as? [String: Any] ?? [:] }
+}
+
+/// Users, identities, sessions and refresh tokens in Postgres's `auth` schema, in GoTrue's layout:
+/// RLS sees real user ids, and `devstack reset` wipes them with the rest of the database.
+struct AuthStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    /// GoTrue's user object, built by Postgres; private columns ride along for the emulator.
+    static let userSelect = """
+        select json_build_object(
+            'user', json_build_object(
+                'id', u.id, 'aud', coalesce(u.aud, 'authenticated'), 'role', coalesce(u.role, 'authenticated'),
+                'email', coalesce(u.email, ''), 'phone', coalesce(u.phone, ''),
+                'email_confirmed_at', u.email_confirmed_at, 'phone_confirmed_at', u.phone_confirmed_at, 'confirmed_at', u.confirmed_at,
+                'confirmation_sent_at', u.confirmation_sent_at, 'recovery_sent_at', u.recovery_sent_at, 'invited_at', u.invited_at,
+                'email_change_sent_at', u.email_change_sent_at, 'new_email', nullif(u.email_change, ''),
+                'last_sign_in_at', u.last_sign_in_at,
+                'app_metadata', coalesce(u.raw_app_meta_data, '{}'::jsonb), 'user_metadata', coalesce(u.raw_user_meta_data, '{}'::jsonb),
+                'identities', coalesce((
+                    select json_agg(json_build_object(
+                        'identity_id', i.id, 'id', i.provider_id, 'user_id', i.user_id, 'identity_data', i.identity_data,
+                        'provider', i.provider, 'last_sign_in_at', i.last_sign_in_at, 'created_at', i.created_at,
+                        'updated_at', i.updated_at, 'email', i.email) order by i.created_at)
+                    from auth.identities i where i.user_id = u.id), '[]'::json),
+                'created_at', u.created_at, 'updated_at', u.updated_at, 'banned_until', u.banned_until,
+                'is_anonymous', u.is_anonymous, 'is_sso_user', u.is_sso_user),
+            'encrypted_password', u.encrypted_password,
+            'confirmation_token', nullif(u.confirmation_token, ''),
+            'recovery_token', nullif(u.recovery_token, ''),
+            'email_change_token', nullif(u.email_change_token_new, ''),
+            'banned', coalesce(u.banned_until > now(), false)
+        )::text
+        from auth.users u
+        """
+
+    private func users(_ query: PostgresQuery) async throws -> [AuthUser] {
+        try await retrying {
+            var result: [AuthUser] = []
+            for try await text in try await client.query(query, logger: logger).decode(String.self) {
+                guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { continue }
+                result.append(
+                    AuthUser(
+                        json: object["user"] as? [String: Any] ?? [:], encryptedPassword: object["encrypted_password"] as? String,
+                        confirmationToken: object["confirmation_token"] as? String, recoveryToken: object["recovery_token"] as? String,
+                        emailChangeToken: object["email_change_token"] as? String, banned: object["banned"] as? Bool ?? false))
+            }
+            return result
+        }
+    }
+
+    /// One retry after a connection the server ended (`devstack reset` swaps the database under the pool).
+    private func retrying<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PSQLError where error.code == .serverClosedConnection || error.code == .connectionError || error.serverInfo?[.sqlState] == "57P01" {
+            return try await body()
+        }
+    }
+
+    func user(id: String) async throws -> AuthUser? {
+        guard UUID(uuidString: id) != nil else { return nil }
+        return try await users("\(unescaped: Self.userSelect) where u.id = \(id)::uuid").first
+    }
+
+    func user(email: String) async throws -> AuthUser? {
+        try await users("\(unescaped: Self.userSelect) where lower(u.email) = lower(\(email)) and u.is_sso_user = false").first
+    }
+
+    /// By e-mail when given, else by phone.
+    func user(email: String?, phone: String?) async throws -> AuthUser? {
+        if let email { return try await user(email: email) }
+        if let phone { return try await user(phone: phone) }
+        return nil
+    }
+
+    func user(phone: String) async throws -> AuthUser? {
+        try await users("\(unescaped: Self.userSelect) where u.phone = \(phone)").first
+    }
+
+    func user(tokenHash: String) async throws -> AuthUser? {
+        try await users(
+            "\(unescaped: Self.userSelect) where u.confirmation_token = \(tokenHash) or u.recovery_token = \(tokenHash) or u.email_change_token_new = \(tokenHash)"
+        ).first
+    }
+
+    func listUsers(page: Int, perPage: Int) async throws -> (users: [AuthUser], total: Int) {
+        let offset = (page - 1) * perPage
+        let users = try await users("\(unescaped: Self.userSelect) order by u.created_at desc, u.id limit \(perPage) offset \(offset)")
+        let total = try await retrying {
+            var count = 0
+            for try await value in try await client.query("select count(*)::int from auth.users", logger: logger).decode(Int.self) { count = value }
+            return count
+        }
+        return (users, total)
+    }
+
+    struct NewUser {
+        var id: String?
+        var email: String?
+        var phone: String?
+        var passwordHash: String?
+        var emailConfirmed = false
+        var phoneConfirmed = false
+        var invited = false
+        var anonymous = false
+        var role = "authenticated"
+        var appMetadata: [String: Any] = [:]
+        var userMetadata: [String: Any] = [:]
+        var bannedUntil: Date?
+    }
+
+    /// The user and its identity (email, phone or none for anonymous users), in one transaction.
+    func create(_ new: NewUser) async throws -> AuthUser {
+        let id = new.id ?? UUID().uuidString.lowercased()
+        let provider = new.email != nil ? "email" : new.phone != nil ? "phone" : nil
+        var app = new.appMetadata
+        if app["provider"] == nil { app["provider"] = provider ?? "anonymous" }
+        if app["providers"] == nil { app["providers"] = provider.map { [$0] } ?? [] }
+        let appJSON = Self.json(app)
+        let userJSON = Self.json(new.userMetadata)
+        var identityData: [String: Any] = ["sub": id, "email_verified": new.emailConfirmed, "phone_verified": new.phoneConfirmed]
+        if let email = new.email { identityData["email"] = email }
+        if let phone = new.phone { identityData["phone"] = phone }
+        let identityJSON = Self.json(identityData)
+        let email = new.email?.lowercased()
+        do {
+            try await retrying {
+                try await client.withTransaction(logger: logger) { connection in
+                    try await connection.query(
+                        """
+                        insert into auth.users (instance_id, id, aud, role, email, phone, encrypted_password, email_confirmed_at,
+                            phone_confirmed_at, invited_at, raw_app_meta_data, raw_user_meta_data, is_anonymous, banned_until,
+                            created_at, updated_at, confirmation_token, recovery_token, email_change_token_new, email_change)
+                        values ('00000000-0000-0000-0000-000000000000', \(id)::uuid, 'authenticated', \(new.role), \(email), \(new.phone),
+                            \(new.passwordHash ?? ""), case when \(new.emailConfirmed) then now() end,
+                            case when \(new.phoneConfirmed) then now() end, case when \(new.invited) then now() end,
+                            \(appJSON)::jsonb, \(userJSON)::jsonb, \(new.anonymous), \(new.bannedUntil), now(), now(), '', '', '', '')
+                        """, logger: logger)
+                    if let provider {
+                        try await connection.query(
+                            """
+                            insert into auth.identities (provider_id, user_id, identity_data, provider, created_at, updated_at, last_sign_in_at)
+                            values (\(id), \(id)::uuid, \(identityJSON)::jsonb, \(provider), now(), now(), now())
+                            """, logger: logger)
+                    }
+                }
+            }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw AuthError(422, new.phone != nil && new.email == nil ? "phone_exists" : "email_exists",
+                new.phone != nil && new.email == nil ? "Phone number already registered by another user" : "A user with this email address has already been registered")
+        }
+        guard let user = try await user(id: id) else { throw AuthError.userNotFound }
+        return user
+    }
+
+    /// A column-wise update: only what is given changes.
+    struct Changes {
+        var email: String?
+        var phone: String?
+        var passwordHash: String?
+        var confirmEmail = false
+        var confirmPhone = false
+        var userMetadata: [String: Any]?
+        var appMetadata: [String: Any]?
+        var role: String?
+        var bannedUntil: Date??
+        var confirmationToken: String??
+        var recoveryToken: String??
+        var emailChange: (email: String, tokenHash: String)??
+        var signedIn = false
+        var confirmationSent = false
+        var recoverySent = false
+    }
+
+    func update(_ id: String, _ changes: Changes) async throws -> AuthUser {
+        var sets: [String] = ["updated_at = now()"]
+        var binds = PostgresBindings()
+        func bind(_ value: some PostgresNonThrowingEncodable & Sendable) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        if let email = changes.email { sets.append("email = \(bind(email.lowercased()))") }
+        if let phone = changes.phone { sets.append("phone = \(bind(phone))") }
+        if let hash = changes.passwordHash { sets.append("encrypted_password = \(bind(hash))") }
+        if changes.confirmEmail { sets.append("email_confirmed_at = coalesce(email_confirmed_at, now())") }
+        if changes.confirmPhone { sets.append("phone_confirmed_at = coalesce(phone_confirmed_at, now())") }
+        if let metadata = changes.userMetadata {
+            sets.append("raw_user_meta_data = coalesce(raw_user_meta_data, '{}'::jsonb) || \(bind(Self.json(metadata)))::jsonb")
+        }
+        if let metadata = changes.appMetadata {
+            sets.append("raw_app_meta_data = coalesce(raw_app_meta_data, '{}'::jsonb) || \(bind(Self.json(metadata)))::jsonb")
+        }
+        if let role = changes.role { sets.append("role = \(bind(role))") }
+        if let banned = changes.bannedUntil { sets.append("banned_until = " + (banned.map { bind($0) } ?? "null")) }
+        if let token = changes.confirmationToken { sets.append("confirmation_token = \(bind(token ?? ""))") }
+        if let token = changes.recoveryToken { sets.append("recovery_token = \(bind(token ?? ""))") }
+        if let change = changes.emailChange {
+            sets.append("email_change = \(bind(change?.email ?? ""))")
+            sets.append("email_change_token_new = \(bind(change?.tokenHash ?? ""))")
+            if change != nil { sets.append("email_change_sent_at = now()") }
+        }
+        if changes.signedIn { sets.append("last_sign_in_at = now()") }
+        if changes.confirmationSent { sets.append("confirmation_sent_at = now()") }
+        if changes.recoverySent { sets.append("recovery_sent_at = now()") }
+        let query = PostgresQuery(unsafeSQL: "update auth.users set \(sets.joined(separator: ", ")) where id = \(bind(id))::uuid", binds: binds)
+        do {
+            try await retrying { try await client.query(query, logger: logger) }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw AuthError(422, "email_exists", "A user with this email address has already been registered")
+        }
+        if let email = changes.email {
+            try await retrying {
+                try await client.query(
+                    """
+                    update auth.identities set identity_data = identity_data || jsonb_build_object('email', \(email.lowercased())), updated_at = now()
+                    where user_id = \(id)::uuid and provider = 'email'
+                    """, logger: logger)
+            }
+        }
+        guard let user = try await user(id: id) else { throw AuthError.userNotFound }
+        return user
+    }
+
+    func delete(_ id: String) async throws -> Bool {
+        try await retrying {
+            var deleted = 0
+            for try await count in try await client.query("with d as (delete from auth.users where id = \(id)::uuid returning 1) select count(*)::int from d", logger: logger)
+                .decode(Int.self)
+            { deleted = count }
+            return deleted > 0
+        }
+    }
+
+    // MARK: Sessions and refresh tokens
+
+    /// A new session and its first refresh token.
+    func createSession(userID: String, aal: String = "aal1", userAgent: String?) async throws -> (session: String, refreshToken: String) {
+        let session = UUID().uuidString.lowercased()
+        let token = Self.randomToken()
+        try await retrying {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query(
+                    """
+                    insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent)
+                    values (\(session)::uuid, \(userID)::uuid, now(), now(), \(aal), \(userAgent))
+                    """, logger: logger)
+                try await connection.query(
+                    """
+                    insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, session_id)
+                    values ('00000000-0000-0000-0000-000000000000', \(token), \(userID), false, now(), now(), \(session)::uuid)
+                    """, logger: logger)
+            }
+        }
+        return (session, token)
+    }
+
+    enum RefreshOutcome {
+        case rotated(userID: String, session: String, token: String)
+        case notFound
+        /// A revoked token came back: the session it belonged to is ended.
+        case reused
+    }
+
+    func refresh(_ token: String) async throws -> RefreshOutcome {
+        try await retrying {
+            try await client.withTransaction(logger: logger) { connection -> RefreshOutcome in
+                let rows = try await connection.query(
+                    "select revoked::text, coalesce(session_id::text, ''), coalesce(user_id, '') from auth.refresh_tokens where token = \(token) for update",
+                    logger: logger)
+                var found: (String, String, String)?
+                for try await row in rows.decode((String, String, String).self) { found = row }
+                guard let (revoked, session, user) = found, !session.isEmpty else { return .notFound }
+                if revoked == "true" {
+                    try await connection.query("delete from auth.sessions where id = \(session)::uuid", logger: logger)
+                    return .reused
+                }
+                let next = Self.randomToken()
+                try await connection.query("update auth.refresh_tokens set revoked = true, updated_at = now() where token = \(token)", logger: logger)
+                try await connection.query(
+                    """
+                    insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, session_id)
+                    values ('00000000-0000-0000-0000-000000000000', \(next), \(user), false, now(), now(), \(token), \(session)::uuid)
+                    """, logger: logger)
+                try await connection.query(
+                    "update auth.sessions set refreshed_at = now()::timestamp, updated_at = now() where id = \(session)::uuid", logger: logger)
+                return .rotated(userID: user, session: session, token: next)
+            }
+        }
+    }
+
+    func sessionExists(_ id: String) async throws -> Bool {
+        guard UUID(uuidString: id) != nil else { return false }
+        return try await retrying {
+            var exists = false
+            for try await _ in try await client.query("select 1 from auth.sessions where id = \(id)::uuid", logger: logger).decode(Int32.self) {
+                exists = true
+            }
+            return exists
+        }
+    }
+
+    enum LogoutScope: String { case global, local, others }
+
+    func logout(userID: String, session: String, scope: LogoutScope) async throws {
+        try await retrying {
+            switch scope {
+            case .local: try await client.query("delete from auth.sessions where id = \(session)::uuid", logger: logger)
+            case .global: try await client.query("delete from auth.sessions where user_id = \(userID)::uuid", logger: logger)
+            case .others:
+                try await client.query("delete from auth.sessions where user_id = \(userID)::uuid and id <> \(session)::uuid", logger: logger)
+            }
+        }
+    }
+
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        return String((0..<32).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
+    }
+
+    static func json(_ object: [String: Any]) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}
