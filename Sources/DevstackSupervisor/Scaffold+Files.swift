@@ -23,6 +23,7 @@ extension Scaffold {
                 kind: auth
                 depends_on: { db: healthy }
                 site_url: http://127.0.0.1:3000
+                external_anonymous_users_enabled: true
 
               instant:
                 kind: inference
@@ -117,8 +118,25 @@ extension Scaffold {
             "stacks/default/fixtures/greetings.yaml",
             #"""
             # Deterministic answers of the mock inference servers (format: README, "Fixtures").
-            - match: { last_user_message: { contains: "hello" } }
+            # The first entry that matches wins; without a match the answer is "You said: <last user message>".
+            - name: greeting
+              match: { last_user_message: { contains: "hello" } }
               content: "Hello! This is the devstack mock."
+
+            - name: weather tool
+              match: { model: instant, last_user_message: { regex: "(?i)weather in [a-z]+" } }
+              tool_calls:
+                - name: get_weather
+                  arguments: { city: Paris }
+
+            - name: deep question
+              match: { model: thinking, last_user_message: { contains: "meaning of life" } }
+              reasoning: "The user asks a classic question. A short, friendly answer fits."
+              content: "42, according to the mock."
+
+            - name: outage drill
+              match: { scenario: outage }
+              error: { status: 503, message: "The model is down for this drill." }
             """# + "\n"
         ),
         (

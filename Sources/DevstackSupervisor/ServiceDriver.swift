@@ -104,23 +104,6 @@ public struct DriverSet: Sendable {
         self.drivers = drivers.merging([.process: ProcessDriver()]) { mine, _ in mine }
     }
 
-    /// Every service can be run by this build, or an error naming those that cannot — before anything starts.
-    public func checkRunnable(_ services: [PlannedService]) throws {
-        let missing = services.filter { drivers[$0.kind] == nil }
-        guard !missing.isEmpty else { return }
-        // Services are in start order, so dependencies are decided before their dependants.
-        var runnable = Set<String>()
-        for service in services where drivers[service.kind] != nil && service.dependsOn.allSatisfy({ runnable.contains($0.service) }) {
-            runnable.insert(service.name)
-        }
-        let suggestion = services.map(\.name).filter(runnable.contains)
-        throw SupervisorError(
-            .launchFailed,
-            "this devstack cannot run services of kind \(Set(missing.map(\.kind.rawValue)).sorted().joined(separator: ", ")) yet: "
-                + missing.map(\.name).joined(separator: ", ") + "; nothing was started",
-            fix: suggestion.isEmpty ? "remove those services from the stack for now" : "start what it can run: devstack up \(suggestion.joined(separator: " "))")
-    }
-
     func driver(for service: PlannedService) throws -> any ServiceDriver {
         guard let driver = drivers[service.kind] else {
             throw SupervisorError(

@@ -42,7 +42,6 @@ public enum StackRunner {
         let background = options.isBackgroundSupervisor
         let recovered = recoverStale(store)
         let (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
-        try drivers.checkRunnable(services)
         let view = background ? nil : ConsoleView(services: services.map(\.name), showLogs: true, environment: environment)
         // The background supervisor's output is its log file; nothing may sit in a buffer.
         let say: @Sendable (String) -> Void = { line in view?.message(line) ?? LogSink.writeAll(STDOUT_FILENO, Data((line + "\n").utf8)) }
@@ -197,7 +196,6 @@ public enum StackRunner {
         if store.running() != nil { throw alreadyRunning(store) }
         // Check the files and ports here, so mistakes show in this terminal with the right exit status.
         let (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
-        try drivers.checkRunnable(services)
         try StateDirectory.create(store.logDirectory)
         let logPath = "\(store.logDirectory)/supervisor.log"
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)

@@ -292,6 +292,179 @@ def bench_reset(devstack, runs):
     return statistics.median(ours), percentile(ours, 0.95), statistics.median(naive), statistics.median(plain)
 
 
+def repo_root():
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def copy_of_default_stack(profile_text):
+    """The repository's default stack in a temporary project, with a `bench` profile."""
+    root = tempfile.mkdtemp(prefix="devstack-bench-")
+    shutil.copytree(f"{repo_root()}/stacks", f"{root}/stacks")
+    os.makedirs(f"{root}/profiles")
+    open(f"{root}/profiles/bench.yaml", "w").write(profile_text)
+    return root
+
+
+def bench_default_stack(devstack, runs):
+    """Cold (initdb, bootstrap, migrations, seed, all five services) and warm `up --detach` of the default stack."""
+    project = copy_of_default_stack("ports: auto\ndata: persistent\nvalues: { log_level: info, rate_limit: disabled }\n")
+    times = []
+    try:
+        for _ in range(runs + 1):
+            times.append(timed([devstack, "up", "--detach", "--profile", "bench"], cwd=project))
+            subprocess.run([devstack, "down", "--profile", "bench"], cwd=project, check=True, capture_output=True)
+    finally:
+        subprocess.run([devstack, "down", "--profile", "bench"], cwd=project, capture_output=True)
+        shutil.rmtree(project, ignore_errors=True)
+    return times[0], statistics.median(times[1:])
+
+
+def wrk(url, seconds, script=None):
+    argv = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency"] + (["-s", script] if script else []) + [url]
+    output = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    rps = float(output.split("Requests/sec:")[1].split()[0])
+    p99 = output.split(" 99%")[1].split()[0]
+    value = float(p99.rstrip("usm"))
+    p99_ms = value / 1000 if p99.endswith("us") else value * 1000 if p99.endswith("s") and not p99.endswith("ms") else value
+    return rps, p99_ms
+
+
+def inference_stack(devstack, extra=""):
+    stack = "services:\n  instant:\n    kind: inference\n    model: instant\n" + extra
+    project = project_with(stack, "ports: auto\n")
+    subprocess.run([devstack, "up", "--detach"], cwd=project, check=True, capture_output=True)
+    port = json.load(open(f"{project}/.devstack/local/state.json"))["ports"]["instant"]["http"]
+    return project, port
+
+
+def bench_inference(devstack, seconds):
+    """Non-streaming chat completions under wrk, beside nginx serving a static body of the same size."""
+    project, port = inference_stack(devstack)
+    workdir = tempfile.mkdtemp(prefix="devstack-bench-nginx-")
+    nginx = None
+    try:
+        body = json.dumps({"model": "instant", "messages": [{"role": "user", "content": "benchmark me"}]})
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        conn.request("POST", "/v1/chat/completions", body, {"content-type": "application/json"})
+        answer = conn.getresponse().read()
+        script = f"{workdir}/post.lua"
+        open(script, "w").write(f"wrk.method = 'POST'\nwrk.body = {json.dumps(body)}\nwrk.headers['Content-Type'] = 'application/json'\n")
+        # The journal would grow by every request: keep it, it is part of what we measure.
+        ours = wrk(f"http://127.0.0.1:{port}/v1/chat/completions", seconds, script)
+        os.makedirs(f"{workdir}/html")
+        open(f"{workdir}/html/answer.json", "wb").write(answer)
+        (nginx_port,) = free_ports(1)
+        conf = f"""
+worker_processes {os.cpu_count()};
+daemon off;
+pid {workdir}/nginx.pid;
+error_log {workdir}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  default_type application/json;
+  server {{ listen 127.0.0.1:{nginx_port}; root {workdir}/html; }}
+}}
+"""
+        open(f"{workdir}/nginx.conf", "w").write(conf)
+        os.chmod(workdir, 0o755)
+        nginx = subprocess.Popen(["nginx", "-c", f"{workdir}/nginx.conf", "-p", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while not port_open(nginx_port) and time.time() < deadline:
+            time.sleep(0.02)
+        theirs = wrk(f"http://127.0.0.1:{nginx_port}/answer.json", seconds)
+        return ours, theirs, len(answer)
+    finally:
+        if nginx:
+            nginx.terminate()
+            nginx.wait()
+        subprocess.run([devstack, "down"], cwd=project, capture_output=True)
+        shutil.rmtree(project, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def bench_streaming(devstack, delay_ms=20, streams=10):
+    """Inter-token intervals of streamed answers, measured by the client, against the configured delay."""
+    project, port = inference_stack(devstack, f"    token_delay: {delay_ms}ms\n")
+    errors = []
+    try:
+        words = " ".join(f"w{i}" for i in range(40))
+        body = json.dumps({"model": "instant", "stream": True, "messages": [{"role": "user", "content": words}]})
+        for _ in range(streams):
+            sock = socket.create_connection(("127.0.0.1", port))
+            request = f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}"
+            sock.sendall(request.encode())
+            arrivals, buffer = [], b""
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                now = time.perf_counter()
+                buffer += data
+                arrivals += [now] * buffer.count(b'"content":"')
+                buffer = buffer[buffer.rfind(b"\n\n") + 2:] if b"\n\n" in buffer else buffer
+            sock.close()
+            intervals = [(b - a) * 1000 for a, b in zip(arrivals[1:], arrivals[2:])]
+            errors += [abs(interval - delay_ms) for interval in intervals]
+    finally:
+        subprocess.run([devstack, "down"], cwd=project, capture_output=True)
+        shutil.rmtree(project, ignore_errors=True)
+    return percentile(errors, 0.95), statistics.median(errors), len(errors)
+
+
+def raw_bcrypt_rate(cost, seconds):
+    """bcrypt verifications per second on every core, with Python's bcrypt (C), at the same cost."""
+    code = (
+        "import bcrypt,time,sys;cost=int(sys.argv[1]);h=bcrypt.hashpw(b'bench-password',bcrypt.gensalt(cost));"
+        "n=0;end=time.time()+float(sys.argv[2])\nwhile time.time()<end:\n bcrypt.checkpw(b'bench-password',h);n+=1\nprint(n)"
+    )
+    workers = [subprocess.Popen(["python3", "-c", code, str(cost), str(seconds)], stdout=subprocess.PIPE, text=True) for _ in range(os.cpu_count())]
+    return sum(int(worker.communicate()[0]) for worker in workers) / seconds
+
+
+def bench_auth(devstack, cost, seconds):
+    """Password sign-ins per second through the auth emulator at one bcrypt cost, 8 clients in parallel."""
+    import threading
+
+    stack = (
+        "services:\n  db:\n    kind: postgres\n    database: app\n    supabase: true\n"
+        f"  auth:\n    kind: auth\n    depends_on: {{ db: healthy }}\n    bcrypt_cost: {cost}\n"
+    )
+    project = project_with(stack, "ports: auto\ndata: ephemeral\npostgres: { fsync: 'off', synchronous_commit: 'off' }\n")
+    try:
+        subprocess.run([devstack, "up", "--detach"], cwd=project, check=True, capture_output=True)
+        port = json.load(open(f"{project}/.devstack/local/state.json"))["ports"]["auth"]["http"]
+        body = json.dumps({"email": "bench@example.com", "password": "bench-password"})
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        conn.request("POST", "/signup", body, {"content-type": "application/json"})
+        assert conn.getresponse().status == 200
+        latencies, lock = [], threading.Lock()
+        end = time.time() + seconds
+
+        def client():
+            connection = http.client.HTTPConnection("127.0.0.1", port)
+            mine = []
+            while time.time() < end:
+                start = time.perf_counter()
+                connection.request("POST", "/token?grant_type=password", body, {"content-type": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                if response.status == 200:
+                    mine.append(time.perf_counter() - start)
+            with lock:
+                latencies.extend(mine)
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        subprocess.run([devstack, "down"], cwd=project, capture_output=True)
+        shutil.rmtree(project, ignore_errors=True)
+    return len(latencies) / seconds, statistics.median(latencies), percentile(latencies, 0.99)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--devstack", required=True)
@@ -310,6 +483,17 @@ def main():
     rows.append(("", "", f"plain CREATE DATABASE … TEMPLATE (psql) {plain * 1000:.0f} ms", f"{plain / p50:.1f}x faster"))
     ours, shell = bench_up(args.devstack, args.runs)
     rows.append(("up: 10 services to all-healthy (median)", f"{ours * 1000:.0f} ms", f"shell script + port polling {shell * 1000:.0f} ms", f"{ours / shell:.2f}x"))
+    cold, warm = bench_default_stack(args.devstack, args.runs)
+    rows.append(("up, default stack (5 services), warm (median)", f"{warm * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{warm / bare:.2f}x"))
+    rows.append(("up, default stack, cold (initdb, bootstrap, migrations, seed)", f"{cold * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{cold / bare:.2f}x"))
+    (rps, p99), (nginx_rps, nginx_p99), size = bench_inference(args.devstack, 10)
+    rows.append((f"mock inference, non-streaming chat ({size} B answer), wrk -c32", f"{rps:,.0f} req/s, p99 {p99:.1f} ms", f"nginx static file, same size: {nginx_rps:,.0f} req/s, p99 {nginx_p99:.1f} ms", f"{rps / nginx_rps:.2f}x"))
+    p95_error, median_error, count = bench_streaming(args.devstack)
+    rows.append((f"streaming, token_delay 20 ms ({count} intervals)", f"|interval - 20 ms| p95 {p95_error:.2f} ms, median {median_error:.2f} ms", "target: p95 within 2 ms", ""))
+    for cost in (4, 10):
+        rate, p50, p99 = bench_auth(args.devstack, cost, 10)
+        raw = raw_bcrypt_rate(cost, 5)
+        rows.append((f"auth sign-in, bcrypt cost {cost}, 8 clients", f"{rate:,.0f}/s, p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms", f"raw bcrypt verify, all cores: {raw:,.0f}/s", f"{rate / raw:.2f}x"))
     p50, worst, cpu, rss, child_rss = bench_crash_and_idle(args.devstack, 10, args.idle_seconds)
     rows.append(("crash → healthy again (kill -9, backoff fixed 20ms)", f"p50 {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms", "configured backoff 16–24 ms", ""))
     rows.append((f"supervisor idle, {args.idle_seconds}s, 10 services", f"CPU {cpu:.2f}% · RSS {rss:.1f} MiB", f"one trivial python service: RSS {child_rss:.1f} MiB", ""))

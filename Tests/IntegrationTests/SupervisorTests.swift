@@ -253,21 +253,6 @@ import Testing
         }
     }
 
-    @Test func kindsThisBuildCannotRunAreRefusedBeforeAnythingStarts() async throws {
-        try await withTemporaryDirectory { directory in
-            try directory.write("stacks/default/stack.yaml", "services:\n  db: { kind: postgres }\n  auth: { kind: auth, depends_on: [db] }\n")
-            try directory.write("profiles/local.yaml", "ports: auto\n")
-            for arguments in [["up"], ["up", "--detach"]] {
-                let result = try DevstackBinary.run(arguments, in: directory.path)
-                #expect(result.status == 1)
-                #expect(result.standardError.contains("this devstack cannot run services of kind auth yet: auth; nothing was started"))
-                #expect(result.standardError.contains("start what it can run: devstack up db\n"))
-            }
-            #expect(ProcessTree.processes(whereArgumentsContain: directory.path).isEmpty)
-            #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/.devstack/local/data"))
-        }
-    }
-
     @Test func execRunsWithTheStackEnvAndReturnsItsStatus() async throws {
         try await withTemporaryDirectory { directory in
             try directory.write("stacks/default/stack.yaml", "services:\n  web: { kind: process, command: [sleep, '1'], ports: [http] }\nenv:\n  WEB: ${web.url}\n")
