@@ -1,4 +1,5 @@
 import Crypto
+import DevstackCore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -174,8 +175,7 @@ public struct AuthServer: Sendable {
 
     /// A new session for the user, marked as signed in now.
     func session(for user: AuthUser, method: String, request: Request) async throws -> [String: Any] {
-        let signedIn = try await store.update(user.id, .init(signedIn: true))
-        let (session, refresh) = try await store.createSession(userID: user.id, userAgent: request.headers[.userAgent])
+        let (signedIn, session, refresh) = try await store.signIn(userID: user.id, userAgent: request.headers[.userAgent])
         return try await sessionBody(user: signedIn, session: session, refreshToken: refresh, method: method)
     }
 
@@ -378,13 +378,13 @@ public struct AuthServer: Sendable {
         var used: TokenSlot?
         for slot in slots {
             switch slot {
-            case .confirmation where user.confirmationToken.map({ constantTimeEqual($0, presented) }) == true:
+            case .confirmation where user.confirmationToken.map({ ConstantTime.equal($0, presented) }) == true:
                 used = slot
                 changes.confirmationToken = .some(nil)
-            case .recovery where user.recoveryToken.map({ constantTimeEqual($0, presented) }) == true:
+            case .recovery where user.recoveryToken.map({ ConstantTime.equal($0, presented) }) == true:
                 used = slot
                 changes.recoveryToken = .some(nil)
-            case .emailChange where user.emailChangeToken.map({ constantTimeEqual($0, presented) }) == true:
+            case .emailChange where user.emailChangeToken.map({ ConstantTime.equal($0, presented) }) == true:
                 used = slot
                 changes.emailChange = .some(nil)
                 changes.email = user.json["new_email"] as? String
@@ -502,12 +502,4 @@ public struct AuthServer: Sendable {
             throw AuthError(429, "over_request_rate_limit", "Request rate limit reached")
         }
     }
-}
-
-func constantTimeEqual(_ left: String, _ right: String) -> Bool {
-    let a = Array(left.utf8)
-    let b = Array(right.utf8)
-    var difference = UInt8(a.count == b.count ? 0 : 1)
-    for index in 0..<max(a.count, b.count) { difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0) }
-    return difference == 0
 }

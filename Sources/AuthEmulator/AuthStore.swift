@@ -30,8 +30,11 @@ struct AuthStore: Sendable {
     let logger: Logger
 
     /// GoTrue's user object, built by Postgres; private columns ride along for the emulator.
-    static let userSelect = """
-        select json_build_object(
+    static let userSelect = "select \(userJSON) from auth.users u"
+
+    /// The user row `u` as the emulator reads it, one JSON text.
+    static let userJSON = """
+        json_build_object(
             'user', json_build_object(
                 'id', u.id, 'aud', coalesce(u.aud, 'authenticated'), 'role', coalesce(u.role, 'authenticated'),
                 'email', coalesce(u.email, ''), 'phone', coalesce(u.phone, ''),
@@ -54,7 +57,6 @@ struct AuthStore: Sendable {
             'email_change_token', nullif(u.email_change_token_new, ''),
             'banned', coalesce(u.banned_until > now(), false)
         )::text
-        from auth.users u
         """
 
     private func users(_ query: PostgresQuery) async throws -> [AuthUser] {
@@ -191,7 +193,6 @@ struct AuthStore: Sendable {
         var confirmationToken: String??
         var recoveryToken: String??
         var emailChange: (email: String, tokenHash: String)??
-        var signedIn = false
         var confirmationSent = false
         var recoverySent = false
     }
@@ -223,7 +224,6 @@ struct AuthStore: Sendable {
             sets.append("email_change_token_new = \(bind(change?.tokenHash ?? ""))")
             if change != nil { sets.append("email_change_sent_at = now()") }
         }
-        if changes.signedIn { sets.append("last_sign_in_at = now()") }
         if changes.confirmationSent { sets.append("confirmation_sent_at = now()") }
         if changes.recoverySent { sets.append("recovery_sent_at = now()") }
         let query = PostgresQuery(unsafeSQL: "update auth.users set \(sets.joined(separator: ", ")) where id = \(bind(id))::uuid", binds: binds)
@@ -257,25 +257,25 @@ struct AuthStore: Sendable {
 
     // MARK: Sessions and refresh tokens
 
-    /// A new session and its first refresh token.
-    func createSession(userID: String, aal: String = "aal1", userAgent: String?) async throws -> (session: String, refreshToken: String) {
+    /// A sign-in in one statement (one round trip): a session, its first refresh token, and the
+    /// user marked as signed in now, returned as it then is.
+    func signIn(userID: String, aal: String = "aal1", userAgent: String?) async throws -> (user: AuthUser, session: String, refreshToken: String) {
         let session = UUID().uuidString.lowercased()
         let token = Self.randomToken()
-        try await retrying {
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query(
-                    """
-                    insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent)
-                    values (\(session)::uuid, \(userID)::uuid, now(), now(), \(aal), \(userAgent))
-                    """, logger: logger)
-                try await connection.query(
-                    """
-                    insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, session_id)
-                    values ('00000000-0000-0000-0000-000000000000', \(token), \(userID), false, now(), now(), \(session)::uuid)
-                    """, logger: logger)
-            }
-        }
-        return (session, token)
+        let updated = try await users(
+            """
+            with new_session as (
+                insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent)
+                values (\(session)::uuid, \(userID)::uuid, now(), now(), \(aal), \(userAgent))
+            ), new_token as (
+                insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, session_id)
+                values ('00000000-0000-0000-0000-000000000000', \(token), \(userID), false, now(), now(), \(session)::uuid)
+            )
+            update auth.users u set last_sign_in_at = now(), updated_at = now() where u.id = \(userID)::uuid
+            returning \(unescaped: Self.userJSON)
+            """)
+        guard let user = updated.first else { throw AuthError.userNotFound }
+        return (user, session, token)
     }
 
     enum RefreshOutcome {

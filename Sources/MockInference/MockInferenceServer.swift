@@ -271,16 +271,3 @@ func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws ->
     return Response(
         status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
 }
-
-enum ConstantTime {
-    /// Compares without stopping at the first difference, so timing tells nothing about the key.
-    static func equal(_ left: String, _ right: String) -> Bool {
-        let a = Array(left.utf8)
-        let b = Array(right.utf8)
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for index in 0..<max(a.count, b.count) {
-            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
-        }
-        return difference == 0
-    }
-}
