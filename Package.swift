@@ -80,6 +80,7 @@ let package = Package(
             dependencies: [
                 "DevstackCore",
                 "DevstackSupervisor",
+                "DevstackPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

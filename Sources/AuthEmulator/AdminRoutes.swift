@@ -59,7 +59,7 @@ extension AuthServer {
             if user == nil { user = try await store.create(.init(email: email, invited: true, userMetadata: try body.dictionary("data") ?? [:])) }
             let redirect = allowedRedirect(try request.uri.queryParameters.get("redirect_to") ?? body.string("redirect_to"))
             guard let user else { throw AuthError.userNotFound }
-            return try jsonResponse(try await send("invite", to: user, address: email, redirect: redirect).json)
+            return try jsonResponse(try await send("invite", to: user, address: email, redirect: redirect).user.json)
         }
     }
 
@@ -189,12 +189,11 @@ extension AuthServer {
         default:
             throw AuthError(422, "validation_failed", "Invalid generate link type \"\(type)\"")
         }
-        let updated = try await send(sendType, to: user!, address: address, redirect: redirect)
-        let message = await state.messages(to: address).last
+        let (updated, message) = try await send(sendType, to: user!, address: address, redirect: redirect)
         var result = updated.json
-        result["action_link"] = message?.link ?? ""
-        result["email_otp"] = message?.token ?? ""
-        result["hashed_token"] = message?.tokenHash ?? ""
+        result["action_link"] = message.link ?? ""
+        result["email_otp"] = message.token ?? ""
+        result["hashed_token"] = message.tokenHash ?? ""
         result["redirect_to"] = redirect
         result["verification_type"] = sendType
         return result

@@ -1,23 +1,16 @@
 import DevstackCore
+import DevstackPostgres
 import Foundation
 
 /// Everything the auth emulator process needs, handed over by the driver as a 0600 JSON file.
 public struct AuthConfiguration: Codable, Sendable {
-    public struct Database: Codable, Sendable {
-        public var socketPath: String?
-        public var host: String
-        public var port: Int
-        public var user: String
-        public var password: String
-        public var database: String
-    }
-
     public var service: String
     public var host: String
     public var port: Int
     /// What clients are given (`${auth.url}`); the issuer of tokens is this plus `/auth/v1`.
     public var externalURL: String
-    public var database: Database
+    /// The Postgres service keeping the users (its private socket when there is one).
+    public var database: PostgresSession.Endpoint
     public var jwtSecret: String
     public var jwtExpirySeconds: Int
     public var siteURL: String
@@ -34,7 +27,7 @@ public struct AuthConfiguration: Codable, Sendable {
     public var logLevel: String
 
     public init(
-        service: String, host: String, port: Int, externalURL: String, database: Database, jwtSecret: String, jwtExpirySeconds: Int = 3600,
+        service: String, host: String, port: Int, externalURL: String, database: PostgresSession.Endpoint, jwtSecret: String, jwtExpirySeconds: Int = 3600,
         siteURL: String = "http://127.0.0.1:3000", uriAllowList: [String] = [], disableSignup: Bool = false, mailerAutoconfirm: Bool = true,
         smsAutoconfirm: Bool = true, emailEnabled: Bool = true, phoneEnabled: Bool = true, anonymousEnabled: Bool = false,
         passwordMinLength: Int = 6, bcryptCost: Int = 10, rateLimit: Bool = false, logLevel: String = "info"
@@ -66,7 +59,7 @@ public struct AuthConfiguration: Codable, Sendable {
             if let name = service.setting("database")?.description { return plan.service(named: name) }
             return plan.services.first { $0.kind == .postgres }
         }()
-        guard let db = databaseService, let port = db.primaryPort else {
+        guard let db = databaseService, let endpoint = PostgresDriver.endpoint(db) else {
             throw AuthError.configuration("\(service.name): no postgres service to keep users in")
         }
         guard let ownPort = service.primaryPort else { throw AuthError.configuration("\(service.name) has no port") }
@@ -85,9 +78,7 @@ public struct AuthConfiguration: Codable, Sendable {
         self.init(
             service: service.name, host: plan.profile.host, port: ownPort,
             externalURL: service.attributes["url"] ?? "http://127.0.0.1:\(ownPort)",
-            database: Database(
-                socketPath: db.attributes["socket"].map { "\($0)/.s.PGSQL.\(port)" }, host: db.attributes["host"] ?? "127.0.0.1", port: port,
-                user: db.attributes["user"] ?? "postgres", password: db.attributes["password"] ?? "", database: db.attributes["database"] ?? db.name),
+            database: endpoint,
             jwtSecret: plan.secrets["jwt_secret"] ?? "", jwtExpirySeconds: expiry,
             siteURL: service.setting("site_url")?.description ?? "http://127.0.0.1:3000", uriAllowList: allowList,
             disableSignup: bool("disable_signup", false), mailerAutoconfirm: bool("mailer_autoconfirm", true),

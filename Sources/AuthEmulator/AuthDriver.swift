@@ -21,8 +21,7 @@ public struct AuthDriver: ServiceDriver {
     }
 
     public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
-        guard let port = service.primaryPort else { return false }
-        return await HealthProbe.httpAnswers(url: "http://\(service.attributes["host"] ?? "127.0.0.1"):\(port)/health", timeout: .seconds(2))
+        await HealthProbe.healthRouteAnswers(service)
     }
 
     /// Users live in Postgres (its reset wipes them); here the inbox and rate-limit counters go.

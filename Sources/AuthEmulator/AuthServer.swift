@@ -123,7 +123,7 @@ public struct AuthServer: Sendable {
         }
         let redirect = allowedRedirect(try request.uri.queryParameters.get("redirect_to") ?? body.string("redirect_to"))
         let sent = try await send(email != nil ? "signup" : "sms", to: user, address: email ?? phone!, redirect: redirect)
-        return try jsonResponse(sent.json)
+        return try jsonResponse(sent.user.json)
     }
 
     private func token(_ request: Request) async throws -> Response {
@@ -233,7 +233,7 @@ public struct AuthServer: Sendable {
                 updated = try await store.update(user.id, .init(email: email, confirmEmail: configuration.mailerAutoconfirm))
             } else {
                 let redirect = allowedRedirect(request.uri.queryParameters.get("redirect_to"))
-                updated = try await send("email_change", to: updated, address: email, redirect: redirect)
+                updated = try await send("email_change", to: updated, address: email, redirect: redirect).user
             }
         }
         return try jsonResponse(updated.json)
@@ -271,7 +271,7 @@ public struct AuthServer: Sendable {
         }
         let redirect = allowedRedirect(try request.uri.queryParameters.get("redirect_to") ?? body.string("email_redirect_to"))
         let sent = try await send(email != nil ? "magiclink" : "sms", to: user!, address: email ?? phone!, redirect: redirect)
-        let reply: [String: Any] = phone != nil ? ["message_id": "devstack-\(sent.id)"] : [:]
+        let reply: [String: Any] = phone != nil ? ["message_id": "devstack-\(sent.message.id)"] : [:]
         return try jsonResponse(reply)
     }
 
@@ -330,7 +330,7 @@ public struct AuthServer: Sendable {
         try await limit("verify", request)
         let body = try await RequestBody.read(&request)
         let type = try body.text("type") ?? ""
-        let (user, _) = try await verifyToken(
+        let user = try await verifyToken(
             type: type, token: try body.text("token"), tokenHash: try body.text("token_hash"), email: try body.text("email")?.lowercased(),
             phone: try body.text("phone").map(Self.normalizedPhone))
         return try jsonResponse(try await session(for: user, method: type == "recovery" ? "recovery" : "otp", request: request))
@@ -342,7 +342,7 @@ public struct AuthServer: Sendable {
         let type = query.get("type") ?? ""
         let redirect = allowedRedirect(query.get("redirect_to"))
         do {
-            let (user, _) = try await verifyToken(type: type, token: nil, tokenHash: query.get("token"), email: nil, phone: nil)
+            let user = try await verifyToken(type: type, token: nil, tokenHash: query.get("token"), email: nil, phone: nil)
             let session = try await session(for: user, method: type == "recovery" ? "recovery" : "otp", request: request)
             let fragment = [
                 "access_token=\(session["access_token"]!)", "expires_at=\(session["expires_at"]!)", "expires_in=\(session["expires_in"]!)",
@@ -356,7 +356,7 @@ public struct AuthServer: Sendable {
         }
     }
 
-    private func verifyToken(type: String, token: String?, tokenHash: String?, email: String?, phone: String?) async throws -> (AuthUser, TokenSlot) {
+    private func verifyToken(type: String, token: String?, tokenHash: String?, email: String?, phone: String?) async throws -> AuthUser {
         guard let slots = Self.slots(for: type) else {
             throw AuthError(400, "validation_failed", "Verify requires a verification type")
         }
@@ -375,31 +375,24 @@ public struct AuthServer: Sendable {
         }
         guard let user else { throw AuthError.otpExpired }
         var changes = AuthStore.Changes()
-        var used: TokenSlot?
-        for slot in slots {
-            switch slot {
-            case .confirmation where user.confirmationToken.map({ ConstantTime.equal($0, presented) }) == true:
-                used = slot
-                changes.confirmationToken = .some(nil)
-            case .recovery where user.recoveryToken.map({ ConstantTime.equal($0, presented) }) == true:
-                used = slot
-                changes.recoveryToken = .some(nil)
-            case .emailChange where user.emailChangeToken.map({ ConstantTime.equal($0, presented) }) == true:
-                used = slot
-                changes.emailChange = .some(nil)
-                changes.email = user.json["new_email"] as? String
-            default: continue
-            }
-            break
+        guard let slot = slots.first(where: { user.storedToken($0).map { ConstantTime.equal($0, presented) } == true }) else {
+            throw AuthError.otpExpired
         }
-        guard let used else { throw AuthError.otpExpired }
+        // A code works once.
+        switch slot {
+        case .confirmation: changes.confirmationToken = .some(nil)
+        case .recovery: changes.recoveryToken = .some(nil)
+        case .emailChange:
+            changes.emailChange = .some(nil)
+            changes.email = user.json["new_email"] as? String
+        }
         if type == "sms" || (phone != nil && email == nil && tokenHash == nil) { changes.confirmPhone = true } else { changes.confirmEmail = true }
-        return (try await store.update(user.id, changes), used)
+        return try await store.update(user.id, changes)
     }
 
     /// Puts a code and a link in the inbox and stores the code's hash where `verify` looks for it.
     @discardableResult
-    func send(_ type: String, to user: AuthUser, address: String, redirect: String) async throws -> AuthUser {
+    func send(_ type: String, to user: AuthUser, address: String, redirect: String) async throws -> (user: AuthUser, message: InboxMessage) {
         if configuration.rateLimit, !(await state.allow("email_sent:\(address)", limit: 30, per: .seconds(3600))) {
             throw AuthError(429, "over_email_send_rate_limit", "Email rate limit exceeded")
         }
@@ -425,10 +418,10 @@ public struct AuthServer: Sendable {
             "signup": "Confirm Your Signup", "invite": "You have been invited", "magiclink": "Your Magic Link", "recovery": "Reset Your Password",
             "email_change": "Confirm Email Change", "sms": "Your code",
         ]
-        await state.deliver(
+        let message = await state.deliver(
             channel: type == "sms" ? "sms" : "email", to: address, type: type, subject: subjects[type] ?? type, token: code, tokenHash: hash,
             link: type == "sms" ? nil : link)
-        return updated
+        return (updated, message)
     }
 
     // MARK: Helpers
@@ -500,6 +493,16 @@ public struct AuthServer: Sendable {
         let client = request.headers[HTTPField.Name("X-Forwarded-For")!]?.split(separator: ",").first.map(String.init) ?? "local"
         guard await state.allow("\(bucket):\(client)", limit: count, per: .seconds(300)) else {
             throw AuthError(429, "over_request_rate_limit", "Request rate limit reached")
+        }
+    }
+}
+
+extension AuthUser {
+    func storedToken(_ slot: AuthServer.TokenSlot) -> String? {
+        switch slot {
+        case .confirmation: return confirmationToken
+        case .recovery: return recoveryToken
+        case .emailChange: return emailChangeToken
         }
     }
 }

@@ -11,11 +11,7 @@ public enum AuthService {
         let configuration = try JSONDecoder().decode(AuthConfiguration.self, from: data)
         var logger = Logger(label: "auth")
         logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
-        let database = configuration.database
-        var postgres: PostgresClient.Configuration =
-            database.socketPath.map {
-                .init(unixSocketPath: $0, username: database.user, password: database.password, database: database.database)
-            } ?? .init(host: database.host, port: database.port, username: database.user, password: database.password, database: database.database, tls: .disable)
+        var postgres = configuration.database.poolConfiguration
         postgres.options.maximumConnections = 20
         let client = PostgresClient(configuration: postgres, backgroundLogger: logger)
         let server = await AuthServer(configuration: configuration, client: client, logger: logger)

@@ -27,13 +27,14 @@ actor AuthState {
     private var windows: [String: [ContinuousClock.Instant]] = [:]
     static let inboxCapacity = 1000
 
-    func deliver(channel: String, to: String, type: String, subject: String, token: String?, tokenHash: String?, link: String?) {
-        inbox.append(
-            InboxMessage(
-                id: nextMessage, channel: channel, to: to, type: type, subject: subject, token: token, tokenHash: tokenHash, link: link,
-                createdAt: Date()))
+    func deliver(channel: String, to: String, type: String, subject: String, token: String?, tokenHash: String?, link: String?) -> InboxMessage {
+        let message = InboxMessage(
+            id: nextMessage, channel: channel, to: to, type: type, subject: subject, token: token, tokenHash: tokenHash, link: link,
+            createdAt: Date())
+        inbox.append(message)
         nextMessage += 1
         if inbox.count > Self.inboxCapacity { inbox.removeFirst(inbox.count - Self.inboxCapacity) }
+        return message
     }
 
     func messages(to recipient: String?) -> [InboxMessage] {

@@ -45,7 +45,6 @@ struct RequestBody {
         switch object[key] {
         case nil, is NSNull: return nil
         case let value as NSNumber where isBoolean(value): return value.boolValue
-        case let value as Bool: return value
         default: throw AuthError(400, "bad_json", "Could not parse request body as JSON: '\(key)' must be a boolean")
         }
     }
@@ -66,7 +65,8 @@ func jsonResponse(_ object: Any, status: HTTPResponse.Status = .ok, headers: HTT
     return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
-/// JSON's true and false arrive as NSNumber; only their type code tells them from 1 and 0.
+/// JSON's true and false arrive as NSNumber, and `as? Bool` also accepts 1 and 0: only the type
+/// code ("c", a char) tells a boolean from a number.
 func isBoolean(_ number: NSNumber) -> Bool {
-    String(cString: number.objCType) == "c" || type(of: number) == type(of: NSNumber(value: true))
+    String(cString: number.objCType) == "c"
 }

@@ -8,9 +8,8 @@ enum JSONValue: Codable, Sendable {
     init(_ any: Any?) {
         switch any {
         case nil, is NSNull: self = .null
-        case let value as Bool where type(of: value) == Bool.self: self = .bool(value)
         case let value as NSNumber:
-            if isBoolean(value) { self = .bool(value.boolValue) } else { self = .number(value.doubleValue) }
+            self = isBoolean(value) ? .bool(value.boolValue) : .number(value.doubleValue)
         case let value as String: self = .string(value)
         case let value as [Any]: self = .array(value.map(JSONValue.init))
         case let value as [String: Any]: self = .object(value.mapValues(JSONValue.init))

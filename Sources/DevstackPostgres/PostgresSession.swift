@@ -8,7 +8,7 @@ public struct PostgresSession: Sendable {
     public let connection: PostgresConnection
     static let quiet = Logger(label: "devstack.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    public struct Endpoint: Sendable {
+    public struct Endpoint: Sendable, Codable {
         public var host: String
         public var port: Int
         public var user: String
@@ -26,6 +26,15 @@ public struct PostgresSession: Sendable {
             self.socketDirectory = socketDirectory
         }
 
+        /// The socket file Postgres creates in its socket folder.
+        public var socketPath: String? { socketDirectory.map { "\($0)/.s.PGSQL.\(port)" } }
+
+        /// A connection pool on this endpoint, for long-running services (the auth emulator).
+        public var poolConfiguration: PostgresClient.Configuration {
+            socketPath.map { .init(unixSocketPath: $0, username: user, password: password, database: database) }
+                ?? .init(host: host, port: port, username: user, password: password, database: database, tls: .disable)
+        }
+
         public func with(database: String) -> Endpoint {
             var copy = self
             copy.database = database
@@ -35,9 +44,9 @@ public struct PostgresSession: Sendable {
 
     public static func connect(_ endpoint: Endpoint) async throws -> PostgresSession {
         let configuration =
-            endpoint.socketDirectory.map {
+            endpoint.socketPath.map {
                 PostgresConnection.Configuration(
-                    unixSocketPath: "\($0)/.s.PGSQL.\(endpoint.port)", username: endpoint.user, password: endpoint.password, database: endpoint.database)
+                    unixSocketPath: $0, username: endpoint.user, password: endpoint.password, database: endpoint.database)
             }
             ?? PostgresConnection.Configuration(
                 host: endpoint.host, port: endpoint.port, username: endpoint.user, password: endpoint.password, database: endpoint.database,
