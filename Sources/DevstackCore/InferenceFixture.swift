@@ -286,7 +286,7 @@ extension ProjectLoader {
         let entries = stack.services.filter { $0.kind == .inference }.flatMap(\.settings) + profile.services.flatMap(\.settings)
         var loaded: [String: [InferenceFixture]] = [:]
         for entry in entries where entry.key == "fixtures" {
-            let folder = FixtureFolder.path(entry.value.description, stackDirectory: stack.directory)
+            let folder = FilePath.absolute(entry.value.description, relativeTo: stack.directory)
             guard loaded[folder] == nil else { continue }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -306,13 +306,5 @@ extension ProjectLoader {
             }
         }
         return loaded
-    }
-}
-
-public enum FixtureFolder {
-    /// Fixture folders are relative to the stack's folder.
-    public static func path(_ value: String, stackDirectory: String) -> String {
-        if value.hasPrefix("/") { return URL(fileURLWithPath: value).standardizedFileURL.path }
-        return URL(fileURLWithPath: stackDirectory).appendingPathComponent(value).standardizedFileURL.path
     }
 }

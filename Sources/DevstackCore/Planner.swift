@@ -392,7 +392,7 @@ public struct Planner {
             settings: spec.kind.settingKeys.compactMap { settings[$0.name] }, attributes: context.attributes[spec.name] ?? [:],
             remoteURL: context.remoteURLs[spec.name], restartAfterReset: spec.restartAfterReset,
             fixtures: settings["fixtures"].flatMap { setting in
-                inputs.project.fixtures[FixtureFolder.path(setting.value.description, stackDirectory: inputs.paths.stackDirectory(stack.name))]
+                inputs.project.fixtures[FilePath.absolute(setting.value.description, relativeTo: inputs.paths.stackDirectory(stack.name))]
             } ?? [])
     }
 
@@ -604,9 +604,8 @@ public struct Planner {
     }
 
     func absolute(_ path: String, relativeTo base: String) -> String {
-        if path.hasPrefix("/") { return path }
         if path.hasPrefix("~/"), let home = inputs.environment["HOME"] { return home + path.dropFirst(1) }
-        return URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
+        return FilePath.absolute(path, relativeTo: base)
     }
 
     private func percentEncoded(_ text: String) -> String {

@@ -72,8 +72,7 @@ public enum ProjectLoader {
         var envFiles: [String: [(String, String)]] = [:]
         for service in stack?.services ?? [] {
             guard let envFile = service.envFile else { continue }
-            let path = envFile.value.hasPrefix("/") ? envFile.value : "\(projectDirectory)/stacks/\(stackName)/\(envFile.value)"
-            let full = URL(fileURLWithPath: path).standardizedFileURL.path
+            let full = FilePath.absolute(envFile.value, relativeTo: "\(projectDirectory)/stacks/\(stackName)")
             guard let text = read(full) else { continue }
             let display = full.hasPrefix(projectDirectory + "/") ? String(full.dropFirst(projectDirectory.count + 1)) : full
             envFiles[full] = DotEnv.parse(SourceText(displayPath: display, text: text), diagnostics: diagnostics)

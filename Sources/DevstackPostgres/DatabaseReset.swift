@@ -47,12 +47,12 @@ public struct DatabaseReset: Sendable {
         var hasher = SHA256()
         if case .bool(true)? = service.setting("supabase") { hasher.update(data: Data(SupabaseBootstrap.fingerprint.utf8)) }
         if let folder = service.setting("migrations")?.description {
-            for file in try Migrator(directory: PostgresDriver.absolute(folder, plan.stackDirectory)).files() {
+            for file in try Migrator(directory: FilePath.absolute(folder, relativeTo: plan.stackDirectory)).files() {
                 hasher.update(data: Data("\(file.name):\(file.checksum);".utf8))
             }
         }
         if let seed = service.setting("seed")?.description,
-            let data = FileManager.default.contents(atPath: PostgresDriver.absolute(seed, plan.stackDirectory))
+            let data = FileManager.default.contents(atPath: FilePath.absolute(seed, relativeTo: plan.stackDirectory))
         {
             hasher.update(data: data)
         }

@@ -21,7 +21,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     public func prepare(_ service: PlannedService, context: DriverContext) async throws -> ServiceLaunch {
         let plan = context.plan
         let installation = try PostgresInstallation.find(
-            binDirectory: service.setting("bin_dir").map { Self.absolute($0.description, plan.projectDirectory) },
+            binDirectory: service.setting("bin_dir").map { FilePath.absolute($0.description, relativeTo: plan.projectDirectory) },
             version: { if case .int(let version)? = service.setting("version") { return version } else { return nil } }(),
             environment: context.environment)
         let user = try RunAsUser.resolve(service.setting("user")?.description)
@@ -184,11 +184,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         environment.filter { ["PATH", "HOME", "LANG", "TZ"].contains($0.key) }
     }
 
-    static func absolute(_ path: String, _ base: String) -> String {
-        path.hasPrefix("/") ? path : URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
-    }
-
-    static func endpoint(_ service: PlannedService, database: String? = nil) -> PostgresSession.Endpoint? {
+    public static func endpoint(_ service: PlannedService, database: String? = nil) -> PostgresSession.Endpoint? {
         guard let port = service.primaryPort, let password = service.attributes["password"] else { return nil }
         return PostgresSession.Endpoint(
             host: service.attributes["host"] ?? "127.0.0.1", port: port, user: service.attributes["user"] ?? "postgres", password: password,
@@ -236,11 +232,11 @@ public enum PostgresSetup {
                 try await session.execute("set search_path to \"$user\", public, extensions")
             }
             if let folder = service.setting("migrations")?.description {
-                let applied = try await Migrator(directory: PostgresDriver.absolute(folder, plan.stackDirectory)).apply(on: session, display: display)
+                let applied = try await Migrator(directory: FilePath.absolute(folder, relativeTo: plan.stackDirectory)).apply(on: session, display: display)
                 notes += applied.map { "applied migration \($0)" }
             }
             if created && seedNewDatabase, let seed = service.setting("seed")?.description {
-                let path = PostgresDriver.absolute(seed, plan.stackDirectory)
+                let path = FilePath.absolute(seed, relativeTo: plan.stackDirectory)
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                     throw PostgresServiceError(.seedFailed, "seed file \(display(path)) does not exist", fix: "create it, or remove 'seed:' from \(service.name)")
                 }

@@ -52,7 +52,7 @@ public enum PostgresTools {
         formatter.dateFormat = "yyyyMMddHHmmss"
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.locale = Locale(identifier: "en_US_POSIX")
-        let directory = PostgresDriver.absolute(folder, plan.stackDirectory)
+        let directory = FilePath.absolute(folder, relativeTo: plan.stackDirectory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = "\(directory)/\(formatter.string(from: now))_\(slug).sql"
         guard !FileManager.default.fileExists(atPath: path) else {
@@ -65,7 +65,7 @@ public enum PostgresTools {
     /// Becomes psql, connected to the service's database with the stack's credentials.
     public static func execPsql(plan: Plan, service: PlannedService, arguments: [String], environment: [String: String]) throws -> Never {
         let installation = try PostgresInstallation.find(
-            binDirectory: service.setting("bin_dir").map { PostgresDriver.absolute($0.description, plan.projectDirectory) },
+            binDirectory: service.setting("bin_dir").map { FilePath.absolute($0.description, relativeTo: plan.projectDirectory) },
             version: nil, environment: environment)
         guard let endpoint = PostgresDriver.endpoint(service) else { throw PostgresServiceError(.connection, "\(service.name) has no port") }
         guard let psql = installation.psql(environment: environment) else {
