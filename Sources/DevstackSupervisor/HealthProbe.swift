@@ -22,6 +22,12 @@ public enum HealthProbe {
         }
     }
 
+    /// The built-in check of devstack's own HTTP servers (auth, inference): `GET /health` on the first port.
+    public static func healthRouteAnswers(_ service: PlannedService) async -> Bool {
+        guard let port = service.primaryPort else { return false }
+        return await httpAnswers(url: "http://\(service.attributes["host"] ?? "127.0.0.1"):\(port)/health", timeout: .seconds(2))
+    }
+
     /// A non-blocking connect, on a Dispatch thread so the cooperative pool never blocks.
     public static func tcpConnects(port: Int, timeout: Duration) async -> Bool {
         await withCheckedContinuation { continuation in
@@ -57,7 +63,7 @@ public enum HealthProbe {
         return error == 0
     }
 
-    public static func httpAnswers(url: String, timeout: Duration) async -> Bool {
+    static func httpAnswers(url: String, timeout: Duration) async -> Bool {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
         guard let response = try? await HTTPClient.shared.execute(request, timeout: .milliseconds(timeout.milliseconds)) else {

@@ -23,7 +23,7 @@ struct CompletionStream: Sendable {
         let clock = ContinuousClock()
         var deadline = clock.now
         if keepAlive { try await writer.write(ByteBuffer(string: ": OPENROUTER PROCESSING\n\n")) }
-        deadline = deadline + answer.timeToFirstToken + randomJitter()
+        deadline = deadline + answer.timeToFirstToken + .random(upTo: jitter)
         if keepAlive {
             while deadline - clock.now > Self.keepAliveInterval {
                 try await Task.sleep(until: clock.now + Self.keepAliveInterval, clock: clock)
@@ -40,7 +40,7 @@ struct CompletionStream: Sendable {
         var sent = 0
         for (kind, token) in reasoning.map({ (true, $0) }) + content.map({ (false, $0) }) {
             if sent > 0 {
-                deadline = deadline + answer.tokenDelay + randomJitter()
+                deadline = deadline + answer.tokenDelay + .random(upTo: jitter)
                 try await Task.sleep(until: deadline, clock: clock)
             }
             if sent == faultAt, let fault, try await strike(fault, writer: &writer) { return }
@@ -88,10 +88,6 @@ struct CompletionStream: Sendable {
         }
     }
 
-    private func randomJitter() -> Duration {
-        jitter > .zero ? .nanoseconds(Int64.random(in: 0...jitter.nanoseconds)) : .zero
-    }
-
     private func usageField(_ usage: Usage?) -> Usage?? { includeUsage ? .some(usage) : .none }
 
     private func event(_ delta: ChatChunk.Delta) throws -> ByteBuffer {
@@ -112,5 +108,10 @@ extension Duration {
     var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    /// Jitter: a random extra wait from zero to `bound`.
+    static func random(upTo bound: Duration) -> Duration {
+        bound > .zero ? .nanoseconds(Int64.random(in: 0...bound.nanoseconds)) : .zero
     }
 }

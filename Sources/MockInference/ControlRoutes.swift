@@ -49,7 +49,7 @@ extension MockInferenceServer {
 
     static func journalObject(_ entry: JournalEntry) -> [String: Any] {
         var object: [String: Any] = [
-            "id": entry.id, "time": ISO8601DateFormatter.journal.string(from: entry.time), "method": entry.method, "path": entry.path,
+            "id": entry.id, "time": entry.time.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)), "method": entry.method, "path": entry.path,
             "status": entry.status, "duration_ms": (entry.durationMs * 1000).rounded() / 1000, "headers": entry.headers,
         ]
         if let model = entry.model { object["model"] = model }
@@ -62,12 +62,4 @@ extension MockInferenceServer {
         }
         return object
     }
-}
-
-extension ISO8601DateFormatter {
-    nonisolated(unsafe) static let journal: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
-    }()
 }

@@ -19,8 +19,7 @@ public final class InferenceDriver: ServiceDriver, @unchecked Sendable {
     }
 
     public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
-        guard let port = service.primaryPort else { return false }
-        return await HealthProbe.httpAnswers(url: "http://\(service.attributes["host"] ?? "127.0.0.1"):\(port)/health", timeout: .seconds(2))
+        await HealthProbe.healthRouteAnswers(service)
     }
 
     public func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome? {

@@ -222,12 +222,8 @@ public struct MockInferenceServer: Sendable {
     }
 
     private func wait(_ duration: Duration) async throws {
-        let total = duration + jitter()
+        let total = duration + .random(upTo: settings.jitter)
         if total > .zero { try await Task.sleep(for: total) }
-    }
-
-    private func jitter() -> Duration {
-        settings.jitter > .zero ? .nanoseconds(Int64.random(in: 0...settings.jitter.nanoseconds)) : .zero
     }
 
     /// Holds the request until the client gives up, devstack stops, or the hang limit passes.
