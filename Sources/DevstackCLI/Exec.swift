@@ -1,6 +1,5 @@
 import ArgumentParser
 import DevstackSupervisor
-import AuthEmulator
 import Foundation
 
 struct Exec: AsyncParsableCommand {
@@ -21,33 +20,5 @@ struct Exec: AsyncParsableCommand {
         guard !arguments.isEmpty else { throw ValidationError("give a command after --, e.g. devstack exec -- pytest") }
         try await CommandExec.replaceProcess(
             workspace: project.workspace(), service: service, command: arguments, environment: project.environment)
-    }
-}
-
-struct GuardianCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "__guardian", shouldDisplay: false)
-
-    func run() throws { Guardian.runGuardian() }
-}
-
-#if os(macOS)
-    struct ExecInGroupCommand: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "__exec-in-group", shouldDisplay: false)
-
-        @Argument(parsing: .captureForPassthrough) var command: [String] = []
-
-        func run() throws { ProcessGroupExec.run(command) }
-    }
-#endif
-
-/// The auth emulator's process: `kind: auth` services run devstack itself with this.
-struct AuthServerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "__auth-server", shouldDisplay: false)
-
-    @Option(help: "The service's configuration, written by devstack.")
-    var config: String
-
-    func run() async throws {
-        try await AuthService.run(configurationFile: config)
     }
 }
