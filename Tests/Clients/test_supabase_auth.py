@@ -115,11 +115,15 @@ def test_admin_create_list_get_update_and_delete(auth_url, env):
     with pytest.raises(AuthApiError) as gone:
         api.get_user_by_id(created.user.id)
     assert gone.value.status == 404
-    # A password hash made elsewhere (pgcrypto, GoTrue) signs in.
-    hashed = api.create_user(
-        {"email": unique_email("hash"), "password_hash": "$2a$04$MCSP8.BjwDFJk.6Ga6bhh.xmgVbcvh9KYVpVH3OvTzGOQUHgrLaFu", "email_confirm": True}
-    )
-    assert hashed.user.id
+    # A password hash made elsewhere (here pgcrypto, as in seed.sql) signs in.
+    with psycopg.connect(env["DATABASE_URL"]) as connection:
+        (made_elsewhere,) = connection.execute("select extensions.crypt('hashed-elsewhere', extensions.gen_salt('bf', 4))").fetchone()
+    hashed_email = unique_email("hash")
+    api.create_user({"email": hashed_email, "password_hash": made_elsewhere, "email_confirm": True})
+    assert client(auth_url, env).sign_in_with_password({"email": hashed_email, "password": "hashed-elsewhere"}).session
+    with pytest.raises(AuthApiError) as malformed:
+        api.create_user({"email": unique_email("hash"), "password_hash": "not-bcrypt"})
+    assert malformed.value.status == 400
 
 
 def test_admin_routes_need_an_admin_token(auth_url, env):
