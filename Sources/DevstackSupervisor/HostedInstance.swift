@@ -28,9 +28,7 @@ final class HostedInstance: ServiceInstance, @unchecked Sendable {
     private let task: Task<Void, Never>
 
     init(_ service: any Service, name: String, sink: LogSink) {
-        var logger = Logger(label: "devstack.\(name)") { _ in SinkLogHandler(service: name, sink: sink) }
-        logger.logLevel = .notice
-        let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: SinkLogHandler.logger(service: name, sink: sink)))
         self.group = group
         let exit = self.exit
         task = Task {
@@ -56,8 +54,15 @@ final class HostedInstance: ServiceInstance, @unchecked Sendable {
     }
 }
 
-/// swift-log output of a hosted service, into that service's log like a child's stdout.
+/// swift-log output of a hosted service, into that service's log like a child's stdout. Cheap to give
+/// metadata (HTTP servers set a request id on every request), unlike swift-log's stream handler.
 struct SinkLogHandler: LogHandler {
+    static func logger(service: String, sink: LogSink) -> Logger {
+        var logger = Logger(label: "devstack.\(service)") { _ in SinkLogHandler(service: service, sink: sink) }
+        logger.logLevel = .notice
+        return logger
+    }
+
     let service: String
     let sink: LogSink
     var metadata: Logger.Metadata = [:]

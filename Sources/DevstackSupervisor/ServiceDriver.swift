@@ -1,5 +1,6 @@
 import DevstackCore
 import Foundation
+import Logging
 import ServiceLifecycle
 
 /// What the supervisor launches for a service.
@@ -32,6 +33,9 @@ public struct DriverContext: Sendable {
     public let plan: Plan
     public let environment: [String: String]
     public let sink: LogSink
+
+    /// swift-log output of a service hosted inside devstack, into that service's log like a child's output.
+    public func logger(for service: PlannedService) -> Logger { SinkLogHandler.logger(service: service.name, sink: sink) }
 }
 
 /// How one kind of service is prepared, launched, checked and set up. The supervisor owns the

@@ -55,10 +55,10 @@ struct AnswerComposer: Sendable {
                 finishReason = "length"
             }
         }
-        let reasoningTokens = reasoning.map { Self.tokens($0).count }
-        let completion = Self.tokens(content ?? "").count + (reasoningTokens ?? 0)
-            + toolCalls.reduce(0) { $0 + 1 + Self.tokens($1.function.arguments).count }
-        let prompt = request.messages.reduce(0) { $0 + Self.tokens($1.content?.text ?? "").count }
+        let reasoningTokens = reasoning.map(Self.tokenCount)
+        let completion = Self.tokenCount(content ?? "") + (reasoningTokens ?? 0)
+            + toolCalls.reduce(0) { $0 + 1 + Self.tokenCount($1.function.arguments) }
+        let prompt = request.messages.reduce(0) { $0 + Self.tokenCount($1.content?.text ?? "") }
         return Answer(
             content: content, reasoning: reasoning, toolCalls: toolCalls, finishReason: finishReason,
             promptTokens: fixture?.promptTokens ?? prompt, completionTokens: fixture?.completionTokens ?? completion,
@@ -84,25 +84,36 @@ struct AnswerComposer: Sendable {
 
     /// Streaming units: each word with the whitespace before it, so joining them gives the text back.
     static func tokens(_ text: String) -> [String] {
+        let scalars = text.unicodeScalars
         var tokens: [String] = []
-        var current = ""
+        var start = scalars.startIndex
         var inWord = false
-        for character in text {
-            if character.isWhitespace {
-                if inWord {
-                    tokens.append(current)
-                    current = ""
-                    inWord = false
-                }
-            } else {
-                inWord = true
+        for index in scalars.indices {
+            let whitespace = scalars[index].properties.isWhitespace
+            if whitespace && inWord {
+                tokens.append(String(scalars[start..<index]))
+                start = index
             }
-            current.append(character)
+            inWord = !whitespace
         }
-        if !current.isEmpty {
-            if inWord || tokens.isEmpty { tokens.append(current) } else { tokens[tokens.count - 1] += current }
+        if start < scalars.endIndex {
+            if inWord || tokens.isEmpty { tokens.append(String(scalars[start...])) } else { tokens[tokens.count - 1] += String(scalars[start...]) }
         }
         return tokens
+    }
+
+    /// `tokens(text).count` without building the tokens: it runs for every message of every request.
+    static func tokenCount(_ text: String) -> Int {
+        var words = 0
+        var inWord = false
+        for byte in text.utf8 {
+            // Bytes of multi-byte characters are never ASCII whitespace; the rare Unicode spaces take the slow path.
+            if byte >= 0x80 { return tokens(text).count }
+            let whitespace = byte == 0x20 || (0x09...0x0D).contains(byte)
+            if !whitespace && !inWord { words += 1 }
+            inWord = !whitespace
+        }
+        return words == 0 && !text.isEmpty ? 1 : words
     }
 
     /// A unit vector derived from the text: the same input always gives the same embedding.

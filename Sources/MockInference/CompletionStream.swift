@@ -58,10 +58,10 @@ struct CompletionStream: Sendable {
                 event(ChatChunk.Delta(toolCalls: [.init(index: index, function: .init(arguments: call.function.arguments))])))
         }
         try await writer.write(
-            chunk(ChatChunk(id: id, created: created, model: model, choices: [.init(delta: .init(), finishReason: answer.finishReason)], usage: usageField(nil))))
+            chunk(ChatChunk(id: id, created: created, model: model, choice: .init(delta: .init(), finishReason: answer.finishReason), usage: usageField(nil))))
         if includeUsage {
             let usage = Usage(promptTokens: answer.promptTokens, completionTokens: answer.completionTokens, reasoningTokens: answer.reasoningTokens)
-            try await writer.write(chunk(ChatChunk(id: id, created: created, model: model, choices: [], usage: .some(usage))))
+            try await writer.write(chunk(ChatChunk(id: id, created: created, model: model, choice: nil, usage: .some(usage))))
         }
         try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
         try await writer.finish(nil)
@@ -90,15 +90,14 @@ struct CompletionStream: Sendable {
 
     private func usageField(_ usage: Usage?) -> Usage?? { includeUsage ? .some(usage) : .none }
 
-    private func event(_ delta: ChatChunk.Delta) throws -> ByteBuffer {
-        try chunk(ChatChunk(id: id, created: created, model: model, choices: [.init(delta: delta, finishReason: nil)], usage: usageField(nil)))
+    private func event(_ delta: ChatChunk.Delta) -> ByteBuffer {
+        chunk(ChatChunk(id: id, created: created, model: model, choice: .init(delta: delta, finishReason: nil), usage: usageField(nil)))
     }
 
-    private func chunk(_ chunk: ChatChunk) throws -> ByteBuffer {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var buffer = ByteBuffer(string: "data: ")
-        buffer.writeBytes(try encoder.encode(chunk))
+    private func chunk(_ chunk: ChatChunk) -> ByteBuffer {
+        var out = JSONOutput(into: ByteBuffer(string: "data: "))
+        chunk.write(to: &out)
+        var buffer = out.buffer
         buffer.writeString("\n\n")
         return buffer
     }

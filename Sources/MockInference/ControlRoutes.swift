@@ -7,7 +7,7 @@ extension MockInferenceServer {
     func addControlRoutes(_ router: Router<BasicRequestContext>) {
         router.get("/__devstack/requests") { request, _ in
             let query = request.uri.queryParameters
-            var entries = await state.entries()
+            var entries = state.entries()
             if let path = query.get("path") { entries = entries.filter { $0.path.hasSuffix(path) } }
             if let model = query.get("model") { entries = entries.filter { $0.model == model } }
             if let scenario = query.get("scenario") { entries = entries.filter { $0.scenario == scenario } }
@@ -18,10 +18,10 @@ extension MockInferenceServer {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
         router.delete("/__devstack/requests") { _, _ in
-            try json(["deleted": await state.clearJournal()])
+            try json(["deleted": state.clearJournal()])
         }
         router.get("/__devstack/faults") { _, _ in
-            try json(["data": await state.activeFaults()])
+            try json(["data": state.activeFaults()])
         }
         router.post("/__devstack/faults") { request, _ in
             var request = request
@@ -35,14 +35,14 @@ extension MockInferenceServer {
                 throw InferenceError.decoding(error)
             }
             if let problem = rule.problem { throw InferenceError(400, problem.message, param: problem.param, code: "invalid_value") }
-            return try json(await state.addFault(rule), status: .created)
+            return try json(state.addFault(rule), status: .created)
         }
         router.delete("/__devstack/faults") { _, _ in
-            try json(["deleted": await state.clearFaults()])
+            try json(["deleted": state.clearFaults()])
         }
         router.delete("/__devstack/faults/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
-            guard await state.removeFault(id) else { throw InferenceError(404, "No fault '\(id)'.", code: "not_found") }
+            guard state.removeFault(id) else { throw InferenceError(404, "No fault '\(id)'.", code: "not_found") }
             return try json(["deleted": 1])
         }
     }

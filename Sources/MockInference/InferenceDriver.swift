@@ -15,7 +15,7 @@ public final class InferenceDriver: ServiceDriver, @unchecked Sendable {
         guard let port = service.primaryPort else {
             throw SupervisorError(.launchFailed, "\(service.name) has no port", fix: "give it one under ports:")
         }
-        return .hosted(server.application(host: context.plan.profile.host, port: port))
+        return .hosted(server.application(host: context.plan.profile.host, port: port, logger: context.logger(for: service)))
     }
 
     public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
@@ -25,7 +25,7 @@ public final class InferenceDriver: ServiceDriver, @unchecked Sendable {
     public func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome? {
         guard let server = lock.withLock({ servers[service.name] }) else { return nil }
         let started = ContinuousClock.now
-        let (requests, faults) = await server.state.reset()
+        let (requests, faults) = server.state.reset()
         let elapsed = ContinuousClock.now - started
         return ResetOutcome(
             service: service.name, summary: "journal (\(requests) requests) and faults (\(faults)) cleared",

@@ -1,5 +1,6 @@
 import DevstackCore
 import Foundation
+import NIOConcurrencyHelpers
 
 /// A fault injected through `POST /__devstack/faults`.
 public struct FaultRule: Codable, Sendable {
@@ -60,83 +61,112 @@ public struct JournalEntry: Sendable {
     public var body: Data
 }
 
-/// What a running mock keeps between requests: the journal and the injected faults.
-public actor InferenceState {
+/// What a running mock keeps between requests: the journal and the injected faults. Every API request
+/// touches it twice (numbering and fault lookup, then the journal entry), so it is a lock around plain
+/// data rather than an actor: under load, two hops to a contended actor per request cost a thread switch
+/// each, a lock held for microseconds costs nothing measurable.
+public final class InferenceState: Sendable {
+    private struct Storage {
+        var journal: [JournalEntry] = []
+        var nextRequest = 1
+        var faults: [FaultRule] = []
+        var nextFault = 1
+    }
+
     private let capacity: Int
-    private var journal: [JournalEntry] = []
-    private var nextRequest = 1
-    private var faults: [FaultRule] = []
-    private var nextFault = 1
+    private let storage = NIOLockedValueBox(Storage())
 
     public init(capacity: Int) { self.capacity = capacity }
 
     /// Numbers the request and hands out the injected fault that applies to it, if any.
     func begin(path: String, model: String?, scenario: String?) -> (number: Int, fault: FaultRule?) {
-        let number = nextRequest
-        nextRequest += 1
-        for index in faults.indices {
-            let rule = faults[index]
-            if let wanted = rule.path, wanted != path { continue }
-            if let wanted = rule.model, wanted != model { continue }
-            if let wanted = rule.scenario, wanted != scenario { continue }
-            let matched = (rule.matched ?? 0) + 1
-            faults[index].matched = matched
-            if let fraction = rule.fraction, (Double(matched) * fraction).rounded(.down) == (Double(matched - 1) * fraction).rounded(.down) {
-                continue
+        storage.withLockedValue { storage in
+            let number = storage.nextRequest
+            storage.nextRequest += 1
+            for index in storage.faults.indices {
+                let rule = storage.faults[index]
+                if let wanted = rule.path, wanted != path { continue }
+                if let wanted = rule.model, wanted != model { continue }
+                if let wanted = rule.scenario, wanted != scenario { continue }
+                let matched = (rule.matched ?? 0) + 1
+                storage.faults[index].matched = matched
+                if let fraction = rule.fraction,
+                    (Double(matched) * fraction).rounded(.down) == (Double(matched - 1) * fraction).rounded(.down)
+                {
+                    continue
+                }
+                storage.faults[index].applied = (rule.applied ?? 0) + 1
+                if let count = rule.count {
+                    if count <= 1 { storage.faults.remove(at: index) } else { storage.faults[index].count = count - 1 }
+                }
+                return (number, rule)
             }
-            faults[index].applied = (rule.applied ?? 0) + 1
-            if let count = rule.count {
-                if count <= 1 { faults.remove(at: index) } else { faults[index].count = count - 1 }
-            }
-            return (number, rule)
+            return (number, nil)
         }
-        return (number, nil)
     }
 
     func record(_ entry: JournalEntry) {
-        var entry = entry
-        if entry.id == 0 {
-            // Refused before it was numbered (bad key, bad body).
-            entry.id = nextRequest
-            nextRequest += 1
+        storage.withLockedValue { storage in
+            var entry = entry
+            if entry.id == 0 {
+                // Refused before it was numbered (bad key, bad body).
+                entry.id = storage.nextRequest
+                storage.nextRequest += 1
+            }
+            storage.journal.append(entry)
+            // Drop a batch at once so the bound costs nothing per request.
+            if storage.journal.count > capacity { storage.journal.removeFirst(max(storage.journal.count - capacity, capacity / 10)) }
         }
-        journal.append(entry)
-        // Drop a batch at once so the bound costs nothing per request.
-        if journal.count > capacity { journal.removeFirst(max(journal.count - capacity, capacity / 10)) }
     }
 
-    public func entries() -> [JournalEntry] { journal }
+    public func entries() -> [JournalEntry] { storage.withLockedValue(\.journal) }
 
     @discardableResult
     public func clearJournal() -> Int {
-        defer { journal = [] }
-        return journal.count
+        storage.withLockedValue { storage in
+            defer { storage.journal = [] }
+            return storage.journal.count
+        }
     }
 
     func addFault(_ rule: FaultRule) -> FaultRule {
-        var rule = rule
-        rule.id = "fault_\(nextFault)"
-        rule.matched = 0
-        rule.applied = 0
-        nextFault += 1
-        faults.append(rule)
-        return rule
+        storage.withLockedValue { storage in
+            var rule = rule
+            rule.id = "fault_\(storage.nextFault)"
+            rule.matched = 0
+            rule.applied = 0
+            storage.nextFault += 1
+            storage.faults.append(rule)
+            return rule
+        }
     }
 
-    public func activeFaults() -> [FaultRule] { faults }
+    public func activeFaults() -> [FaultRule] { storage.withLockedValue(\.faults) }
 
     func removeFault(_ id: String) -> Bool {
-        guard let index = faults.firstIndex(where: { $0.id == id }) else { return false }
-        faults.remove(at: index)
-        return true
+        storage.withLockedValue { storage in
+            guard let index = storage.faults.firstIndex(where: { $0.id == id }) else { return false }
+            storage.faults.remove(at: index)
+            return true
+        }
     }
 
     @discardableResult
     public func clearFaults() -> Int {
-        defer { faults = [] }
-        return faults.count
+        storage.withLockedValue { storage in
+            defer { storage.faults = [] }
+            return storage.faults.count
+        }
     }
 
-    /// `devstack reset`: journal and faults gone.
-    public func reset() -> (requests: Int, faults: Int) { (clearJournal(), clearFaults()) }
+    /// `devstack reset`: journal and faults gone, both at once.
+    public func reset() -> (requests: Int, faults: Int) {
+        storage.withLockedValue { storage in
+            defer {
+                storage.journal = []
+                storage.faults = []
+            }
+            return (storage.journal.count, storage.faults.count)
+        }
+    }
 }

@@ -53,7 +53,7 @@ public struct MockInferenceServer: Sendable {
             }
             router.get("\(prefix)/models") { request, _ in
                 await journaled(request, endpoint: "models", openRouter: openRouter) { request, note in
-                    try await failIfInjected(note: &note)
+                    try failIfInjected(note: &note)
                     return try json(ModelList(data: settings.models.map { Model(id: $0) }))
                 }
             }
@@ -61,7 +61,7 @@ public struct MockInferenceServer: Sendable {
             router.get("\(prefix)/models/**") { request, context in
                 let model = context.parameters.getCatchAll().joined(separator: "/")
                 return await journaled(request, endpoint: "models", openRouter: openRouter) { request, note in
-                    try await failIfInjected(note: &note)
+                    try failIfInjected(note: &note)
                     guard settings.models.contains(model) else { throw Self.unknownModel(model) }
                     return try json(Model(id: model))
                 }
@@ -107,7 +107,7 @@ public struct MockInferenceServer: Sendable {
         for field in request.headers where Self.journaledHeaders.contains(field.name.canonicalName) {
             headers[field.name.canonicalName] = field.name == .authorization ? "Bearer …" : field.value
         }
-        await state.record(
+        state.record(
             JournalEntry(
                 id: note.number, time: Date(), method: request.method.rawValue, path: request.uri.path, status: Int(response.status.code),
                 model: note.model, scenario: note.scenario, stream: note.stream, fixture: note.fixture, fault: note.fault,
@@ -133,8 +133,8 @@ public struct MockInferenceServer: Sendable {
         }
     }
 
-    private func failIfInjected(note: inout Note) async throws {
-        let (number, rule) = await state.begin(path: note.path, model: note.model, scenario: note.scenario)
+    private func failIfInjected(note: inout Note) throws {
+        let (number, rule) = state.begin(path: note.path, model: note.model, scenario: note.scenario)
         note.number = number
         note.injected = rule
         if let rule {
@@ -178,7 +178,7 @@ public struct MockInferenceServer: Sendable {
                 param: "messages[\(index)].role", code: "invalid_value")
         }
         guard settings.models.contains(chat.model) else { throw Self.unknownModel(chat.model) }
-        try await failIfInjected(note: &note)
+        try failIfInjected(note: &note)
         let answer = composer.compose(chat, scenario: note.scenario)
         note.fixture = answer.fixture?.name
         if let failure = answer.fixture?.failure {
@@ -198,7 +198,7 @@ public struct MockInferenceServer: Sendable {
                 status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                 body: ResponseBody { writer in try await stream.write(to: &writer) })
         }
-        let tokens = AnswerComposer.tokens(answer.content ?? "").count + (answer.reasoningTokens ?? 0)
+        let tokens = AnswerComposer.tokenCount(answer.content ?? "") + (answer.reasoningTokens ?? 0)
         try await wait(answer.timeToFirstToken + answer.tokenDelay * max(tokens - 1, 0))
         switch fault {
         case .disconnect:
@@ -211,14 +211,12 @@ public struct MockInferenceServer: Sendable {
         }
         let completion = ChatCompletion(
             id: id, created: created, model: chat.model,
-            choices: [
-                .init(
-                    message: AssistantMessage(
-                        content: answer.content ?? (answer.toolCalls.isEmpty ? "" : nil), reasoning: answer.reasoning,
-                        toolCalls: answer.toolCalls), finishReason: answer.finishReason)
-            ],
+            message: AssistantMessage(content: answer.content ?? (answer.toolCalls.isEmpty ? "" : nil), reasoning: answer.reasoning, toolCalls: answer.toolCalls),
+            finishReason: answer.finishReason,
             usage: Usage(promptTokens: answer.promptTokens, completionTokens: answer.completionTokens, reasoningTokens: answer.reasoningTokens))
-        return try json(completion)
+        var out = JSONOutput()
+        completion.write(to: &out)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: out.buffer))
     }
 
     private func wait(_ duration: Duration) async throws {
@@ -250,11 +248,11 @@ public struct MockInferenceServer: Sendable {
         guard (1...8192).contains(dimensions) else {
             throw InferenceError(400, "Invalid value for 'dimensions': must be from 1 to 8192.", param: "dimensions", code: "invalid_value")
         }
-        try await failIfInjected(note: &note)
+        try failIfInjected(note: &note)
         let data = embedding.input.texts.enumerated().map { index, text in
             Embedding(index: index, vector: AnswerComposer.embedding(of: text, dimensions: dimensions), base64: format == "base64")
         }
-        let tokens = embedding.input.texts.reduce(0) { $0 + AnswerComposer.tokens($1).count }
+        let tokens = embedding.input.texts.reduce(0) { $0 + AnswerComposer.tokenCount($1) }
         return try json(EmbeddingList(data: data, model: embedding.model, usage: .init(promptTokens: tokens)))
     }
 }

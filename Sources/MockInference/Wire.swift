@@ -129,170 +129,184 @@ struct EmbeddingRequest: Decodable, Sendable {
     }
 }
 
-struct Usage: Encodable, Sendable {
+// The chat answers are written with `JSONOutput` (see there why), in the order OpenAI sends the keys.
+
+struct Usage: Sendable {
     var promptTokens: Int
     var completionTokens: Int
     var reasoningTokens: Int?
 
-    enum CodingKeys: String, CodingKey {
-        case promptTokens = "prompt_tokens"
-        case completionTokens = "completion_tokens"
-        case totalTokens = "total_tokens"
-        case details = "completion_tokens_details"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(promptTokens, forKey: .promptTokens)
-        try container.encode(completionTokens, forKey: .completionTokens)
-        try container.encode(promptTokens + completionTokens, forKey: .totalTokens)
-        if let reasoningTokens { try container.encode(["reasoning_tokens": reasoningTokens], forKey: .details) }
+    func write(to out: inout JSONOutput) {
+        out.object { out in
+            out.member("prompt_tokens", promptTokens)
+            out.member("completion_tokens", completionTokens)
+            out.member("total_tokens", promptTokens + completionTokens)
+            if let reasoningTokens {
+                out.key("completion_tokens_details")
+                out.object { $0.member("reasoning_tokens", reasoningTokens) }
+            }
+        }
     }
 }
 
-struct ReasoningDetail: Encodable, Sendable {
-    var type = "reasoning.text"
-    var text: String
-    var format = "unknown"
-    var index = 0
+/// The reasoning of a thinking model in the three forms clients read: OpenRouter's `reasoning` and
+/// `reasoning_details`, DeepSeek's `reasoning_content`.
+private func writeReasoning(_ reasoning: String, to out: inout JSONOutput) {
+    out.member("reasoning", reasoning)
+    out.member("reasoning_content", reasoning)
+    out.key("reasoning_details")
+    out.array(CollectionOfOne(reasoning)) { out, text in
+        out.object { out in
+            out.member("type", "reasoning.text")
+            out.member("text", text)
+            out.member("format", "unknown")
+            out.member("index", 0)
+        }
+    }
 }
 
-struct AssistantMessage: Encodable, Sendable {
-    var role = "assistant"
+extension ToolCall {
+    func write(to out: inout JSONOutput) {
+        out.object { out in
+            out.member("id", id)
+            out.member("type", type)
+            out.key("function")
+            out.object { out in
+                out.member("name", function.name)
+                out.member("arguments", function.arguments)
+            }
+        }
+    }
+}
+
+struct AssistantMessage: Sendable {
     var content: String?
     var reasoning: String?
     var toolCalls: [ToolCall]?
 
-    enum CodingKeys: String, CodingKey {
-        case role, content, reasoning
-        case reasoningContent = "reasoning_content"
-        case reasoningDetails = "reasoning_details"
-        case toolCalls = "tool_calls"
-        case refusal
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(role, forKey: .role)
-        try container.encode(content, forKey: .content)
-        try container.encodeNil(forKey: .refusal)
-        if let reasoning {
-            try container.encode(reasoning, forKey: .reasoning)
-            try container.encode(reasoning, forKey: .reasoningContent)
-            try container.encode([ReasoningDetail(text: reasoning)], forKey: .reasoningDetails)
+    func write(to out: inout JSONOutput) {
+        out.object { out in
+            out.member("role", "assistant")
+            out.member("content", content)
+            out.member("refusal", nil as String?)
+            if let reasoning { writeReasoning(reasoning, to: &out) }
+            if let toolCalls, !toolCalls.isEmpty {
+                out.key("tool_calls")
+                out.array(toolCalls) { out, call in call.write(to: &out) }
+            }
         }
-        if let toolCalls, !toolCalls.isEmpty { try container.encode(toolCalls, forKey: .toolCalls) }
     }
 }
 
-struct ChatCompletion: Encodable, Sendable {
+struct ChatCompletion: Sendable {
     var id: String
-    var object = "chat.completion"
     var created: Int
     var model: String
-    var choices: [Choice]
+    var message: AssistantMessage
+    var finishReason: String
     var usage: Usage
-    var systemFingerprint = "fp_devstack"
 
-    struct Choice: Encodable, Sendable {
-        var index = 0
-        var message: AssistantMessage
-        var finishReason: String
-        var logprobs: String? = nil
-        enum CodingKeys: String, CodingKey {
-            case index, message, logprobs
-            case finishReason = "finish_reason"
+    func write(to out: inout JSONOutput) {
+        out.object { out in
+            out.member("id", id)
+            out.member("object", "chat.completion")
+            out.member("created", created)
+            out.member("model", model)
+            out.key("choices")
+            out.array(CollectionOfOne(self)) { out, completion in
+                out.object { out in
+                    out.member("index", 0)
+                    out.key("message")
+                    completion.message.write(to: &out)
+                    out.member("logprobs", nil as String?)
+                    out.member("finish_reason", completion.finishReason)
+                }
+            }
+            out.key("usage")
+            usage.write(to: &out)
+            out.member("system_fingerprint", "fp_devstack")
         }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(index, forKey: .index)
-            try container.encode(message, forKey: .message)
-            try container.encodeNil(forKey: .logprobs)
-            try container.encode(finishReason, forKey: .finishReason)
-        }
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, object, created, model, choices, usage
-        case systemFingerprint = "system_fingerprint"
     }
 }
 
 /// One `data:` event of a streamed completion.
-struct ChatChunk: Encodable, Sendable {
+struct ChatChunk: Sendable {
     var id: String
-    var object = "chat.completion.chunk"
     var created: Int
     var model: String
-    var choices: [Choice]
-    /// Present (null until the last chunk) when the request asked for usage.
+    /// Nil for the usage chunk, which has `choices: []`.
+    var choice: Choice?
+    /// Written (null until the last chunk) when the request asked for usage.
     var usage: Usage??
 
-    struct Choice: Encodable, Sendable {
-        var index = 0
+    struct Choice: Sendable {
         var delta: Delta
         var finishReason: String?
-        enum CodingKeys: String, CodingKey {
-            case index, delta
-            case finishReason = "finish_reason"
-        }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(index, forKey: .index)
-            try container.encode(delta, forKey: .delta)
-            try container.encode(finishReason, forKey: .finishReason)
-        }
     }
 
-    struct Delta: Encodable, Sendable {
+    struct Delta: Sendable {
         var role: String?
         var content: String?
         var reasoning: String?
         var toolCalls: [ToolCallDelta]?
 
-        enum CodingKeys: String, CodingKey {
-            case role, content, reasoning
-            case reasoningContent = "reasoning_content"
-            case reasoningDetails = "reasoning_details"
-            case toolCalls = "tool_calls"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encodeIfPresent(role, forKey: .role)
-            try container.encodeIfPresent(content, forKey: .content)
-            if let reasoning {
-                try container.encode(reasoning, forKey: .reasoning)
-                try container.encode(reasoning, forKey: .reasoningContent)
-                try container.encode([ReasoningDetail(text: reasoning)], forKey: .reasoningDetails)
+        func write(to out: inout JSONOutput) {
+            out.object { out in
+                if let role { out.member("role", role) }
+                if let content { out.member("content", content) }
+                if let reasoning { writeReasoning(reasoning, to: &out) }
+                if let toolCalls {
+                    out.key("tool_calls")
+                    out.array(toolCalls) { out, call in call.write(to: &out) }
+                }
             }
-            try container.encodeIfPresent(toolCalls, forKey: .toolCalls)
         }
     }
 
-    struct ToolCallDelta: Encodable, Sendable {
+    struct ToolCallDelta: Sendable {
         var index: Int
         var id: String?
         var type: String?
         var function: Function
-        struct Function: Encodable, Sendable {
+        struct Function: Sendable {
             var name: String?
             var arguments: String
         }
+
+        func write(to out: inout JSONOutput) {
+            out.object { out in
+                out.member("index", index)
+                if let id { out.member("id", id) }
+                if let type { out.member("type", type) }
+                out.key("function")
+                out.object { out in
+                    if let name = function.name { out.member("name", name) }
+                    out.member("arguments", function.arguments)
+                }
+            }
+        }
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id, object, created, model, choices, usage
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(object, forKey: .object)
-        try container.encode(created, forKey: .created)
-        try container.encode(model, forKey: .model)
-        try container.encode(choices, forKey: .choices)
-        if let usage { try container.encode(usage, forKey: .usage) }
+    func write(to out: inout JSONOutput) {
+        out.object { out in
+            out.member("id", id)
+            out.member("object", "chat.completion.chunk")
+            out.member("created", created)
+            out.member("model", model)
+            out.key("choices")
+            out.array(choice.map { [$0] } ?? []) { out, choice in
+                out.object { out in
+                    out.member("index", 0)
+                    out.key("delta")
+                    choice.delta.write(to: &out)
+                    out.member("finish_reason", choice.finishReason)
+                }
+            }
+            if let usage {
+                out.key("usage")
+                if let usage { usage.write(to: &out) } else { out.null() }
+            }
+        }
     }
 }
 

@@ -472,18 +472,35 @@ import Testing
                 #expect((replied["data"] as? [Any])?.count == 1)
             }
             for _ in 0..<30 { try await client.execute(uri: "/v1/models", method: .get) { _ in } }
-            #expect(await server.state.entries().count <= 10)
+            #expect(server.state.entries().count <= 10)
             try await client.execute(uri: "/__devstack/requests", method: .delete) { _ in }
-            #expect(await server.state.entries().isEmpty)
+            #expect(server.state.entries().isEmpty)
         }
-        let (requests, faults) = await server.state.reset()
+        let (requests, faults) = server.state.reset()
         #expect(requests == 0 && faults == 0)
     }
 
-    @Test func tokensJoinBackToTheText() {
-        for text in ["", "one", "  leading", "trailing  ", "a  b\nc", "You said: hi"] {
-            #expect(AnswerComposer.tokens(text).joined() == text)
+    @Test func writtenJSONParsesBackToWhatWasWritten() throws {
+        let texts = ["plain", "quote \" and backslash \\", "lines\nand\ttabs\r", "control \u{01}\u{1F}\u{08}\u{0C}", "slash / café 日本 🙂", ""]
+        var out = JSONOutput()
+        out.object { out in
+            out.key("texts")
+            out.array(texts) { out, text in out.string(text) }
+            out.member("count", texts.count)
+            out.member("missing", nil as String?)
         }
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(out.buffer.readableBytesView)) as? [String: Any])
+        #expect(parsed["texts"] as? [String] == texts)
+        #expect(parsed["count"] as? Int == texts.count)
+        #expect(parsed["missing"] is NSNull)
+    }
+
+    @Test func tokensJoinBackToTheText() {
+        for text in ["", "one", "   ", "  leading", "trailing  ", "a  b\nc", "You said: hi", "café\u{00A0}au lait", "日本 語\u{3000}です"] {
+            #expect(AnswerComposer.tokens(text).joined() == text)
+            #expect(AnswerComposer.tokenCount(text) == AnswerComposer.tokens(text).count, "\(text)")
+        }
+        #expect(AnswerComposer.tokenCount("café\u{00A0}au lait") == 3)
         #expect(AnswerComposer.tokens("You said: hi") == ["You", " said:", " hi"])
     }
 }
