@@ -5,6 +5,7 @@ import Foundation
 
 struct Config: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "config",
         abstract: "Print the resolved plan: every service with its final command, env, ports, probes and start order.")
 
     @OptionGroup var project: ProjectOptions

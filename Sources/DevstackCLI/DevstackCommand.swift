@@ -3,6 +3,7 @@ import ArgumentParser
 public struct DevstackCommand: AsyncParsableCommand {
     public static let version = "0.1.0"
 
+    // Every command names itself: a derived name costs a runtime type lookup per command at every start.
     public static let configuration = CommandConfiguration(
         commandName: "devstack",
         abstract: "Bring up a Supabase-style backend on one machine as plain processes, no Docker.",

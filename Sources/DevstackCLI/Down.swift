@@ -4,6 +4,7 @@ import DevstackSupervisor
 
 struct Down: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "down",
         abstract: "Stop the running stack of this project and profile, in reverse dependency order.")
 
     @OptionGroup var project: ProjectOptions

@@ -7,6 +7,7 @@ extension EnvFormat: ExpressibleByArgument {}
 
 struct Env: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "env",
         abstract: "Print the wired environment variables.",
         discussion: """
             Without --service: the stack's top-level env, meant for tests and tools. \

@@ -4,6 +4,7 @@ import Foundation
 
 struct Exec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "exec",
         abstract: "Run a command with the stack's environment; its exit status is devstack's.",
         discussion: "devstack exec -- pytest -x        devstack exec --service gateway -- env")
 

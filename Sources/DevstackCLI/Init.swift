@@ -4,6 +4,7 @@ import Foundation
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "init",
         abstract: "Scaffold stacks/default and profiles/ into a project. Never overwrites a file.")
 
     @Option(help: "Project folder to write into. (default: the current directory)")

@@ -5,6 +5,7 @@ import Foundation
 
 struct Logs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "logs",
         abstract: "Print services' logs from .devstack/<profile>/logs, merged by time.")
 
     @OptionGroup var project: ProjectOptions

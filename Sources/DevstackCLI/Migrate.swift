@@ -4,6 +4,7 @@ import DevstackSupervisor
 
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "migrate",
         abstract: "Apply pending migrations to the running Postgres service.")
 
     @OptionGroup var project: ProjectOptions
@@ -20,10 +21,11 @@ struct Migrate: AsyncParsableCommand {
 
 struct Migration: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "migration",
         abstract: "Manage migration files.", subcommands: [New.self])
 
     struct New: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create migrations/<UTC timestamp>_<name>.sql.")
+        static let configuration = CommandConfiguration(commandName: "new", abstract: "Create migrations/<UTC timestamp>_<name>.sql.")
 
         @OptionGroup var project: ProjectOptions
 
@@ -43,6 +45,7 @@ struct Migration: ParsableCommand {
 
 struct Psql: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "psql",
         abstract: "Open psql on the stack's database with the right credentials.",
         discussion: "devstack psql            devstack psql -- -c 'select count(*) from auth.users'")
 

@@ -4,6 +4,7 @@ import Foundation
 
 struct Reset: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "reset",
         abstract: "Put the data back to the migrated and seeded state (or a snapshot), in milliseconds.",
         discussion: """
             Works on a running stack (processes keep running; clients see an ordinary Postgres error and \

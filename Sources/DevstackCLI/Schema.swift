@@ -7,6 +7,7 @@ extension ConfigSchema.Document: ExpressibleByArgument {}
 
 struct Schema: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "schema",
         abstract: "Print the JSON Schema of stack or profile files, for editor completion and checks.",
         discussion: """
             devstack schema stack > .devstack/schema/stack.json

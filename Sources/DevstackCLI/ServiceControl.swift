@@ -20,21 +20,21 @@ extension ServiceControlCommand {
 }
 
 struct Restart: ServiceControlCommand {
-    static let configuration = CommandConfiguration(abstract: "Restart one service of the running stack.")
+    static let configuration = CommandConfiguration(commandName: "restart", abstract: "Restart one service of the running stack.")
     static let action = "restart"
     @OptionGroup var project: ProjectOptions
     @Argument(help: "The service.") var service: String
 }
 
 struct Stop: ServiceControlCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop one service of the running stack (it stays stopped until `start`).")
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop one service of the running stack (it stays stopped until `start`).")
     static let action = "stop"
     @OptionGroup var project: ProjectOptions
     @Argument(help: "The service.") var service: String
 }
 
 struct Start: ServiceControlCommand {
-    static let configuration = CommandConfiguration(abstract: "Start one stopped service of the running stack.")
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start one stopped service of the running stack.")
     static let action = "start"
     @OptionGroup var project: ProjectOptions
     @Argument(help: "The service.") var service: String

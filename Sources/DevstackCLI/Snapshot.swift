@@ -5,6 +5,7 @@ import Foundation
 
 struct Snapshot: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "snapshot",
         abstract: "Named database states, restored as fast as a reset.",
         discussion: """
             devstack snapshot save onboarded_50_users
@@ -13,7 +14,7 @@ struct Snapshot: ParsableCommand {
         subcommands: [Save.self, Restore.self, List.self, Remove.self])
 
     struct Save: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Save the database's current state under NAME (replacing one of that name).")
+        static let configuration = CommandConfiguration(commandName: "save", abstract: "Save the database's current state under NAME (replacing one of that name).")
         @OptionGroup var project: ProjectOptions
         @Option(help: "The postgres service. (default: the only one)") var service: String?
         @Argument(help: "Lowercase letters, digits and '_'.") var name: String
@@ -29,7 +30,7 @@ struct Snapshot: ParsableCommand {
     }
 
     struct Restore: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Restore snapshot NAME (a reset to it).")
+        static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restore snapshot NAME (a reset to it).")
         @OptionGroup var project: ProjectOptions
         @Flag(help: "Restore in a protected profile.") var force = false
         @Argument(help: "The snapshot.") var name: String
@@ -40,7 +41,7 @@ struct Snapshot: ParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List snapshots; stale ones predate a change of migrations or seed.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List snapshots; stale ones predate a change of migrations or seed.")
         @OptionGroup var project: ProjectOptions
         @Option(help: "The postgres service. (default: the only one)") var service: String?
 

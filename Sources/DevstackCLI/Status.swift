@@ -4,6 +4,7 @@ import Foundation
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show each service: state, pid, ports, health, restarts, uptime, last exit and why.",
         discussion: "Exit status 1 when the stack is not running.")
 

@@ -5,6 +5,7 @@ import Foundation
 
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "up",
         abstract: "Start the stack (or the named services and what they depend on).",
         discussion: """
             Foreground by default: every service's output, prefixed and coloured; Ctrl-C stops everything \

@@ -5,6 +5,7 @@ import Foundation
 
 struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check the stack and profile; print every error, or a one-line summary.",
         discussion: "Exit status 2 when anything is wrong; nothing is started either way.")
 

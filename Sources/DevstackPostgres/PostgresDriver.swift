@@ -203,15 +203,11 @@ public enum PostgresSetup {
         if let name { endpoint.database = name }
         let database = endpoint.database
         var notes: [String] = []
-        let created = try await building ? true : PostgresSession.with(endpoint.with(database: "postgres")) { session in
-            let quoted = database.replacingOccurrences(of: "'", with: "''")
-            guard try await session.strings("select datname from pg_database where datname = '\(quoted)'").isEmpty else { return false }
-            try await session.execute("create database \"\(database.replacingOccurrences(of: "\"", with: "\"\""))\"")
-            return true
-        }
-        if created { notes.append("created database \(database)") }
         let display = { (path: String) in path.hasPrefix(plan.projectDirectory + "/") ? String(path.dropFirst(plan.projectDirectory.count + 1)) : path }
-        try await PostgresSession.with(endpoint) { session in
+        var created = building
+        // Straight to the database, which is there on every start but the first: a connection costs milliseconds.
+        let setUp = { (session: PostgresSession) in
+            if created { notes.append("created database \(database)") }
             if case .bool(true)? = service.setting("supabase") {
                 try await session.execute("create schema if not exists devstack")
                 try await session.execute("create table if not exists devstack.state (key text primary key, value text not null)")
@@ -247,6 +243,15 @@ public enum PostgresSetup {
                 }
                 notes.append("seeded from \(display(path))")
             }
+        }
+        do {
+            try await PostgresSession.with(endpoint, setUp)
+        } catch where PostgresSession.sqlState(of: error) == "3D000" {
+            try await PostgresSession.with(endpoint.with(database: "postgres")) { session in
+                try await session.execute("create database \"\(database.replacingOccurrences(of: "\"", with: "\"\""))\"")
+            }
+            created = true
+            try await PostgresSession.with(endpoint, setUp)
         }
         return notes
     }

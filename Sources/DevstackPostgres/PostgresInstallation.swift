@@ -82,7 +82,7 @@ public struct PostgresInstallation: Sendable {
     static func majorVersion(of postgres: String) -> Int? {
         // Debian's layout names it (/usr/lib/postgresql/15/bin): no need to run anything.
         let real = URL(fileURLWithPath: postgres).resolvingSymlinksInPath().pathComponents
-        if real.count >= 5, real[real.count - 5] == "postgresql", real[real.count - 3] == "bin", let major = Int(real[real.count - 4]) {
+        if real.count >= 4, real[real.count - 4] == "postgresql", real[real.count - 2] == "bin", let major = Int(real[real.count - 3]) {
             return major
         }
         // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"

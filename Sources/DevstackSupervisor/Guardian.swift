@@ -21,8 +21,12 @@ public final class Guardian: @unchecked Sendable {
         let pipe = Pipe()
         _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
         process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["__guardian"]
+        // At the lowest priority: its start (a whole devstack process) would otherwise take CPU from the
+        // services starting beside it, and it only has work to do once the supervisor is gone.
+        let nice = "/usr/bin/nice"
+        let lowPriority = FileManager.default.isExecutableFile(atPath: nice)
+        process.executableURL = URL(fileURLWithPath: lowPriority ? nice : executable)
+        process.arguments = (lowPriority ? ["-n", "19", executable] : []) + ["__guardian"]
         process.standardInput = pipe
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.standardError
