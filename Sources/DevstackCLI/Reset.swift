@@ -29,10 +29,11 @@ struct Reset: AsyncParsableCommand {
 
     static func perform(project: ProjectOptions, snapshot: String?, force: Bool, json: Bool) async throws {
         let workspace = try project.workspace()
-        let (outcomes, started) = try await StackRunner.withRunningStack(
-            workspace: workspace, environment: project.environment, drivers: Drivers.all, check: { try StackRunner.checkResetAllowed($0, force: force) }
-        ) { _, record in
-            try await ControlClient(socket: record.controlSocket).reset(to: snapshot)
+        let (outcomes, started) = try await StackRunner.withSupervisor(
+            workspace: workspace, environment: project.environment, drivers: Drivers.all,
+            check: { try StackRunner.checkResetAllowed($0, force: force) }
+        ) { control in
+            try await control.reset(to: snapshot, force: force)
         }
         if json {
             Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(outcomes), as: UTF8.self) + "\n")

@@ -1,6 +1,7 @@
 import Crypto
 import DevstackCore
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Back to the migrated and seeded state in milliseconds: a clean-state template database, a
 /// pre-cloned spare, and a rename swap. Snapshots are more templates, each with its own spare.
@@ -237,11 +238,21 @@ public struct DatabaseReset: Sendable {
     }
 
     /// One admin connection to `postgres`, holding an advisory lock so resets never overlap, whoever runs them.
+    /// The connection is kept for the next reset: a new one costs a server process, milliseconds a reset need not spend.
     private func withAdminSession<T: Sendable>(_ body: (PostgresSession) async throws -> T) async throws -> T {
         do {
-            return try await PostgresSession.with(endpoint.with(database: "postgres")) { admin in
+            let server = endpoint.with(database: "postgres")
+            let admin = try await AdminSessions.shared.take(server)
+            do {
                 try await admin.execute("select pg_advisory_lock(74657374)")
-                return try await body(admin)
+                let result = try await body(admin)
+                try await admin.execute("select pg_advisory_unlock(74657374)")
+                AdminSessions.shared.giveBack(admin, to: server)
+                return result
+            } catch {
+                // Closing ends the session and with it the advisory lock, whatever state it was left in.
+                try? await admin.connection.close()
+                throw error
             }
         } catch let error as PostgresServiceError {
             throw error
@@ -252,4 +263,30 @@ public struct DatabaseReset: Sendable {
 
     func quote(_ identifier: String) -> String { "\"\(identifier.replacingOccurrences(of: "\"", with: "\"\""))\"" }
     func literal(_ text: String) -> String { "'\(text.replacingOccurrences(of: "'", with: "''"))'" }
+}
+
+/// At most one idle admin session per server, taken and given back whole (never shared while in use).
+final class AdminSessions: Sendable {
+    static let shared = AdminSessions()
+    private let idle = NIOLockedValueBox<[String: PostgresSession]>([:])
+
+    func take(_ endpoint: PostgresSession.Endpoint) async throws -> PostgresSession {
+        let key = Self.key(endpoint)
+        if let session = idle.withLockedValue({ $0.removeValue(forKey: key) }), !session.connection.isClosed { return session }
+        return try await PostgresSession.connect(endpoint)
+    }
+
+    func giveBack(_ session: PostgresSession, to endpoint: PostgresSession.Endpoint) {
+        let key = Self.key(endpoint)
+        let kept = idle.withLockedValue { idle in
+            guard idle[key] == nil, !session.connection.isClosed else { return false }
+            idle[key] = session
+            return true
+        }
+        if !kept { Task { try? await session.connection.close() } }
+    }
+
+    private static func key(_ endpoint: PostgresSession.Endpoint) -> String {
+        "\(endpoint.socketPath ?? "\(endpoint.host):\(endpoint.port)")/\(endpoint.database)"
+    }
 }

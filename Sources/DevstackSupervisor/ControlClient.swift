@@ -17,12 +17,15 @@ public struct ControlClient: Sendable {
         if !reply.ok { throw SupervisorError(.unknownService, reply.message ?? "\(action) \(name) failed") }
     }
 
-    public func reset(to snapshot: String?) async throws -> [ResetOutcome] {
-        let path = "/v1/reset" + (snapshot.map { "?to=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? "")
-        let data = try await send("POST", path)
+    /// The supervisor checks its profile's protection itself: `force` is the `--force` of `devstack reset`.
+    public func reset(to snapshot: String?, force: Bool) async throws -> [ResetOutcome] {
+        var query = snapshot.map { ["to=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)"] } ?? []
+        if force { query.append("force=1") }
+        let data = try await send("POST", "/v1/reset" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
         if let outcomes = try? StateStore.decoder.decode([ResetOutcome].self, from: data) { return outcomes }
         let reply = try? StateStore.decoder.decode(ControlReply.self, from: data)
-        throw SupervisorError(.refused, reply?.message ?? "the reset failed", fix: "see `devstack logs`")
+        throw SupervisorError(
+            reply?.refused == true ? .refused : .serviceFailed, reply?.message ?? "the reset failed", fix: reply?.fix ?? "see `devstack logs`")
     }
 
     public func down() async throws {

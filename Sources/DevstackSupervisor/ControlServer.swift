@@ -15,7 +15,7 @@ import ServiceLifecycle
 ///
 ///     GET  /v1/status                      StatusReport
 ///     POST /v1/services/{name}/stop|start|restart
-///     POST /v1/reset[?to=SNAPSHOT]         [ResetOutcome]; 409 {ok, message} when refused or failed
+///     POST /v1/reset[?to=SNAPSHOT][&force=1]  [ResetOutcome]; 409 {ok, message, refused, fix} when refused or failed
 ///     POST /v1/down                        stop the stack
 public final class ControlServer: Sendable {
     private let group: ServiceGroup
@@ -43,10 +43,12 @@ public final class ControlServer: Sendable {
         }
         router.post("/v1/reset") { request, _ in
             let snapshot = request.uri.queryParameters.get("to")
+            let force = request.uri.queryParameters.get("force") == "1"
             do {
-                return try Self.json(try await supervisor.reset(to: snapshot))
+                return try Self.json(try await supervisor.reset(to: snapshot, force: force))
             } catch let error as SupervisorError {
-                return try Self.json(ControlReply(ok: false, message: error.message), status: .conflict)
+                return try Self.json(
+                    ControlReply(ok: false, message: error.message, refused: error.code == .refused, fix: error.fix), status: .conflict)
             } catch {
                 return try Self.json(ControlReply(ok: false, message: "\(error)"), status: .conflict)
             }
@@ -88,4 +90,6 @@ public final class ControlServer: Sendable {
 struct ControlReply: Codable, Sendable {
     var ok: Bool
     var message: String?
+    var refused: Bool?
+    var fix: String?
 }

@@ -310,6 +310,20 @@ extension StackRunner {
         }
     }
 
+    /// Like `withRunningStack`, for work the supervisor does with its own plan (a reset): a running
+    /// stack is reached by its lock and socket alone, without planning again or reading its state,
+    /// which would be most of a `devstack reset`'s time.
+    public static func withSupervisor<T: Sendable>(
+        workspace: Workspace, environment: [String: String], drivers: DriverSet, check: (Plan) throws -> Void,
+        _ body: @Sendable (ControlClient) async throws -> T
+    ) async throws -> (T, startedForThis: Bool) {
+        let store = StateStore(directory: workspace.stateDirectory)
+        if ProjectLock.isHeld(store.lockFile) { return (try await body(ControlClient(socket: store.controlSocket)), false) }
+        return try await withRunningStack(workspace: workspace, environment: environment, drivers: drivers, check: check) { _, record in
+            try await body(ControlClient(socket: record.controlSocket))
+        }
+    }
+
     /// Runs `body` against a running stack: the running one, or its databases started for the
     /// occasion (and stopped again). Returns the body's result and whether it started them.
     /// `check` runs on the plan before anything is started, and may refuse.

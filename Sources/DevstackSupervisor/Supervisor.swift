@@ -410,8 +410,10 @@ public actor Supervisor {
         await stop(name)
     }
 
-    /// Resets every service that keeps state, one reset at a time; refused once the stack is stopping.
-    public func reset(to snapshot: String?) async throws -> [ResetOutcome] {
+    /// Resets every service that keeps state, one reset at a time; refused once the stack is stopping,
+    /// and by a protected profile without `force` or a remote one.
+    public func reset(to snapshot: String?, force: Bool) async throws -> [ResetOutcome] {
+        try StackRunner.checkResetAllowed(plan, force: force)
         guard !shuttingDown else { throw SupervisorError(.refused, "the stack is stopping; nothing was reset") }
         await acquireReset()
         defer { releaseReset() }

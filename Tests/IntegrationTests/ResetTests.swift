@@ -79,7 +79,7 @@ import Testing
         defer { stack.cleanUp() }
         let endpoint = try await stack.postgresEndpoint()
         let control = ControlClient(socket: try #require(stack.store.load()).controlSocket)
-        _ = try await control.reset(to: nil)
+        _ = try await control.reset(to: nil, force: false)
         let baseline = try await query(endpoint.with(database: "postgres"), "select sum(pg_database_size(datname))::text from pg_database")
         var client = try await PostgresSession.connect(endpoint)
         var reconnects = 0
@@ -91,7 +91,7 @@ import Testing
                 reconnects += 1
             }
             try await client.execute("insert into public.items (label) values ('round \(round)')")
-            let outcomes = try await control.reset(to: nil)
+            let outcomes = try await control.reset(to: nil, force: false)
             #expect(outcomes.count == 1)
         }
         #expect(reconnects == 199)
@@ -115,7 +115,7 @@ import Testing
         let endpoint = try await stack.postgresEndpoint()
         let control = ControlClient(socket: try #require(stack.store.load()).controlSocket)
         try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<5 { group.addTask { try await control.reset(to: nil).count } }
+            for _ in 0..<5 { group.addTask { try await control.reset(to: nil, force: false).count } }
             for try await count in group { #expect(count == 1) }
         }
         #expect(try await query(endpoint, "select count(*)::text from public.items") == ["2"])
@@ -141,6 +141,60 @@ import Testing
         _ = try stack.devstack(["reset", "--profile", "staging"])
         #expect(try await query(endpoint, "select count(*)::text from public.items") == ["3"])
         #expect(try await stack.stop() == 0)
+    }
+
+    @Test func aRunningProtectedStackRefusesWithoutForce() async throws {
+        let stack = try StackUnderTest(
+            stack: Self.stack, profile: "ports: auto\nprotected: true\n",
+            files: ["stacks/default/seed.sql": Self.seed, "stacks/default/migrations/001_items.sql": Self.migration])
+        defer { stack.cleanUp() }
+        let endpoint = try await stack.postgresEndpoint()
+        try await PostgresSession.with(endpoint) { try await $0.execute("insert into public.items (label) values ('kept')") }
+        // The running supervisor checks its own profile: the client does not plan again.
+        let refused = try stack.devstack(["reset"])
+        #expect(refused.status == 3)
+        #expect(refused.standardError.contains("profile 'local' is protected: a reset would throw away its data"), "\(refused.standardError)")
+        #expect(refused.standardError.contains("devstack reset --profile local --force"))
+        #expect(try await query(endpoint, "select count(*)::text from public.items") == ["3"])
+        let forced = try stack.devstack(["reset", "--force"])
+        #expect(forced.status == 0, "\(forced.standardError)")
+        #expect(try await query(endpoint, "select count(*)::text from public.items") == ["2"])
+        #expect(try await stack.stop() == 0)
+    }
+
+    @Test func aResetRacingAShutdownEndsCleanly() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        let endpoint = try await stack.postgresEndpoint()
+        try await PostgresSession.with(endpoint) { try await $0.execute("insert into public.items (label) values ('mine')") }
+        let control = ControlClient(socket: try #require(stack.store.load()).controlSocket)
+        let resets = Task {
+            await withTaskGroup(of: String?.self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        do {
+                            _ = try await control.reset(to: nil, force: false)
+                            return nil
+                        } catch {
+                            return "\(error)"
+                        }
+                    }
+                }
+                return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(5))
+        #expect(try await stack.stop() == 0)
+        // Each reset finished before the stop, or was refused or cut off whole: never half done.
+        for failure in await resets.value {
+            #expect(failure.contains("the stack is stopping; nothing was reset") || failure.contains("does not answer"), "\(failure)")
+        }
+        #expect(ProcessTree.processes(whereArgumentsContain: stack.path).isEmpty)
+        let again = try stack.restart()
+        defer { again.cleanUp() }
+        let rows = try await query(try await again.postgresEndpoint(), "select label from public.items order by id")
+        #expect(rows == ["seed one", "seed two"] || rows == ["seed one", "seed two", "mine"], "\(rows)")
+        #expect(try await again.stop() == 0)
     }
 
     @Test func snapshotRoundTripAndStaleFlag() async throws {
