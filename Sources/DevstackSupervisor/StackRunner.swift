@@ -241,7 +241,9 @@ public enum StackRunner {
             try? await stop(store: store, timeout: .seconds(60))
             throw SupervisorError(.serviceFailed, message + "\nthe stack was stopped", fix: "logs: \(store.logDirectory)")
         }
-        return Summary.text(report, plan: plan, elapsed: ContinuousClock.now - began, detached: true)
+        // Under `ports: auto` the background supervisor picked its own ports: show the ones it holds.
+        let running = (try? await workspace.planMatchingRunningStack(environment: environment).0) ?? plan
+        return Summary.text(report, plan: running, elapsed: ContinuousClock.now - began, detached: true)
     }
 
     /// `down`: asks the running supervisor to stop and waits for it; cleans up after a crashed one.

@@ -300,6 +300,21 @@ import Testing
         }
     }
 
+    @Test func detachShowsThePortsTheBackgroundSupervisorHolds() async throws {
+        try await withTemporaryDirectory { directory in
+            try directory.write("stacks/default/stack.yaml", "services:\n  instant:\n    kind: inference\n    model: instant\n")
+            try directory.write("profiles/local.yaml", "ports: auto\n")
+            defer { _ = try? DevstackBinary.run(["down"], in: directory.path) }
+            let up = try DevstackBinary.run(["up", "--detach"], in: directory.path)
+            #expect(up.status == 0, "\(up.standardError)")
+            // Under `ports: auto` the background supervisor picks its own free ports; the summary must show those.
+            let status = try DevstackBinary.run(["status", "--json"], in: directory.path)
+            let report = try StateStore.decoder.decode(StatusReport.self, from: Data(status.standardOutput.utf8))
+            let port = try #require(report.services.first?.ports["http"])
+            #expect(up.standardOutput.contains("http://127.0.0.1:\(port)/v1"), "\(up.standardOutput)")
+        }
+    }
+
     @Test func detachNamesTheFailingServiceWithItsLastLines() async throws {
         try await withTemporaryDirectory { directory in
             try directory.write("stacks/default/stack.yaml", """
