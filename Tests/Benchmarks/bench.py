@@ -465,38 +465,52 @@ def bench_auth(devstack, cost, seconds):
     return len(latencies) / seconds, statistics.median(latencies), percentile(latencies, 0.99)
 
 
+SECTIONS = ("postgres", "reset", "supervisor", "inference", "auth")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--devstack", required=True)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle-seconds", type=int, default=30)
-    parser.add_argument("only", nargs="?", default="all")
+    parser.add_argument("only", nargs="*", help=f"sections to run, of {', '.join(SECTIONS)} (default: all)")
     args = parser.parse_args()
+    unknown = set(args.only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section {', '.join(sorted(unknown))}: choose from {', '.join(SECTIONS)}")
+    wanted = set(args.only) or set(SECTIONS)
     print(f"machine: {platform.node()} · {os.cpu_count()} cores · {platform.platform()} · {time.strftime('%Y-%m-%d %H:%M')}")
     rows = []
-    bare = time_bare_postgres(args.runs)
-    cold, warm = bench_postgres(args.devstack, args.runs)
-    rows.append(("up, Postgres only, warm (median)", f"{warm * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{warm / bare:.2f}x"))
-    rows.append(("up, Postgres only, cold: initdb, bootstrap, migrations, seed", f"{cold * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{cold / bare:.2f}x"))
-    p50, p95, naive, plain = bench_reset(args.devstack, 50)
-    rows.append(("reset, whole process, 50 runs", f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms", f"naive (drop, create, bootstrap, migrate, seed) {naive * 1000:.0f} ms", f"{naive / p50:.1f}x faster"))
-    rows.append(("", "", f"plain CREATE DATABASE … TEMPLATE (psql) {plain * 1000:.0f} ms", f"{plain / p50:.1f}x faster"))
-    ours, shell = bench_up(args.devstack, args.runs)
-    rows.append(("up: 10 services to all-healthy (median)", f"{ours * 1000:.0f} ms", f"shell script + port polling {shell * 1000:.0f} ms", f"{ours / shell:.2f}x"))
-    cold, warm = bench_default_stack(args.devstack, args.runs)
-    rows.append(("up, default stack (5 services), warm (median)", f"{warm * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{warm / bare:.2f}x"))
-    rows.append(("up, default stack, cold (initdb, bootstrap, migrations, seed)", f"{cold * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{cold / bare:.2f}x"))
-    (rps, p99), (nginx_rps, nginx_p99), size = bench_inference(args.devstack, 10)
-    rows.append((f"mock inference, non-streaming chat ({size} B answer), wrk -c32", f"{rps:,.0f} req/s, p99 {p99:.1f} ms", f"nginx static file, same size: {nginx_rps:,.0f} req/s, p99 {nginx_p99:.1f} ms", f"{rps / nginx_rps:.2f}x"))
-    p95_error, median_error, count = bench_streaming(args.devstack)
-    rows.append((f"streaming, token_delay 20 ms ({count} intervals)", f"|interval - 20 ms| p95 {p95_error:.2f} ms, median {median_error:.2f} ms", "target: p95 within 2 ms", ""))
-    for cost in (4, 10):
-        rate, p50, p99 = bench_auth(args.devstack, cost, 10)
-        raw = raw_bcrypt_rate(cost, 5)
-        rows.append((f"auth sign-in, bcrypt cost {cost}, 8 clients", f"{rate:,.0f}/s, p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms", f"raw bcrypt verify, all cores: {raw:,.0f}/s", f"{rate / raw:.2f}x"))
-    p50, worst, cpu, rss, child_rss = bench_crash_and_idle(args.devstack, 10, args.idle_seconds)
-    rows.append(("crash → healthy again (kill -9, backoff fixed 20ms)", f"p50 {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms", "configured backoff 16–24 ms", ""))
-    rows.append((f"supervisor idle, {args.idle_seconds}s, 10 services", f"CPU {cpu:.2f}% · RSS {rss:.1f} MiB", f"one trivial python service: RSS {child_rss:.1f} MiB", ""))
+    if wanted & {"postgres", "supervisor"}:
+        bare = time_bare_postgres(args.runs)
+    if "postgres" in wanted:
+        cold, warm = bench_postgres(args.devstack, args.runs)
+        rows.append(("up, Postgres only, warm (median)", f"{warm * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{warm / bare:.2f}x"))
+        rows.append(("up, Postgres only, cold: initdb, bootstrap, migrations, seed", f"{cold * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{cold / bare:.2f}x"))
+    if "reset" in wanted:
+        p50, p95, naive, plain = bench_reset(args.devstack, 50)
+        rows.append(("reset, whole process, 50 runs", f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms", f"naive (drop, create, bootstrap, migrate, seed) {naive * 1000:.0f} ms", f"{naive / p50:.1f}x faster"))
+        rows.append(("", "", f"plain CREATE DATABASE … TEMPLATE (psql) {plain * 1000:.0f} ms", f"{plain / p50:.1f}x faster"))
+    if "supervisor" in wanted:
+        ours, shell = bench_up(args.devstack, args.runs)
+        rows.append(("up: 10 services to all-healthy (median)", f"{ours * 1000:.0f} ms", f"shell script + port polling {shell * 1000:.0f} ms", f"{ours / shell:.2f}x"))
+        cold, warm = bench_default_stack(args.devstack, args.runs)
+        rows.append(("up, default stack (5 services), warm (median)", f"{warm * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{warm / bare:.2f}x"))
+        rows.append(("up, default stack, cold (initdb, bootstrap, migrations, seed)", f"{cold * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{cold / bare:.2f}x"))
+    if "inference" in wanted:
+        (rps, p99), (nginx_rps, nginx_p99), size = bench_inference(args.devstack, 10)
+        rows.append((f"mock inference, non-streaming chat ({size} B answer), wrk -c32", f"{rps:,.0f} req/s, p99 {p99:.1f} ms", f"nginx static file, same size: {nginx_rps:,.0f} req/s, p99 {nginx_p99:.1f} ms", f"{rps / nginx_rps:.2f}x"))
+        p95_error, median_error, count = bench_streaming(args.devstack)
+        rows.append((f"streaming, token_delay 20 ms ({count} intervals)", f"|interval - 20 ms| p95 {p95_error:.2f} ms, median {median_error:.2f} ms", "target: p95 within 2 ms", ""))
+    if "auth" in wanted:
+        for cost in (4, 10):
+            rate, p50, p99 = bench_auth(args.devstack, cost, 10)
+            raw = raw_bcrypt_rate(cost, 5)
+            rows.append((f"auth sign-in, bcrypt cost {cost}, 8 clients", f"{rate:,.0f}/s, p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms", f"raw bcrypt verify, all cores: {raw:,.0f}/s", f"{rate / raw:.2f}x"))
+    if "supervisor" in wanted:
+        p50, worst, cpu, rss, child_rss = bench_crash_and_idle(args.devstack, 10, args.idle_seconds)
+        rows.append(("crash → healthy again (kill -9, backoff fixed 20ms)", f"p50 {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms", "configured backoff 16–24 ms", ""))
+        rows.append((f"supervisor idle, {args.idle_seconds}s, 10 services", f"CPU {cpu:.2f}% · RSS {rss:.1f} MiB", f"one trivial python service: RSS {child_rss:.1f} MiB", ""))
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in [("benchmark", "devstack", "baseline (same run)", "ratio")] + rows:
         print("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)))
