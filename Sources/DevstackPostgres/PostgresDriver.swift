@@ -106,11 +106,14 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             ])
     }
 
+    /// The run's folder in /tmp (the socket, and ephemeral data) does not outlive the run.
     public func cleanUp(_ service: PlannedService, context: DriverContext) async {
-        guard context.plan.profile.data == .ephemeral, let socket = service.attributes["socket"] else { return }
+        guard let socket = service.attributes["socket"] else { return }
         let runtime = URL(fileURLWithPath: socket).deletingLastPathComponent().path
-        try? FileManager.default.removeItem(atPath: "\(runtime)/\(service.name)-data")
+        if context.plan.profile.data == .ephemeral { try? FileManager.default.removeItem(atPath: "\(runtime)/\(service.name)-data") }
         try? FileManager.default.removeItem(atPath: socket)
+        // The last database out removes the folder they shared.
+        rmdir(runtime)
         lock.withLock { _ = prepared.remove(service.name) }
     }
 

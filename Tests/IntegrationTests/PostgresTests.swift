@@ -204,6 +204,20 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: data))
         #expect(try await stack.stop() == 0)
         #expect(!FileManager.default.fileExists(atPath: data))
+        #expect(!FileManager.default.fileExists(atPath: URL(fileURLWithPath: data).deletingLastPathComponent().path))
+    }
+
+    @Test func theRunsSocketFolderIsGoneAfterAStopAndTheDataStays() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        let endpoint = try await stack.postgresEndpoint()
+        let socket = try await PostgresSession.with(endpoint) { try await $0.strings("show unix_socket_directories").first ?? "" }
+        #expect(socket.hasPrefix("/tmp/devstack-"))
+        #expect(FileManager.default.fileExists(atPath: socket))
+        #expect(try await stack.stop() == 0)
+        #expect(!FileManager.default.fileExists(atPath: socket))
+        #expect(!FileManager.default.fileExists(atPath: URL(fileURLWithPath: socket).deletingLastPathComponent().path))
+        #expect(FileManager.default.fileExists(atPath: "\(stack.path)/.devstack/local/data/db/PG_VERSION"))
     }
 
     /// devstack run by an ordinary user: Postgres runs as that user, data inside the project.
