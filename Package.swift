@@ -60,7 +60,6 @@ let package = Package(
                 "DevstackCore",
                 "DevstackSupervisor",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

@@ -1,7 +1,6 @@
 import Crypto
 import DevstackCore
 import Foundation
-import NIOConcurrencyHelpers
 
 /// Back to the migrated and seeded state in milliseconds: a clean-state template database, a
 /// pre-cloned spare, and a rename swap. Snapshots are more templates, each with its own spare.
@@ -243,17 +242,22 @@ public struct DatabaseReset: Sendable {
         do {
             let server = endpoint.with(database: "postgres")
             let admin = try await AdminSessions.shared.take(server)
+            let result: T
             do {
                 try await admin.execute("select pg_advisory_lock(74657374)")
-                let result = try await body(admin)
-                try await admin.execute("select pg_advisory_unlock(74657374)")
-                AdminSessions.shared.giveBack(admin, to: server)
-                return result
+                result = try await body(admin)
             } catch {
                 // Closing ends the session and with it the advisory lock, whatever state it was left in.
                 try? await admin.connection.close()
                 throw error
             }
+            // The work is done either way: a session that cannot give the lock back is closed, not kept.
+            if (try? await admin.execute("select pg_advisory_unlock(74657374)")) != nil {
+                await AdminSessions.shared.giveBack(admin, to: server)
+            } else {
+                try? await admin.connection.close()
+            }
+            return result
         } catch let error as PostgresServiceError {
             throw error
         } catch {
@@ -266,24 +270,22 @@ public struct DatabaseReset: Sendable {
 }
 
 /// At most one idle admin session per server, taken and given back whole (never shared while in use).
-final class AdminSessions: Sendable {
+actor AdminSessions {
     static let shared = AdminSessions()
-    private let idle = NIOLockedValueBox<[String: PostgresSession]>([:])
+    private var idle: [String: PostgresSession] = [:]
 
     func take(_ endpoint: PostgresSession.Endpoint) async throws -> PostgresSession {
-        let key = Self.key(endpoint)
-        if let session = idle.withLockedValue({ $0.removeValue(forKey: key) }), !session.connection.isClosed { return session }
+        if let session = idle.removeValue(forKey: Self.key(endpoint)), !session.connection.isClosed { return session }
         return try await PostgresSession.connect(endpoint)
     }
 
-    func giveBack(_ session: PostgresSession, to endpoint: PostgresSession.Endpoint) {
+    func giveBack(_ session: PostgresSession, to endpoint: PostgresSession.Endpoint) async {
         let key = Self.key(endpoint)
-        let kept = idle.withLockedValue { idle in
-            guard idle[key] == nil, !session.connection.isClosed else { return false }
-            idle[key] = session
-            return true
+        guard idle[key] == nil, !session.connection.isClosed else {
+            try? await session.connection.close()
+            return
         }
-        if !kept { Task { try? await session.connection.close() } }
+        idle[key] = session
     }
 
     private static func key(_ endpoint: PostgresSession.Endpoint) -> String {
