@@ -205,12 +205,9 @@ public enum PostgresSetup {
         guard var endpoint = PostgresDriver.endpoint(service) else { return [] }
         if let name { endpoint.database = name }
         let database = endpoint.database
-        var notes: [String] = []
         let display = { (path: String) in path.hasPrefix(plan.projectDirectory + "/") ? String(path.dropFirst(plan.projectDirectory.count + 1)) : path }
-        var created = building
-        // Straight to the database, which is there on every start but the first: a connection costs milliseconds.
-        let setUp = { (session: PostgresSession) in
-            if created { notes.append("created database \(database)") }
+        func setUp(_ session: PostgresSession, created: Bool) async throws -> [String] {
+            var notes = created ? ["created database \(database)"] : []
             if case .bool(true)? = service.setting("supabase") {
                 try await session.execute("create schema if not exists devstack")
                 try await session.execute("create table if not exists devstack.state (key text primary key, value text not null)")
@@ -246,16 +243,16 @@ public enum PostgresSetup {
                 }
                 notes.append("seeded from \(display(path))")
             }
+            return notes
         }
+        // Straight to the database, which is there on every start but the first: a connection costs milliseconds.
         do {
-            try await PostgresSession.with(endpoint, setUp)
+            return try await PostgresSession.with(endpoint) { try await setUp($0, created: building) }
         } catch where PostgresSession.sqlState(of: error) == "3D000" {
             try await PostgresSession.with(endpoint.with(database: "postgres")) { session in
                 try await session.execute("create database \"\(database.replacingOccurrences(of: "\"", with: "\"\""))\"")
             }
-            created = true
-            try await PostgresSession.with(endpoint, setUp)
+            return try await PostgresSession.with(endpoint) { try await setUp($0, created: true) }
         }
-        return notes
     }
 }
