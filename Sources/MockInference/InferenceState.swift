@@ -63,8 +63,8 @@ public struct JournalEntry: Sendable {
 
 /// What a running mock keeps between requests: the journal and the injected faults. Every API request
 /// touches it twice (numbering and fault lookup, then the journal entry), so it is a lock around plain
-/// data rather than an actor: under load, two hops to a contended actor per request cost a thread switch
-/// each, a lock held for microseconds costs nothing measurable.
+/// data rather than an actor: measured under wrk on 2 cores, the two actor hops per request cost ~8 %
+/// of the throughput (0.41–0.42× nginx against 0.44–0.46×); the lock is held for microseconds.
 public final class InferenceState: Sendable {
     private struct Storage {
         var journal: [JournalEntry] = []

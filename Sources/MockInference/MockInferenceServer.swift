@@ -28,12 +28,8 @@ public struct MockInferenceServer: Sendable {
         self.composer = AnswerComposer(settings: settings)
     }
 
-    public func application(host: String, port: Int, logger: Logger? = nil) -> some ApplicationProtocol & Service {
-        var fallback = Logger(label: "devstack.inference.\(settings.name)")
-        fallback.logLevel = .notice
-        return Application(
-            router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "devstack-inference"),
-            logger: logger ?? fallback)
+    public func application(host: String, port: Int, logger: Logger) -> some ApplicationProtocol & Service {
+        Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "devstack-inference"), logger: logger)
     }
 
     public func router() -> Router<BasicRequestContext> {

@@ -165,6 +165,15 @@ private func writeReasoning(_ reasoning: String, to out: inout JSONOutput) {
     }
 }
 
+/// What a completion and each of its chunks begin with, up to the `choices` key.
+private func writeHead(to out: inout JSONOutput, id: String, object: String, created: Int, model: String) {
+    out.member("id", id)
+    out.member("object", object)
+    out.member("created", created)
+    out.member("model", model)
+    out.key("choices")
+}
+
 extension ToolCall {
     func write(to out: inout JSONOutput) {
         out.object { out in
@@ -208,11 +217,7 @@ struct ChatCompletion: Sendable {
 
     func write(to out: inout JSONOutput) {
         out.object { out in
-            out.member("id", id)
-            out.member("object", "chat.completion")
-            out.member("created", created)
-            out.member("model", model)
-            out.key("choices")
+            writeHead(to: &out, id: id, object: "chat.completion", created: created, model: model)
             out.array(CollectionOfOne(self)) { out, completion in
                 out.object { out in
                     out.member("index", 0)
@@ -289,11 +294,7 @@ struct ChatChunk: Sendable {
 
     func write(to out: inout JSONOutput) {
         out.object { out in
-            out.member("id", id)
-            out.member("object", "chat.completion.chunk")
-            out.member("created", created)
-            out.member("model", model)
-            out.key("choices")
+            writeHead(to: &out, id: id, object: "chat.completion.chunk", created: created, model: model)
             out.array(choice.map { [$0] } ?? []) { out, choice in
                 out.object { out in
                     out.member("index", 0)
