@@ -75,6 +75,7 @@ struct AuthStore: Sendable {
     }
 
     /// One retry after a connection the server ended (`devstack reset` swaps the database under the pool).
+    @discardableResult
     private func retrying<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
