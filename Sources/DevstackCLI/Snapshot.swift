@@ -13,6 +13,20 @@ struct Snapshot: ParsableCommand {
             """,
         subcommands: [Save.self, Restore.self, List.self, Remove.self])
 
+    /// Runs `body` on the snapshots of the stack's postgres service (`--service`, or the only one),
+    /// starting the stack's databases for the occasion if it is stopped.
+    static func withDatabase<T: Sendable>(
+        _ project: ProjectOptions, service name: String?, _ body: @escaping @Sendable (DatabaseReset) async throws -> T
+    ) async throws -> T {
+        try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment, drivers: Drivers.all) { plan, _ in
+            let service = try PostgresTools.service(in: plan, named: name)
+            guard let database = DatabaseReset(service: service, plan: plan) else {
+                throw PostgresServiceError(.connection, "\(service.name) has no port or password in the plan: devstack does not run it")
+            }
+            return try await body(database)
+        }.0
+    }
+
     struct Save: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "save", abstract: "Save the database's current state under NAME (replacing one of that name).")
         @OptionGroup var project: ProjectOptions
@@ -20,11 +34,8 @@ struct Snapshot: ParsableCommand {
         @Argument(help: "Lowercase letters, digits and '_'.") var name: String
 
         func run() async throws {
-            let (service, name) = (self.service, self.name)
-            _ = try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment, drivers: Drivers.all) { plan, _ in
-                let database = try PostgresTools.service(in: plan, named: service)
-                try await DatabaseReset(service: database, plan: plan)?.saveSnapshot(name)
-            }
+            let name = self.name
+            try await Snapshot.withDatabase(project, service: service) { try await $0.saveSnapshot(name) }
             Console.standardOutput.write("devstack: saved snapshot \(name)\n")
         }
     }
@@ -46,10 +57,7 @@ struct Snapshot: ParsableCommand {
         @Option(help: "The postgres service. (default: the only one)") var service: String?
 
         func run() async throws {
-            let service = self.service
-            let (snapshots, _) = try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment, drivers: Drivers.all) { plan, _ in
-                try await DatabaseReset(service: PostgresTools.service(in: plan, named: service), plan: plan)?.snapshots() ?? []
-            }
+            let snapshots = try await Snapshot.withDatabase(project, service: service) { try await $0.snapshots() }
             let lines = snapshots.map { "\($0.name)  \($0.createdAt)" + ($0.stale ? "  (stale: taken before the migrations or seed changed)" : "") }
             Console.standardOutput.write(lines.isEmpty ? "no snapshots\n" : lines.joined(separator: "\n") + "\n")
         }
@@ -62,10 +70,8 @@ struct Snapshot: ParsableCommand {
         @Argument(help: "The snapshot.") var name: String
 
         func run() async throws {
-            let (service, name) = (self.service, self.name)
-            _ = try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment, drivers: Drivers.all) { plan, _ in
-                try await DatabaseReset(service: PostgresTools.service(in: plan, named: service), plan: plan)?.removeSnapshot(name)
-            }
+            let name = self.name
+            try await Snapshot.withDatabase(project, service: service) { try await $0.removeSnapshot(name) }
             Console.standardOutput.write("devstack: removed snapshot \(name)\n")
         }
     }
