@@ -18,10 +18,10 @@ import Testing
     static let migration = "create table public.items (id bigint generated always as identity primary key, label text not null);\n"
     static let seed = "insert into public.items (label) values ('seed one'), ('seed two');\n"
 
-    func makeStack(profiles: [String: String] = [:]) throws -> StackUnderTest {
+    func makeStack(local: String = "ports: auto\n", profiles: [String: String] = [:]) throws -> StackUnderTest {
         var files = ["stacks/default/seed.sql": Self.seed, "stacks/default/migrations/001_items.sql": Self.migration]
         for (name, text) in profiles { files["profiles/\(name).yaml"] = text }
-        return try StackUnderTest(stack: Self.stack, files: files)
+        return try StackUnderTest(stack: Self.stack, profile: local, files: files)
     }
 
     func query(_ endpoint: PostgresSession.Endpoint, _ sql: String) async throws -> [String] {
@@ -144,9 +144,7 @@ import Testing
     }
 
     @Test func aRunningProtectedStackRefusesWithoutForce() async throws {
-        let stack = try StackUnderTest(
-            stack: Self.stack, profile: "ports: auto\nprotected: true\n",
-            files: ["stacks/default/seed.sql": Self.seed, "stacks/default/migrations/001_items.sql": Self.migration])
+        let stack = try makeStack(local: "ports: auto\nprotected: true\n")
         defer { stack.cleanUp() }
         let endpoint = try await stack.postgresEndpoint()
         try await PostgresSession.with(endpoint) { try await $0.execute("insert into public.items (label) values ('kept')") }
