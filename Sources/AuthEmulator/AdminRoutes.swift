@@ -16,25 +16,25 @@ extension AuthServer {
             let base = "\(prefix)/admin/users"
             if page < last { links.append("<\(base)?page=\(page + 1)&per_page=\(perPage)>; rel=\"next\"") }
             links.append("<\(base)?page=\(last)&per_page=\(perPage)>; rel=\"last\"")
-            return try jsonResponse(
-                ["users": users.map(\.json), "aud": TokenIssuer.audience],
+            return jsonResponse(
+                text: #"{"users":["# + users.map(\.jsonText).joined(separator: ",") + #"],"aud":"\#(TokenIssuer.audience)"}"#,
                 headers: [HTTPField.Name("X-Total-Count")!: String(total), HTTPField.Name("Link")!: links.joined(separator: ", ")])
         }
         router.post("\(prefix)/admin/users") { request, _ in
             try await requireAdmin(request)
             var request = request
-            return try jsonResponse(try await adminCreate(try await RequestBody.read(&request)).json)
+            return try await adminCreate(try await RequestBody.read(&request)).response
         }
         router.get("\(prefix)/admin/users/:id") { request, context in
             try await requireAdmin(request)
             guard let user = try await store.user(id: context.parameters.get("id") ?? "") else { throw AuthError.userNotFound }
-            return try jsonResponse(user.json)
+            return user.response
         }
         router.put("\(prefix)/admin/users/:id") { request, context in
             try await requireAdmin(request)
             var request = request
             guard let user = try await store.user(id: context.parameters.get("id") ?? "") else { throw AuthError.userNotFound }
-            return try jsonResponse(try await adminUpdate(user, try await RequestBody.read(&request)).json)
+            return try await adminUpdate(user, try await RequestBody.read(&request)).response
         }
         router.delete("\(prefix)/admin/users/:id") { request, context in
             try await requireAdmin(request)
@@ -59,7 +59,7 @@ extension AuthServer {
             if user == nil { user = try await store.create(.init(email: email, invited: true, userMetadata: try body.dictionary("data") ?? [:])) }
             let redirect = allowedRedirect(try request.uri.queryParameters.get("redirect_to") ?? body.string("redirect_to"))
             guard let user else { throw AuthError.userNotFound }
-            return try jsonResponse(try await send("invite", to: user, address: email, redirect: redirect).user.json)
+            return try await send("invite", to: user, address: email, redirect: redirect).user.response
         }
     }
 

@@ -59,10 +59,19 @@ struct RequestBody {
 }
 
 func jsonResponse(_ object: Any, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])
+    return jsonResponse(body: ByteBuffer(bytes: data), status: status, headers: headers)
+}
+
+/// A body that already is JSON text.
+func jsonResponse(text: String, headers: HTTPFields = [:]) -> Response {
+    jsonResponse(body: ByteBuffer(string: text), status: .ok, headers: headers)
+}
+
+private func jsonResponse(body: ByteBuffer, status: HTTPResponse.Status, headers: HTTPFields) -> Response {
     var fields: HTTPFields = [.contentType: "application/json"]
     fields.append(contentsOf: headers)
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])
-    return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    return Response(status: status, headers: fields, body: .init(byteBuffer: body))
 }
 
 /// JSON's true and false arrive as NSNumber, and `as? Bool` also accepts 1 and 0: only the type
