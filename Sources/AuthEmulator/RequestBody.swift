@@ -1,3 +1,4 @@
+import DevstackCore
 import Foundation
 import Hummingbird
 import NIOCore
@@ -72,10 +73,4 @@ private func jsonResponse(body: ByteBuffer, status: HTTPResponse.Status, headers
     var fields: HTTPFields = [.contentType: "application/json"]
     fields.append(contentsOf: headers)
     return Response(status: status, headers: fields, body: .init(byteBuffer: body))
-}
-
-/// JSON's true and false arrive as NSNumber, and `as? Bool` also accepts 1 and 0: only the type
-/// code ("c", a char) tells a boolean from a number.
-func isBoolean(_ number: NSNumber) -> Bool {
-    String(cString: number.objCType) == "c"
 }

@@ -1,3 +1,4 @@
+import DevstackCore
 import Foundation
 import JWTKit
 

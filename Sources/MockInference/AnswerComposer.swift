@@ -22,8 +22,8 @@ struct AnswerComposer: Sendable {
     let settings: InferenceSettings
 
     func compose(_ request: ChatRequest, scenario: String?) -> Answer {
-        let lastUser = request.messages.last { $0.role == "user" }?.content?.text ?? ""
-        let system = request.messages.filter { $0.role == "system" || $0.role == "developer" }.compactMap(\.content?.text)
+        let lastUser = request.messages.last { $0.role == "user" }?.content ?? ""
+        let system = request.messages.filter { $0.role == "system" || $0.role == "developer" }.compactMap(\.content)
             .joined(separator: "\n")
         let fixture = settings.fixtures.first { $0.matches(model: request.model, lastUserMessage: lastUser, system: system, scenario: scenario) }
         var content: String?
@@ -38,7 +38,7 @@ struct AnswerComposer: Sendable {
                     function: .init(name: call.name, arguments: call.arguments))
             }
         } else if let last = request.messages.last, last.role == "tool" {
-            content = "Tool result received: \(last.content?.text ?? "")"
+            content = "Tool result received: \(last.content ?? "")"
         } else if let tool = Self.requiredTool(request) {
             toolCalls = [ToolCall(id: Self.callID(tool, "{}", 0), type: "function", function: .init(name: tool, arguments: "{}"))]
         } else {
@@ -58,7 +58,7 @@ struct AnswerComposer: Sendable {
         let reasoningTokens = reasoning.map(Self.tokenCount)
         let completion = Self.tokenCount(content ?? "") + (reasoningTokens ?? 0)
             + toolCalls.reduce(0) { $0 + 1 + Self.tokenCount($1.function.arguments) }
-        let prompt = request.messages.reduce(0) { $0 + Self.tokenCount($1.content?.text ?? "") }
+        let prompt = request.messages.reduce(0) { $0 + Self.tokenCount($1.content ?? "") }
         return Answer(
             content: content, reasoning: reasoning, toolCalls: toolCalls, finishReason: finishReason,
             promptTokens: fixture?.promptTokens ?? prompt, completionTokens: fixture?.completionTokens ?? completion,
@@ -72,7 +72,7 @@ struct AnswerComposer: Sendable {
         guard let tools = request.tools, !tools.isEmpty else { return nil }
         switch request.toolChoice {
         case .function(let name): return name
-        case .required: return tools[0].function.name
+        case .required: return tools[0].functionName
         default: return nil
         }
     }

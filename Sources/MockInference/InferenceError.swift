@@ -82,6 +82,25 @@ struct InferenceError: Error, Sendable {
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: body(openRouter: openRouter)))
     }
 
+    static func missingParameter(_ name: String) -> InferenceError {
+        InferenceError(400, "Missing required parameter: '\(name)'.", param: name, code: "missing_required_parameter")
+    }
+
+    static func invalidType(_ name: String, expected: String) -> InferenceError {
+        InferenceError(400, "Invalid type for '\(name)': expected \(expected).", param: name, code: "invalid_type")
+    }
+
+    static func invalidValue(_ name: String, _ detail: String) -> InferenceError {
+        InferenceError(400, "Invalid value for '\(name)': \(detail)", param: name, code: "invalid_value")
+    }
+
+    static let unparsableBody = InferenceError(
+        400,
+        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. "
+            + "The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)")
+
+    static let notAnObject = InferenceError(400, "The body of your request must be a JSON object.")
+
     /// A body that did not decode, in the words OpenAI uses.
     static func decoding(_ error: any Error) -> InferenceError {
         func path(_ codingPath: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
@@ -93,22 +112,15 @@ struct InferenceError: Error, Sendable {
         }
         switch error {
         case DecodingError.keyNotFound(let key, let context):
-            let name = path(context.codingPath, key)
-            return InferenceError(400, "Missing required parameter: '\(name)'.", param: name, code: "missing_required_parameter")
+            return missingParameter(path(context.codingPath, key))
         case DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty:
-            return InferenceError(400, "The body of your request must be a JSON object.")
+            return notAnObject
         case DecodingError.typeMismatch(let type, let context), DecodingError.valueNotFound(let type, let context):
-            let name = path(context.codingPath)
-            return InferenceError(
-                400, "Invalid type for '\(name)': expected \(Self.describe(type)).", param: name, code: "invalid_type")
+            return invalidType(path(context.codingPath), expected: Self.describe(type))
         case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty:
-            let name = path(context.codingPath)
-            return InferenceError(400, "Invalid value for '\(name)': \(context.debugDescription)", param: name, code: "invalid_value")
+            return invalidValue(path(context.codingPath), context.debugDescription)
         default:
-            return InferenceError(
-                400,
-                "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. "
-                    + "The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)")
+            return unparsableBody
         }
     }
 

@@ -143,7 +143,8 @@ public struct MockInferenceServer: Sendable {
         InferenceError(404, "The model `\(model)` does not exist or you do not have access to it.", code: "model_not_found")
     }
 
-    private func body<T: Decodable>(_ request: inout Request, note: inout Note, as type: T.Type) async throws -> T {
+    /// The body, kept for the journal, up to the service's size limit.
+    private func body(_ request: inout Request, note: inout Note) async throws -> Data {
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: settings.maxBodyBytes)
@@ -152,17 +153,13 @@ public struct MockInferenceServer: Sendable {
                 413, "Request body too large: the limit is \(settings.maxBodyBytes) bytes.", code: "request_too_large")
         }
         note.body = Data(buffer: buffer)
-        do {
-            return try JSONDecoder().decode(T.self, from: note.body)
-        } catch {
-            throw InferenceError.decoding(error)
-        }
+        return note.body
     }
 
     // MARK: Chat
 
     private func chat(_ request: inout Request, note: inout Note, openRouter: Bool) async throws -> Response {
-        let chat = try await body(&request, note: &note, as: ChatRequest.self)
+        let chat = try ChatRequest(RequestFields(body: await body(&request, note: &note)))
         note.model = chat.model
         note.stream = chat.stream ?? false
         if chat.messages.isEmpty {
@@ -188,7 +185,7 @@ public struct MockInferenceServer: Sendable {
         let created = Int(Date().timeIntervalSince1970)
         if chat.stream == true {
             let stream = CompletionStream(
-                id: id, created: created, model: chat.model, answer: answer, includeUsage: chat.streamOptions?.includeUsage == true,
+                id: id, created: created, model: chat.model, answer: answer, includeUsage: chat.includeUsage,
                 fault: fault, openRouter: openRouter, keepAlive: settings.keepAlive, jitter: settings.jitter)
             return Response(
                 status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
@@ -229,10 +226,10 @@ public struct MockInferenceServer: Sendable {
     // MARK: Embeddings
 
     private func embeddings(_ request: inout Request, note: inout Note) async throws -> Response {
-        let embedding = try await body(&request, note: &note, as: EmbeddingRequest.self)
+        let embedding = try EmbeddingRequest(RequestFields(body: await body(&request, note: &note)))
         note.model = embedding.model
         guard settings.models.contains(embedding.model) else { throw Self.unknownModel(embedding.model) }
-        if embedding.input.texts.isEmpty || embedding.input.texts.contains(where: \.isEmpty) {
+        if embedding.texts.isEmpty || embedding.texts.contains(where: \.isEmpty) {
             throw InferenceError(400, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", param: "input")
         }
         let format = embedding.encodingFormat ?? "float"
@@ -245,10 +242,10 @@ public struct MockInferenceServer: Sendable {
             throw InferenceError(400, "Invalid value for 'dimensions': must be from 1 to 8192.", param: "dimensions", code: "invalid_value")
         }
         try failIfInjected(note: &note)
-        let data = embedding.input.texts.enumerated().map { index, text in
+        let data = embedding.texts.enumerated().map { index, text in
             Embedding(index: index, vector: AnswerComposer.embedding(of: text, dimensions: dimensions), base64: format == "base64")
         }
-        let tokens = embedding.input.texts.reduce(0) { $0 + AnswerComposer.tokenCount($1) }
+        let tokens = embedding.texts.reduce(0) { $0 + AnswerComposer.tokenCount($1) }
         return try json(EmbeddingList(data: data, model: embedding.model, usage: .init(promptTokens: tokens)))
     }
 }

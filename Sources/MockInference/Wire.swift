@@ -1,130 +1,118 @@
+import DevstackCore
 import Foundation
 
 // The request and response bodies of the OpenAI and OpenRouter APIs that the mock speaks.
 
-struct ChatRequest: Decodable, Sendable {
+struct ChatRequest: Sendable {
     var model: String
     var messages: [ChatMessage]
     var stream: Bool?
-    var streamOptions: StreamOptions?
+    var includeUsage: Bool
     var tools: [Tool]?
     var toolChoice: ToolChoice?
     var maxTokens: Int?
     var maxCompletionTokens: Int?
 
-    struct StreamOptions: Decodable, Sendable {
-        var includeUsage: Bool?
-        enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
-    }
-
-    struct Tool: Decodable, Sendable {
+    struct Tool: Sendable {
         var type: String
-        var function: Function
-        struct Function: Decodable, Sendable { var name: String }
+        var functionName: String
     }
 
-    enum ToolChoice: Decodable, Sendable {
+    enum ToolChoice: Sendable {
         case none, auto, required
         case function(String)
-
-        init(from decoder: any Decoder) throws {
-            if let text = try? decoder.singleValueContainer().decode(String.self) {
-                switch text {
-                case "none": self = .none
-                case "auto": self = .auto
-                case "required": self = .required
-                default:
-                    throw DecodingError.dataCorruptedError(
-                        in: try decoder.singleValueContainer(), debugDescription: "'\(text)' is not one of none, auto, required")
-                }
-                return
-            }
-            struct Named: Decodable {
-                struct Function: Decodable { var name: String }
-                var function: Function
-            }
-            self = .function(try Named(from: decoder).function.name)
-        }
     }
 
-    enum CodingKeys: String, CodingKey {
-        case model, messages, stream, tools
-        case streamOptions = "stream_options"
-        case toolChoice = "tool_choice"
-        case maxTokens = "max_tokens"
-        case maxCompletionTokens = "max_completion_tokens"
+    init(_ fields: RequestFields) throws {
+        model = try fields.requiredString("model")
+        messages = try fields.requiredObjects("messages").map(ChatMessage.init)
+        stream = try fields.bool("stream")
+        includeUsage = try fields.object("stream_options")?.bool("include_usage") ?? false
+        tools = try fields.objects("tools")?.map { tool in
+            Tool(type: try tool.requiredString("type"), functionName: try tool.requiredObject("function").requiredString("name"))
+        }
+        switch fields.value("tool_choice") {
+        case nil: toolChoice = nil
+        case let text as String:
+            switch text {
+            case "none": toolChoice = ChatRequest.ToolChoice.none
+            case "auto": toolChoice = .auto
+            case "required": toolChoice = .required
+            default: throw InferenceError.invalidValue(fields.name("tool_choice"), "'\(text)' is not one of none, auto, required")
+            }
+        default:
+            let named = try fields.requiredObject("tool_choice").requiredObject("function")
+            toolChoice = .function(try named.requiredString("name"))
+        }
+        maxTokens = try fields.int("max_tokens")
+        maxCompletionTokens = try fields.int("max_completion_tokens")
     }
 }
 
-struct ChatMessage: Decodable, Sendable {
+struct ChatMessage: Sendable {
     var role: String
-    var content: Content?
-    var toolCalls: [ToolCall]?
-    var toolCallID: String?
+    /// A string, or the text parts of a list of parts.
+    var content: String?
 
     static let roles: Set = ["system", "developer", "user", "assistant", "tool", "function"]
 
-    enum CodingKeys: String, CodingKey {
-        case role, content
-        case toolCalls = "tool_calls"
-        case toolCallID = "tool_call_id"
-    }
-
-    /// A string, or a list of parts of which the text ones count.
-    struct Content: Decodable, Sendable {
-        var text: String
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let text = try? container.decode(String.self) {
-                self.text = text
-                return
-            }
-            struct Part: Decodable {
-                var type: String
-                var text: String?
-            }
-            self.text = try container.decode([Part].self).compactMap(\.text).joined(separator: "\n")
+    init(_ fields: RequestFields) throws {
+        role = try fields.requiredString("role")
+        switch fields.value("content") {
+        case nil: content = nil
+        case let text as String: content = text
+        case let parts as [Any]:
+            content = try RequestFields.objects(in: parts, path: fields.name("content")).compactMap { part in
+                _ = try part.requiredString("type")
+                return try part.string("text")
+            }.joined(separator: "\n")
+        default: throw fields.mistyped("content", expected: "a string or an array")
         }
+        // Tool calls and their results are not used to answer, but must be well formed, as OpenAI checks.
+        for call in try fields.objects("tool_calls") ?? [] {
+            _ = try call.requiredString("id")
+            _ = try call.requiredString("type")
+            let function = try call.requiredObject("function")
+            _ = try function.requiredString("name")
+            _ = try function.requiredString("arguments")
+        }
+        _ = try fields.string("tool_call_id")
     }
 }
 
-struct ToolCall: Codable, Sendable {
+struct ToolCall: Sendable {
     var id: String
     var type: String
     var function: Function
-    struct Function: Codable, Sendable {
+    struct Function: Sendable {
         var name: String
         var arguments: String
     }
 }
 
-struct EmbeddingRequest: Decodable, Sendable {
+struct EmbeddingRequest: Sendable {
     var model: String
-    var input: Input
+    /// A string, a list of strings, a list of token ids or a list of such lists; token ids stand as their digits.
+    var texts: [String]
     var encodingFormat: String?
     var dimensions: Int?
 
-    enum CodingKeys: String, CodingKey {
-        case model, input, dimensions
-        case encodingFormat = "encoding_format"
-    }
-
-    /// A string, a list of strings, a list of token ids or a list of such lists.
-    struct Input: Decodable, Sendable {
-        var texts: [String]
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let text = try? container.decode(String.self) {
-                texts = [text]
-            } else if let list = try? container.decode([String].self) {
-                texts = list
-            } else if let tokens = try? container.decode([Int].self) {
-                texts = [tokens.map(String.init).joined(separator: " ")]
-            } else {
-                texts = try container.decode([[Int]].self).map { $0.map(String.init).joined(separator: " ") }
-            }
+    init(_ fields: RequestFields) throws {
+        model = try fields.requiredString("model")
+        encodingFormat = try fields.string("encoding_format")
+        dimensions = try fields.int("dimensions")
+        func tokens(_ value: Any) -> String? {
+            guard let list = value as? [Any] else { return nil }
+            let ids = list.compactMap { ($0 as? NSNumber).flatMap { isBoolean($0) ? nil : $0.intValue } }
+            return ids.count == list.count ? ids.map(String.init).joined(separator: " ") : nil
+        }
+        let expected = "a string, an array of strings or an array of token ids"
+        switch try fields.requiredValue("input", expected: expected) {
+        case let text as String: texts = [text]
+        case let list as [Any] where list.allSatisfy({ $0 is String }): texts = list.compactMap { $0 as? String }
+        case let list as [Any] where tokens(list) != nil: texts = [tokens(list)!]
+        case let lists as [Any] where lists.allSatisfy({ tokens($0) != nil }): texts = lists.compactMap(tokens)
+        default: throw fields.mistyped("input", expected: expected)
         }
     }
 }

@@ -314,7 +314,19 @@ import Testing
                 (#"{"model":"instant","messages":[{"role":"robot","content":"x"}]}"#, .badRequest, "messages[0].role"),
                 (#"{"model":"instant","messages":[]}"#, .badRequest, "messages"),
                 (#"{"model":7,"messages":[]}"#, .badRequest, "model"),
+                (#"{"model":null,"messages":[{"role":"user","content":"x"}]}"#, .badRequest, "model"),
+                (#"{"model":"instant","messages":["x"]}"#, .badRequest, "messages[0]"),
+                (#"{"model":"instant","messages":[{"content":"x"}]}"#, .badRequest, "messages[0].role"),
+                (#"{"model":"instant","messages":[{"role":"user","content":[{"text":"x"}]}]}"#, .badRequest, "messages[0].content[0].type"),
+                (#"{"model":"instant","messages":[{"role":"user","content":"x"}],"stream":1}"#, .badRequest, "stream"),
+                (#"{"model":"instant","messages":[{"role":"user","content":"x"}],"max_tokens":1.5}"#, .badRequest, "max_tokens"),
+                (#"{"model":"instant","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":"yes"}}"#, .badRequest,
+                    "stream_options.include_usage"),
+                (#"{"model":"instant","messages":[{"role":"user","content":"x"}],"tool_choice":"sometimes"}"#, .badRequest, "tool_choice"),
+                (#"{"model":"instant","messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f"}}]}]}"#,
+                    .badRequest, "messages[0].tool_calls[0].function.arguments"),
                 ("[]", .badRequest, nil),
+                ("5", .badRequest, nil),
                 ("", .badRequest, nil),
             ]
             for (body, status, param) in cases {
@@ -337,9 +349,22 @@ import Testing
                 let replied = try object(response.body)
                 #expect((replied["error"] as? [String: Any])?["message"] != nil)
             }
-            try await client.execute(uri: "/v1/embeddings", method: .post, body: ByteBuffer(string: #"{"model":"instant","input":{"a":1}}"#)) {
-                response in
-                #expect(response.status == .badRequest)
+            let badEmbeddings = [
+                (#"{"model":"instant","input":{"a":1}}"#, "input"), (#"{"model":"instant"}"#, "input"), (#"{"model":"instant","input":[1,"a"]}"#, "input"),
+                (#"{"model":"instant","input":"x","dimensions":"8"}"#, "dimensions"),
+            ]
+            for (body, param) in badEmbeddings {
+                try await client.execute(uri: "/v1/embeddings", method: .post, body: ByteBuffer(string: body)) { response in
+                    #expect(response.status == .badRequest, "\(body)")
+                    let error = try #require(try object(response.body)["error"] as? [String: Any], "\(body)")
+                    #expect(error["param"] as? String == param, "\(body): \(error)")
+                }
+            }
+            // Content given as parts counts its text parts.
+            let parts = #"{"model":"instant","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url"},{"type":"text","text":"b"}]}]}"#
+            try await client.execute(uri: "/v1/chat/completions", method: .post, body: ByteBuffer(string: parts)) { response in
+                let reply = try message(object(response.body))
+                #expect(reply["content"] as? String == "You said: a\nb")
             }
         }
     }
