@@ -17,16 +17,6 @@ public struct Migrator: Sendable {
 
     public init(directory: String) { self.directory = directory }
 
-    static let setup = """
-        create schema if not exists devstack;
-        create table if not exists devstack.schema_migrations (
-            version text primary key,
-            name text not null,
-            checksum text not null,
-            applied_at timestamptz not null default now()
-        );
-        """
-
     public func files() throws -> [File] {
         guard FileManager.default.fileExists(atPath: directory) else { return [] }
         let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sql") }.sorted()
@@ -47,8 +37,7 @@ public struct Migrator: Sendable {
     /// Applies what is pending; returns the names applied.
     @discardableResult
     public func apply(on session: PostgresSession, display: (String) -> String = { $0 }) async throws -> [String] {
-        for statement in SQLScript(Self.setup).statements { try await session.execute(statement.text) }
-        let applied = try await session.rows("select version, name, checksum from devstack.schema_migrations")
+        let applied = try await DevstackSchema.rows("select version, name, checksum from devstack.schema_migrations", on: session)
         var recorded: [String: (name: String, checksum: String)] = [:]
         for row in applied {
             if let version = row[0], let name = row[1], let checksum = row[2] { recorded[version] = (name, checksum) }

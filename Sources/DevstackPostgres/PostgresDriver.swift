@@ -15,6 +15,10 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     private let lock = NSLock()
     private var prepared: Set<String> = []
     private var dataDirectories: [String: String] = [:]
+    /// Services launched and not yet set up, and the connection that found each ready: the set-up
+    /// runs on it rather than on a second one (a connection is a new server process, ~5 ms here).
+    private var awaitingSetUp: Set<String> = []
+    private var readyConnections: [String: PostgresSession] = [:]
 
     public init() {}
 
@@ -28,6 +32,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         let layout = try DataLayout.prepare(service, plan: plan, user: user)
         let firstLaunchOfRun = lock.withLock {
             dataDirectories[service.name] = layout.dataDirectory
+            awaitingSetUp.insert(service.name)
             return prepared.insert(service.name).inserted
         }
         if layout.ephemeral && firstLaunchOfRun {
@@ -56,20 +61,46 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             let status = (try? String(contentsOfFile: "\(data)/postmaster.pid", encoding: .utf8))?.split(separator: "\n", omittingEmptySubsequences: false)
             guard let status, status.count > 7, status[7].trimmingCharacters(in: .whitespaces) == "ready" else { return false }
         }
-        guard let endpoint = Self.endpoint(service, database: "postgres") else { return false }
-        return (try? await PostgresSession.with(endpoint) { try await $0.execute("select 1") }) != nil
+        guard let endpoint = Self.endpoint(service) else { return false }
+        if lock.withLock({ awaitingSetUp.contains(service.name) }) {
+            do {
+                let session = try await PostgresSession.connect(endpoint)
+                do {
+                    try await session.execute("select 1")
+                } catch {
+                    session.closeInBackground()
+                    return false
+                }
+                lock.withLock { readyConnections.updateValue(session, forKey: service.name) }?.closeInBackground()
+                return true
+            } catch where PostgresSession.sqlState(of: error) == "3D000" {
+                // The set-up creates the database; whether the server answers is asked of the maintenance database.
+            } catch {
+                return false
+            }
+        }
+        return (try? await PostgresSession.with(endpoint.with(database: "postgres")) { try await $0.execute("select 1") }) != nil
     }
 
     public func initialize(_ service: PlannedService, context: DriverContext) async throws {
+        let ready = lock.withLock {
+            awaitingSetUp.remove(service.name)
+            return readyConnections.removeValue(forKey: service.name)
+        }
         do {
-            // The socket trusts; meanwhile make sure the password clients are given really works.
-            guard var tcp = Self.endpoint(service, database: "postgres") else { return }
-            tcp.socketDirectory = nil
-            async let passwordWorks: Void = PostgresSession.with(tcp) { try await $0.execute("select 1") }
-            for line in try await PostgresSetup.run(service, plan: context.plan, seedNewDatabase: true) {
+            // The socket trusts, so make sure the password clients are given really works: against the
+            // stored verifier when there is a connection to ask (no TCP connection, no hashing in the
+            // server), else by signing in over TCP during the set-up.
+            var verifier: ScramVerifier?
+            if let ready {
+                verifier = try await ready.strings("select coalesce(rolpassword, '') from pg_authid where rolname = current_user").first
+                    .flatMap(ScramVerifier.init)
+            }
+            async let passwordWorks = Self.passwordWorks(service, verifier: verifier)
+            for line in try await PostgresSetup.run(service, plan: context.plan, seedNewDatabase: true, on: ready) {
                 context.sink.note(service: service.name, line)
             }
-            _ = try await passwordWorks
+            guard try await passwordWorks else { throw wrongPassword(service, context: context) }
             // Ready the clean-state template and a spare in the background, so even the first reset is a swap.
             if let engine = DatabaseReset(service: service, plan: context.plan) {
                 let sink = context.sink
@@ -78,11 +109,25 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                 }
             }
         } catch where PostgresSession.sqlState(of: error) == "28P01" {
-            let data = lock.withLock { dataDirectories[service.name] } ?? "its data folder"
-            throw PostgresServiceError(
-                .connection, "Postgres refused the password in .devstack/\(context.plan.profile.name)/secrets: \(data) was set up with another one",
-                fix: "put back the secrets file that belongs to this data, or remove \(data) to start from an empty database")
+            throw wrongPassword(service, context: context)
         }
+    }
+
+    /// Whether the service's password is the role's: computed against the stored verifier when there
+    /// is one to read, else by signing in over TCP (false there is Postgres's refusal, 28P01, thrown).
+    private static func passwordWorks(_ service: PlannedService, verifier: ScramVerifier?) async throws -> Bool {
+        guard let password = service.attributes["password"], var tcp = endpoint(service, database: "postgres") else { return true }
+        if let matches = verifier?.matches(password) { return matches }
+        tcp.socketDirectory = nil
+        try await PostgresSession.with(tcp) { try await $0.execute("select 1") }
+        return true
+    }
+
+    private func wrongPassword(_ service: PlannedService, context: DriverContext) -> PostgresServiceError {
+        let data = lock.withLock { dataDirectories[service.name] } ?? "its data folder"
+        return PostgresServiceError(
+            .connection, "Postgres refused the password in .devstack/\(context.plan.profile.name)/secrets: \(data) was set up with another one",
+            fix: "put back the secrets file that belongs to this data, or remove \(data) to start from an empty database")
     }
 
     public func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome? {
@@ -114,7 +159,11 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: socket)
         // The last database out removes the folder they shared.
         rmdir(runtime)
-        lock.withLock { _ = prepared.remove(service.name) }
+        lock.withLock {
+            prepared.remove(service.name)
+            awaitingSetUp.remove(service.name)
+            return readyConnections.removeValue(forKey: service.name)
+        }?.closeInBackground()
     }
 
     // MARK: Steps
@@ -199,8 +248,10 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
 public enum PostgresSetup {
     /// Returns what it did, as lines for the log.
     /// `building`: the database was just created empty, to become the clean-state template.
+    /// `session`: an open connection to the service's database to use (and close), instead of a new one.
     public static func run(
-        _ service: PlannedService, plan: Plan, seedNewDatabase: Bool, database name: String? = nil, building: Bool = false
+        _ service: PlannedService, plan: Plan, seedNewDatabase: Bool, database name: String? = nil, building: Bool = false,
+        on session: PostgresSession? = nil
     ) async throws -> [String] {
         guard var endpoint = PostgresDriver.endpoint(service) else { return [] }
         if let name { endpoint.database = name }
@@ -209,10 +260,8 @@ public enum PostgresSetup {
         func setUp(_ session: PostgresSession, created: Bool) async throws -> [String] {
             var notes = created ? ["created database \(database)"] : []
             if case .bool(true)? = service.setting("supabase") {
-                try await session.execute("create schema if not exists devstack")
-                try await session.execute("create table if not exists devstack.state (key text primary key, value text not null)")
-                let current = try await session.strings("select value from devstack.state where key = 'supabase_bootstrap'")
-                if current.first != SupabaseBootstrap.fingerprint {
+                let rows = try await DevstackSchema.rows("select value from devstack.state where key = 'supabase_bootstrap'", on: session)
+                if rows.first?.first ?? nil != SupabaseBootstrap.fingerprint {
                     do {
                         try await session.run(
                             SQLScript(SupabaseBootstrap.sql), file: "supabase bootstrap",
@@ -244,6 +293,10 @@ public enum PostgresSetup {
                 notes.append("seeded from \(display(path))")
             }
             return notes
+        }
+        if let session {
+            defer { session.closeInBackground() }
+            return try await setUp(session, created: building)
         }
         // Straight to the database, which is there on every start but the first: a connection costs milliseconds.
         do {

@@ -66,6 +66,13 @@ public struct PostgresSession: Sendable {
         }
     }
 
+    /// Closes without waiting for the server to see the connection go (~2 ms), for a long-running
+    /// process that has nothing more to do with it.
+    public func closeInBackground() {
+        let connection = connection
+        Task { try? await connection.close() }
+    }
+
     /// Runs one statement, discarding rows.
     public func execute(_ sql: String) async throws {
         for try await _ in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.quiet) {}

@@ -110,6 +110,7 @@ public enum StackRunner {
         force.cancel()
         await control.stop()
         guardian.dismiss()
+        await supervisor.closeState()
         store.remove()
         unlink(store.controlSocket)
         let report = await supervisor.status()

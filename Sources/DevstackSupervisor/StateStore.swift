@@ -58,10 +58,11 @@ public struct StateStore: Sendable {
 
     public func save(_ record: SupervisorRecord) throws {
         let data = try Self.encoder.encode(record)
+        // Written aside and renamed over: a reader sees the old record or the new one, never half of one.
         let temporary = "\(stateFile).\(getpid()).tmp"
-        try data.write(to: URL(fileURLWithPath: temporary), options: .atomic)
-        chmod(temporary, 0o600)
-        guard rename(temporary, stateFile) == 0 else {
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]),
+            rename(temporary, stateFile) == 0
+        else {
             throw SupervisorError(.stateDirectory, "cannot write \(stateFile): \(String(cString: strerror(errno)))")
         }
     }
@@ -126,4 +127,24 @@ public final class ProjectLock: @unchecked Sendable {
         flock(descriptor, LOCK_UN)
         close(descriptor)
     }
+}
+
+/// Writes the supervisor's record away from the supervisor's actor, so supervising never waits on
+/// the disk (the first write of a run took 2–6 ms, between planning and launching the first
+/// service). Writes are numbered in the order they were asked for; one that arrives after a newer
+/// one was written is dropped.
+actor StateWriter {
+    private let store: StateStore
+    private var written = 0
+    private var closed = false
+
+    init(store: StateStore) { self.store = store }
+
+    func write(_ record: SupervisorRecord, number: Int) {
+        guard !closed, number > written else { return }
+        try? store.save(record)
+        written = number
+    }
+
+    func close() { closed = true }
 }
