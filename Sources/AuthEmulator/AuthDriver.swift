@@ -13,7 +13,8 @@ public struct AuthDriver: ServiceDriver {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let file = "\(folder)/\(service.name).json"
         // Holds the JWT secret and the database password: readable by devstack's user only.
-        FileManager.default.createFile(atPath: file, contents: try JSONEncoder().encode(configuration), attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: file, contents: try JSONEncoder().encode(configuration), attributes: [.posixPermissions: 0o600])
+        else { throw SupervisorError(.stateDirectory, "cannot write \(file) for \(service.name)", fix: "check that \(folder) is writable") }
         return .process(
             LaunchSpec(
                 executable: Workspace.executablePath, arguments: ["__auth-server", "--config", file],

@@ -71,7 +71,7 @@ public enum LogReader {
     }
 
     public static func parseSince(_ text: String, now: Date = Date()) -> Date? {
-        if let duration = DurationParser.parse(text).map { Double($0.milliseconds) / 1000 } { return now.addingTimeInterval(-duration) }
+        if let duration = DurationParser.parse(text) { return now.addingTimeInterval(-Double(duration.milliseconds) / 1000) }
         return try? Date.ISO8601FormatStyle().parse(text)
     }
 }

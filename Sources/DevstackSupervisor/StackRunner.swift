@@ -196,7 +196,7 @@ public enum StackRunner {
         try StateDirectory.create(store.directory)
         if store.running() != nil { throw alreadyRunning(store) }
         // Check the files and ports here, so mistakes show in this terminal with the right exit status.
-        let (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+        let (plan, _) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
         try StateDirectory.create(store.logDirectory)
         let logPath = "\(store.logDirectory)/supervisor.log"
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)

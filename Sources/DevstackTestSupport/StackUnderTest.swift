@@ -41,7 +41,7 @@ public final class StackUnderTest: @unchecked Sendable {
         self.environment = environment
         self.keepsDirectory = keepsDirectory
         outputPath = "\(directory.path)/up.out"
-        if !FileManager.default.fileExists(atPath: outputPath) { FileManager.default.createFile(atPath: outputPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: outputPath) { _ = FileManager.default.createFile(atPath: outputPath, contents: nil) }
         process = Process()
         process.executableURL = URL(fileURLWithPath: DevstackBinary.path)
         process.arguments = ["up"] + arguments
