@@ -357,6 +357,14 @@ struct AuthStore: Sendable {
 // What every sign-in and every authenticated request runs is prepared once per connection: Postgres
 // spent longer planning GoTrue's user object (0.6 ms here) than building it (0.2 ms).
 
+extension PostgresBindings {
+    /// Text parameters $1, $2, … in order (nil binds NULL).
+    init(texts: String?...) {
+        self.init()
+        for text in texts { append(text) }
+    }
+}
+
 /// A statement whose rows are `AuthStore.userColumns`.
 protocol UserStatement: PostgresPreparedStatement where Row == (String, String) {}
 
@@ -368,22 +376,14 @@ struct UserByID: UserStatement {
     static let sql = "\(AuthStore.userSelect) where u.id = $1::uuid"
     let id: String
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(id)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { PostgresBindings(texts: id) }
 }
 
 struct UserByEmail: UserStatement {
     static let sql = "\(AuthStore.userSelect) where lower(u.email) = lower($1) and u.is_sso_user = false"
     let email: String
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(email)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { PostgresBindings(texts: email) }
 }
 
 /// The statement behind `AuthStore.signIn`.
@@ -405,26 +405,14 @@ struct SignIn: UserStatement {
     let aal: String
     let userAgent: String?
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(userID)
-        bindings.append(session)
-        bindings.append(refreshToken)
-        bindings.append(aal)
-        bindings.append(userAgent)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { PostgresBindings(texts: userID, session, refreshToken, aal, userAgent) }
 }
 
 struct SessionExists: PostgresPreparedStatement {
     static let sql = "select 1 from auth.sessions where id = $1::uuid"
     let id: String
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(id)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { PostgresBindings(texts: id) }
 
     func decodeRow(_ row: PostgresRow) throws -> Int32 { try row.decode(Int32.self) }
 }
