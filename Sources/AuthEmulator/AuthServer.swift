@@ -135,7 +135,8 @@ public struct AuthServer: Sendable {
             let body = try await RequestBody.read(&request)
             let password = try body.string("password") ?? ""
             let user: AuthUser?
-            if let email = try body.text("email") {
+            let email = try body.text("email")
+            if let email {
                 guard configuration.emailEnabled else { throw AuthError(400, "email_provider_disabled", "Email logins are disabled") }
                 user = try await store.user(email: email)
             } else if let phone = try body.text("phone") {
@@ -148,7 +149,7 @@ public struct AuthServer: Sendable {
                 throw AuthError.invalidCredentials
             }
             if user.banned { throw AuthError(400, "user_banned", "User is banned") }
-            let byEmail = try body.text("email") != nil
+            let byEmail = email != nil
             if byEmail && !user.emailConfirmed { throw AuthError(400, "email_not_confirmed", "Email not confirmed") }
             if !byEmail && !user.phoneConfirmed { throw AuthError(400, "phone_not_confirmed", "Phone number not confirmed") }
             return try await session(for: user, method: "password", request: request).response
@@ -481,7 +482,7 @@ public struct AuthServer: Sendable {
     }
 
     func verifyPassword(_ password: String, hash: String) async throws -> Bool {
-        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
     }
 
     /// GoTrue's limits, per client, when the profile turns them on.
