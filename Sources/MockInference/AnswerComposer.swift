@@ -69,10 +69,10 @@ struct AnswerComposer: Sendable {
 
     /// The tool the request insists on: a named one, or the first when `tool_choice` is `required`.
     static func requiredTool(_ request: ChatRequest) -> String? {
-        guard let tools = request.tools, !tools.isEmpty else { return nil }
+        guard let first = request.toolNames.first else { return nil }
         switch request.toolChoice {
         case .function(let name): return name
-        case .required: return tools[0].functionName
+        case .required: return first
         default: return nil
         }
     }

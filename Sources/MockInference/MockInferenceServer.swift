@@ -161,7 +161,7 @@ public struct MockInferenceServer: Sendable {
     private func chat(_ request: inout Request, note: inout Note, openRouter: Bool) async throws -> Response {
         let chat = try ChatRequest(RequestFields(body: await body(&request, note: &note)))
         note.model = chat.model
-        note.stream = chat.stream ?? false
+        note.stream = chat.stream
         if chat.messages.isEmpty {
             throw InferenceError(400, "Invalid 'messages': empty array. Expected an array with minimum length 1.", param: "messages", code: "empty_array")
         }
@@ -183,7 +183,7 @@ public struct MockInferenceServer: Sendable {
         if fault == .hang { try await hang() }
         let id = "chatcmpl-devstack-\(settings.name)-\(note.number)"
         let created = Int(Date().timeIntervalSince1970)
-        if chat.stream == true {
+        if chat.stream {
             let stream = CompletionStream(
                 id: id, created: created, model: chat.model, answer: answer, includeUsage: chat.includeUsage,
                 fault: fault, openRouter: openRouter, keepAlive: settings.keepAlive, jitter: settings.jitter)

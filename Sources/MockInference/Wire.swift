@@ -6,17 +6,13 @@ import Foundation
 struct ChatRequest: Sendable {
     var model: String
     var messages: [ChatMessage]
-    var stream: Bool?
+    var stream: Bool
     var includeUsage: Bool
-    var tools: [Tool]?
+    /// The function names of the tools offered, in order.
+    var toolNames: [String]
     var toolChoice: ToolChoice?
     var maxTokens: Int?
     var maxCompletionTokens: Int?
-
-    struct Tool: Sendable {
-        var type: String
-        var functionName: String
-    }
 
     enum ToolChoice: Sendable {
         case none, auto, required
@@ -26,10 +22,11 @@ struct ChatRequest: Sendable {
     init(_ fields: RequestFields) throws {
         model = try fields.requiredString("model")
         messages = try fields.requiredObjects("messages").map(ChatMessage.init)
-        stream = try fields.bool("stream")
+        stream = try fields.bool("stream") ?? false
         includeUsage = try fields.object("stream_options")?.bool("include_usage") ?? false
-        tools = try fields.objects("tools")?.map { tool in
-            Tool(type: try tool.requiredString("type"), functionName: try tool.requiredObject("function").requiredString("name"))
+        toolNames = try (fields.objects("tools") ?? []).map { tool in
+            _ = try tool.requiredString("type")
+            return try tool.requiredObject("function").requiredString("name")
         }
         switch fields.value("tool_choice") {
         case nil: toolChoice = nil

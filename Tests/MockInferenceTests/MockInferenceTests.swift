@@ -460,7 +460,7 @@ import Testing
 
     @Test func disconnectMidStreamReachesTheClient() async throws {
         let app = Application(router: Self.server().router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.live) { client in
+        _ = try await app.test(.live) { client in
             await #expect(throws: (any Error).self) {
                 try await client.execute(uri: "/v1/chat/completions", method: .post, body: Self.chatBody("break the stream", extra: #","stream":true"#)) {
                     response in
