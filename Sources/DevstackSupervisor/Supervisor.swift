@@ -43,6 +43,9 @@ public actor Supervisor {
     let baseEnvironment: [String: String]
     let detached: Bool
     let startedAt = Date()
+    /// This process, as state.json names it (pid and kernel start time), read once.
+    private let ownPid = getpid()
+    private let ownStartTime = ProcessTable.startTime(of: getpid())
     let exitOnFailure: Bool
     let drivers: DriverSet
     var context: DriverContext { DriverContext(plan: plan, environment: baseEnvironment, sink: sink) }
@@ -539,7 +542,7 @@ public actor Supervisor {
                 ports: Dictionary(uniqueKeysWithValues: service.ports.map { ($0.name, $0.number) }))
         }
         let record = SupervisorRecord(
-            pid: getpid(), startTime: ProcessTable.startTime(of: getpid()), startedAt: startedAt, stack: plan.stack,
+            pid: ownPid, startTime: ownStartTime, startedAt: startedAt, stack: plan.stack,
             profile: plan.profile.name, detached: detached, controlSocket: store.controlSocket, children: children,
             ports: Dictionary(uniqueKeysWithValues: services.map { service in
                 (service.name, Dictionary(uniqueKeysWithValues: service.ports.map { ($0.name, $0.number) }))
