@@ -360,7 +360,7 @@ def bench_inference(devstack, seconds):
         conn.request("POST", "/v1/chat/completions", body, {"content-type": "application/json"})
         answer = conn.getresponse().read()
         # The journal would grow by every request: keep it, it is part of what we measure.
-        ours = wrk(f"http://127.0.0.1:{port}/v1/chat/completions", seconds, post_script(workdir, body))[::2]
+        rps, _, p99 = wrk(f"http://127.0.0.1:{port}/v1/chat/completions", seconds, post_script(workdir, body))
         os.makedirs(f"{workdir}/html")
         open(f"{workdir}/html/answer.json", "wb").write(answer)
         (nginx_port,) = free_ports(1)
@@ -382,8 +382,8 @@ http {{
         deadline = time.time() + 10
         while not port_open(nginx_port) and time.time() < deadline:
             time.sleep(0.02)
-        theirs = wrk(f"http://127.0.0.1:{nginx_port}/answer.json", seconds)[::2]
-        return ours, theirs, len(answer)
+        nginx_rps, _, nginx_p99 = wrk(f"http://127.0.0.1:{nginx_port}/answer.json", seconds)
+        return (rps, p99), (nginx_rps, nginx_p99), len(answer)
     finally:
         if nginx:
             nginx.terminate()
