@@ -29,6 +29,7 @@ extension MockInferenceServer {
             let rule: FaultRule
             do {
                 var object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] ?? [:]
+                // The id is the server's to give (addFault); a client's is ignored, and its absence is no error.
                 object["id"] = ""
                 rule = try JSONDecoder().decode(FaultRule.self, from: try JSONSerialization.data(withJSONObject: object))
             } catch {
