@@ -30,10 +30,10 @@ public struct PostgresInstallation: Sendable {
             ]
         var found: [PostgresInstallation] = []
         for source in sources {
-            for folder in source().map({ URL(fileURLWithPath: "\($0)/postgres").resolvingSymlinksInPath().deletingLastPathComponent().path })
-            where FileManager.default.isExecutableFile(atPath: "\(folder)/postgres")
-                && FileManager.default.isExecutableFile(atPath: "\(folder)/initdb")
-            {
+            // Symlinks resolved only where there is a postgres: resolving every PATH entry costs more than the rest.
+            for candidate in source() where FileManager.default.isExecutableFile(atPath: "\(candidate)/postgres") {
+                let folder = URL(fileURLWithPath: "\(candidate)/postgres").resolvingSymlinksInPath().deletingLastPathComponent().path
+                guard FileManager.default.isExecutableFile(atPath: "\(folder)/initdb") else { continue }
                 guard let major = majorVersion(of: "\(folder)/postgres") else { continue }
                 let installation = PostgresInstallation(binDirectory: folder, majorVersion: major)
                 if version == nil || version == major { return installation }

@@ -41,6 +41,8 @@ public enum StackRunner {
         defer { lock.release() }
         let background = options.isBackgroundSupervisor
         let recovered = recoverStale(store)
+        // Its thread starts while the plan is read, not when the first service launches.
+        ChildLauncher.start()
         let (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
         let view = background ? nil : ConsoleView(services: services.map(\.name), showLogs: true, environment: environment)
         // The background supervisor's output is its log file; nothing may sit in a buffer.

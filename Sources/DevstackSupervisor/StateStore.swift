@@ -130,8 +130,7 @@ public final class ProjectLock: @unchecked Sendable {
 }
 
 /// Writes the supervisor's record away from the supervisor's actor, so supervising never waits on
-/// the disk (the first write of a run took 2–6 ms, between planning and launching the first
-/// service). Writes are numbered in the order they were asked for; one that arrives after a newer
+/// the disk or the encoder (the first write of a run takes ~2 ms). Writes are numbered in the order they were asked for; one that arrives after a newer
 /// one was written is dropped.
 actor StateWriter {
     private let store: StateStore

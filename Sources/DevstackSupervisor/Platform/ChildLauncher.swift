@@ -136,6 +136,9 @@ public final class ChildLauncher: @unchecked Sendable {
         }
     }
 
+    /// Starts the launcher thread ahead of the first launch.
+    public static func start() { _ = shared }
+
     /// Starts the child; fails with a message naming what could not be run.
     public func launch(_ request: LaunchRequest) async throws -> ChildProcess {
         try await withCheckedThrowingContinuation { continuation in
