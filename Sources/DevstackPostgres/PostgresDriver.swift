@@ -191,13 +191,21 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                 workingDirectory: layout.socketDirectory, user: user?.name, standardOutput: output.fileHandleForWriting,
                 standardError: output.fileHandleForWriting))
         try? output.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = await Self.readToEnd(output.fileHandleForReading)
         let status = await child.waitForExit()
         guard status.succeeded else {
             try? FileManager.default.removeItem(atPath: layout.dataDirectory)
             throw PostgresServiceError(
                 .initdbFailed, "initdb for \(service.name) failed (\(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))",
                 fix: "check that \(URL(fileURLWithPath: layout.dataDirectory).deletingLastPathComponent().path) is writable" + (user.map { " by \($0.name)" } ?? ""))
+        }
+    }
+
+    /// Reads on a thread of its own: initdb runs for up to a second, too long to hold one of the
+    /// few threads every task shares.
+    private static func readToEnd(_ handle: FileHandle) async -> String {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)) }
         }
     }
 
