@@ -79,9 +79,10 @@ public struct PostgresInstallation: Sendable {
         Int(path.split(whereSeparator: { !$0.isNumber }).first ?? "") ?? 0
     }
 
+    /// `postgres`: the binary's path with symlinks resolved, as `find` has it.
     static func majorVersion(of postgres: String) -> Int? {
         // Debian's layout names it (/usr/lib/postgresql/15/bin): no need to run anything.
-        let real = URL(fileURLWithPath: postgres).resolvingSymlinksInPath().pathComponents
+        let real = URL(fileURLWithPath: postgres).pathComponents
         if real.count >= 4, real[real.count - 4] == "postgresql", real[real.count - 2] == "bin", let major = Int(real[real.count - 3]) {
             return major
         }
