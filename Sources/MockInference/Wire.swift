@@ -104,12 +104,17 @@ struct EmbeddingRequest: Sendable {
             return ids.count == list.count ? ids.map(String.init).joined(separator: " ") : nil
         }
         let expected = "a string, an array of strings or an array of token ids"
-        switch try fields.requiredValue("input", expected: expected) {
-        case let text as String: texts = [text]
-        case let list as [Any] where list.allSatisfy({ $0 is String }): texts = list.compactMap { $0 as? String }
-        case let list as [Any] where tokens(list) != nil: texts = [tokens(list)!]
-        case let lists as [Any] where lists.allSatisfy({ tokens($0) != nil }): texts = lists.compactMap(tokens)
-        default: throw fields.mistyped("input", expected: expected)
+        let input = try fields.requiredValue("input", expected: expected)
+        if let text = input as? String {
+            texts = [text]
+        } else if let strings = input as? [String] {
+            texts = strings
+        } else if let list = input as? [Any], let ids = tokens(list) {
+            texts = [ids]
+        } else if let lists = input as? [Any], case let idLists = lists.compactMap(tokens), idLists.count == lists.count {
+            texts = idLists
+        } else {
+            throw fields.mistyped("input", expected: expected)
         }
     }
 }
@@ -203,13 +208,13 @@ struct ChatCompletion: Sendable {
     func write(to out: inout JSONOutput) {
         out.object { out in
             writeHead(to: &out, id: id, object: "chat.completion", created: created, model: model)
-            out.array(CollectionOfOne(self)) { out, completion in
+            out.array(CollectionOfOne(message)) { out, message in
                 out.object { out in
                     out.member("index", 0)
                     out.key("message")
-                    completion.message.write(to: &out)
+                    message.write(to: &out)
                     out.member("logprobs", nil as String?)
-                    out.member("finish_reason", completion.finishReason)
+                    out.member("finish_reason", finishReason)
                 }
             }
             out.key("usage")

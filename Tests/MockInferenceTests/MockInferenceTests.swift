@@ -301,6 +301,25 @@ import Testing
         }
     }
 
+    /// Token ids stand as their digits: `[1,2]` embeds as the text "1 2", and a list of such lists as one each.
+    @Test func tokenIDInputsEmbedAsTheirDigits() async throws {
+        try await withServer { client in
+            func embeddings(_ input: String) async throws -> [[Double]] {
+                try await client.execute(
+                    uri: "/v1/embeddings", method: .post, body: ByteBuffer(string: #"{"model":"instant","input":\#(input)}"#)
+                ) { response in
+                    #expect(response.status == .ok, "\(input)")
+                    let data = try #require(try object(response.body)["data"] as? [[String: Any]], "\(input)")
+                    return data.compactMap { $0["embedding"] as? [Double] }
+                }
+            }
+            let texts = try await embeddings(#"["1 2","3"]"#)
+            #expect(texts.count == 2)
+            #expect(try await embeddings("[1,2]") == [texts[0]])
+            #expect(try await embeddings("[[1,2],[3]]") == texts)
+        }
+    }
+
     // MARK: Bad input
 
     @Test func badInputGetsOpenAIErrorsNeverA500() async throws {
