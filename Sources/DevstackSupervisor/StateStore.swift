@@ -130,8 +130,8 @@ public final class ProjectLock: @unchecked Sendable {
 }
 
 /// Writes the supervisor's record away from the supervisor's actor, so supervising never waits on
-/// the disk or the encoder (the first write of a run takes ~2 ms). Writes are numbered in the order they were asked for; one that arrives after a newer
-/// one was written is dropped.
+/// the disk or the encoder (the first write of a run takes ~2 ms). Writes are numbered in the order
+/// they were asked for; one that arrives after a newer one was written is dropped.
 actor StateWriter {
     private let store: StateStore
     private var written = 0
