@@ -117,7 +117,7 @@ extension AuthServer {
     /// A bcrypt hash from `password` (checked for strength) or `password_hash` (checked for format).
     private func passwordHash(_ body: RequestBody) async throws -> String? {
         if let hash = try body.text("password_hash") {
-            guard hash.range(of: #"^\$2[abxy]\$[0-9]{2}\$[./A-Za-z0-9]{53}$"#, options: .regularExpression) != nil else {
+            guard hash.range(of: PasswordHash.pattern, options: .regularExpression) != nil else {
                 throw AuthError(400, "validation_failed", "Invalid password hash format: only bcrypt hashes are supported")
             }
             return hash

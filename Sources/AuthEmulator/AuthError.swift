@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import PostgresNIO
 
 /// A GoTrue error: its HTTP status, its `error_code`, and its message. Rendered in the legacy shape
 /// `{code, error_code, msg}`, or `{code, message}` when the client sends `X-Supabase-Api-Version: 2024-01-01`.
@@ -32,6 +33,22 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
         AuthError(403, "bad_jwt", "invalid JWT: unable to parse or verify signature, \(detail)")
     }
     static func validation(_ message: String) -> AuthError { AuthError(400, "validation_failed", message) }
+
+    /// What Postgres refusing a request's values, or missing pgcrypto, means to the client.
+    init?(storing error: PSQLError) {
+        switch error.sqlState {
+        case "22021", "22P05":
+            // Text and jsonb cannot hold U+0000, which JSON can.
+            self.init(400, "validation_failed", "A value contains the NUL character (\\u0000), which cannot be stored")
+        case "42883", "3F000":
+            self.init(
+                500, "unexpected_failure",
+                "Passwords are hashed by pgcrypto's crypt() in the database's extensions schema, which is missing: "
+                    + "give the postgres service supabase: true, or run create extension pgcrypto with schema extensions")
+        default:
+            return nil
+        }
+    }
 
     static let apiVersionHeader = HTTPField.Name("X-Supabase-Api-Version")!
     static let currentAPIVersion = "2024-01-01"
@@ -67,6 +84,10 @@ struct AuthErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return AuthError(status, code, error.body ?? (status == 404 ? "Not found: \(request.uri.path)" : error.status.reasonPhrase))
                 .response(apiVersioned: versioned)
         } catch {
+            if let refused = error.postgres.flatMap(AuthError.init(storing:)) {
+                if refused.status >= 500 { context.logger.error("\(request.method) \(request.uri.path): \(refused.message)") }
+                return refused.response(apiVersioned: versioned)
+            }
             context.logger.error("unexpected failure on \(request.method) \(request.uri.path): \(error)")
             return AuthError(500, "unexpected_failure", "Unexpected failure, please check server logs for more information")
                 .response(apiVersioned: versioned)

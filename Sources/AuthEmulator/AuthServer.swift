@@ -3,10 +3,8 @@ import DevstackCore
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdBcrypt
 import Logging
 import NIOCore
-import NIOPosix
 import PostgresNIO
 
 /// A GoTrue-compatible (Supabase Auth) HTTP API. Routes are served under `/auth/v1` and bare.
@@ -134,25 +132,26 @@ public struct AuthServer: Sendable {
             try await limit("sign_in_sign_ups", request)
             let body = try await RequestBody.read(&request)
             let password = try body.string("password") ?? ""
-            let user: AuthUser?
             let email = try body.text("email")
-            if let email {
+            let phone = try body.text("phone").map(Self.normalizedPhone)
+            if email != nil {
                 guard configuration.emailEnabled else { throw AuthError(400, "email_provider_disabled", "Email logins are disabled") }
-                user = try await store.user(email: email)
-            } else if let phone = try body.text("phone") {
+            } else if phone != nil {
                 guard configuration.phoneEnabled else { throw AuthError(400, "phone_provider_disabled", "Phone logins are disabled") }
-                user = try await store.user(phone: Self.normalizedPhone(phone))
             } else {
                 throw AuthError(400, "validation_failed", "Only an email address or phone number should be provided on login.")
             }
-            guard let user, let hash = user.encryptedPassword, !hash.isEmpty, try await verifyPassword(password, hash: hash) else {
-                throw AuthError.invalidCredentials
+            let outcome = try await store.signIn(
+                email: email, phone: email == nil ? phone : nil, password: password, userAgent: request.headers[.userAgent])
+            switch outcome {
+            case .invalidCredentials: throw AuthError.invalidCredentials
+            case .banned: throw AuthError(400, "user_banned", "User is banned")
+            case .notConfirmed:
+                if email != nil { throw AuthError(400, "email_not_confirmed", "Email not confirmed") }
+                throw AuthError(400, "phone_not_confirmed", "Phone number not confirmed")
+            case .signedIn(let user, let session, let refreshToken):
+                return try await self.session(user: user, session: session, refreshToken: refreshToken, method: "password").response
             }
-            if user.banned { throw AuthError(400, "user_banned", "User is banned") }
-            let byEmail = email != nil
-            if byEmail && !user.emailConfirmed { throw AuthError(400, "email_not_confirmed", "Email not confirmed") }
-            if !byEmail && !user.phoneConfirmed { throw AuthError(400, "phone_not_confirmed", "Phone number not confirmed") }
-            return try await session(for: user, method: "password", request: request).response
         case "refresh_token":
             try await limit("token_refresh", request, count: 150)
             let body = try await RequestBody.read(&request)
@@ -214,7 +213,7 @@ public struct AuthServer: Sendable {
         var changes = AuthStore.Changes()
         if let password = try body.string("password") {
             try checkStrength(password)
-            if let hash = user.encryptedPassword, !hash.isEmpty, try await verifyPassword(password, hash: hash) {
+            if try await store.passwordMatches(userID: user.id, password: password) {
                 throw AuthError(422, "same_password", "New password should be different from the old password.")
             }
             changes.passwordHash = try await hashPassword(password)
@@ -475,14 +474,7 @@ public struct AuthServer: Sendable {
     static func normalizedPhone(_ phone: String) -> String { phone.filter(\.isNumber) }
 
     func hashPassword(_ password: String) async throws -> String {
-        let cost = UInt8(configuration.bcryptCost)
-        let hash = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
-        // GoTrue (Go's bcrypt) writes $2a$; the algorithm is the same.
-        return hash.hasPrefix("$2b$") ? "$2a$" + hash.dropFirst(4) : hash
-    }
-
-    func verifyPassword(_ password: String, hash: String) async throws -> Bool {
-        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        try await store.hash(password: password, cost: configuration.bcryptCost)
     }
 
     /// GoTrue's limits, per client, when the profile turns them on.

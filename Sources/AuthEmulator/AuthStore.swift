@@ -9,7 +9,6 @@ struct AuthUser: @unchecked Sendable {
     let json: [String: Any]
     /// The same object as JSON text: responses carry it without a second serialisation.
     let jsonText: String
-    let encryptedPassword: String?
     let confirmationToken: String?
     let recoveryToken: String?
     let emailChangeToken: String?
@@ -22,7 +21,6 @@ struct AuthUser: @unchecked Sendable {
         else { throw AuthError(500, "unexpected_failure", "The auth schema returned a user that is not a JSON object") }
         json = user
         jsonText = userText
-        encryptedPassword = columns["encrypted_password"] as? String
         confirmationToken = columns["confirmation_token"] as? String
         recoveryToken = columns["recovery_token"] as? String
         emailChangeToken = columns["email_change_token"] as? String
@@ -69,7 +67,6 @@ struct AuthStore: Sendable {
             'is_anonymous', u.is_anonymous, 'is_sso_user', u.is_sso_user
         )::text,
         json_build_object(
-            'encrypted_password', u.encrypted_password,
             'confirmation_token', nullif(u.confirmation_token, ''),
             'recovery_token', nullif(u.recovery_token, ''),
             'email_change_token', nullif(u.email_change_token_new, ''),
@@ -85,6 +82,14 @@ struct AuthStore: Sendable {
         try await retrying { try await Self.users(from: client.execute(statement, logger: logger)) }
     }
 
+    private func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
+        try await retrying {
+            var rows: [Statement.Row] = []
+            for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
+            return rows
+        }
+    }
+
     private static func users<Rows: AsyncSequence>(from rows: Rows) async throws -> [AuthUser] where Rows.Element == (String, String) {
         var result: [AuthUser] = []
         for try await (userText, privateText) in rows { result.append(try AuthUser(userText: userText, privateText: privateText)) }
@@ -96,7 +101,7 @@ struct AuthStore: Sendable {
     private func retrying<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as PSQLError where error.code == .serverClosedConnection || error.code == .connectionError || error.serverInfo?[.sqlState] == "57P01" {
+        } catch let error where error.postgres?.endedConnection == true {
             return try await body()
         }
     }
@@ -189,7 +194,7 @@ struct AuthStore: Sendable {
                     }
                 }
             }
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+        } catch let error where error.postgres?.sqlState == "23505" {
             throw AuthError(422, new.phone != nil && new.email == nil ? "phone_exists" : "email_exists",
                 new.phone != nil && new.email == nil ? "Phone number already registered by another user" : "A user with this email address has already been registered")
         }
@@ -247,7 +252,7 @@ struct AuthStore: Sendable {
         let query = PostgresQuery(unsafeSQL: "update auth.users set \(sets.joined(separator: ", ")) where id = \(bind(id))::uuid", binds: binds)
         do {
             try await retrying { try await client.query(query, logger: logger) }
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+        } catch let error where error.postgres?.sqlState == "23505" {
             throw AuthError(422, "email_exists", "A user with this email address has already been registered")
         }
         if let email = changes.email {
@@ -283,6 +288,60 @@ struct AuthStore: Sendable {
         let updated = try await users(SignIn(userID: userID, session: session, refreshToken: token, aal: aal, userAgent: userAgent))
         guard let user = updated.first else { throw AuthError.userNotFound }
         return (user, session, token)
+    }
+
+    /// A new bcrypt hash of the password at the cost, in GoTrue's `$2a$` format.
+    func hash(password: String, cost: Int) async throws -> String {
+        try await retrying {
+            var hash = ""
+            for try await value in try await client.query(
+                "select extensions.crypt(\(password), extensions.gen_salt('bf', \(Int32(cost))))", logger: logger
+            ).decode(String.self) { hash = value }
+            return hash
+        }
+    }
+
+    /// Whether the password is the user's current one (false when the user has none).
+    func passwordMatches(userID: String, password: String) async throws -> Bool {
+        let query = PostgresQuery(
+            unsafeSQL: "select \(PasswordHash.matches(password: "$2", hash: "encrypted_password")) from auth.users where id = $1::uuid",
+            binds: PostgresBindings(texts: userID, password))
+        return try await retrying {
+            var matches = false
+            for try await value in try await client.query(query, logger: logger).decode(Bool.self) { matches = value }
+            return matches
+        }
+    }
+
+    enum PasswordSignInOutcome {
+        case signedIn(user: AuthUser, session: String, refreshToken: String)
+        /// No such user, no password, or the wrong one: GoTrue answers all three alike.
+        case invalidCredentials
+        case banned
+        case notConfirmed
+    }
+
+    /// A password sign-in in one statement (one round trip): Postgres checks the bcrypt hash and,
+    /// when it matches, makes the session and its first refresh token and marks the user signed in.
+    func signIn(email: String?, phone: String?, password: String, userAgent: String?) async throws -> PasswordSignInOutcome {
+        let session = UUID().uuidString.lowercased()
+        let token = Self.randomToken()
+        let rows: [PasswordSignInRow]
+        if let email {
+            rows = try await self.rows(
+                PasswordSignInByEmail(login: email, password: password, session: session, refreshToken: token, userAgent: userAgent))
+        } else if let phone {
+            rows = try await self.rows(
+                PasswordSignInByPhone(login: phone, password: password, session: session, refreshToken: token, userAgent: userAgent))
+        } else {
+            return .invalidCredentials
+        }
+        // GoTrue's order: no such user or no password, then a ban, then the password, then confirmation.
+        guard let row = rows.first, row.hasPassword else { return .invalidCredentials }
+        if row.banned { return .banned }
+        guard row.passwordMatches else { return .invalidCredentials }
+        guard row.confirmed, let userText = row.user, let privateText = row.privateColumns else { return .notConfirmed }
+        return .signedIn(user: try AuthUser(userText: userText, privateText: privateText), session: session, refreshToken: token)
     }
 
     enum RefreshOutcome {
@@ -352,6 +411,20 @@ struct AuthStore: Sendable {
     }
 }
 
+extension Error {
+    /// The Postgres error behind this one, also when a transaction wrapped it.
+    var postgres: PSQLError? {
+        if let error = self as? PSQLError { return error }
+        guard let transaction = self as? PostgresTransactionError else { return nil }
+        return (transaction.closureError ?? transaction.beginError ?? transaction.commitError)?.postgres
+    }
+}
+
+extension PSQLError {
+    var sqlState: String? { serverInfo?[.sqlState] }
+    var endedConnection: Bool { code == .serverClosedConnection || code == .connectionError || sqlState == "57P01" }
+}
+
 // MARK: Prepared statements
 
 // What every sign-in and every authenticated request runs is prepared once per connection: Postgres
@@ -406,6 +479,70 @@ struct SignIn: UserStatement {
     let userAgent: String?
 
     func makeBindings() -> PostgresBindings { PostgresBindings(texts: userID, session, refreshToken, aal, userAgent) }
+}
+
+typealias PasswordSignInRow = (hasPassword: Bool, passwordMatches: Bool, confirmed: Bool, banned: Bool, user: String?, privateColumns: String?)
+
+/// The statements behind `AuthStore.signIn(email:phone:password:userAgent:)`, one per login kind.
+protocol PasswordSignIn: PostgresPreparedStatement where Row == PasswordSignInRow {
+    var login: String { get }
+    var password: String { get }
+    var session: String { get }
+    var refreshToken: String { get }
+    var userAgent: String? { get }
+}
+
+extension PasswordSignIn {
+    /// `$1` is the login, `$2` the password, `$3` the new session's id, `$4` its refresh token, `$5` the user agent.
+    static func statement(matching login: String, confirmedColumn: String) -> String {
+        """
+        with candidate as (
+            select u.id, coalesce(u.encrypted_password, '') <> '' as has_password,
+                \(PasswordHash.matches(password: "$2", hash: "u.encrypted_password")) as password_matches,
+                u.\(confirmedColumn) is not null as confirmed, coalesce(u.banned_until > now(), false) as banned
+            from auth.users u where \(login)
+            limit 1
+        ), admitted as (
+            select id from candidate where password_matches and confirmed and not banned
+        ), new_session as (
+            insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent)
+            select $3::uuid, id, now(), now(), 'aal1', $5 from admitted
+        ), new_token as (
+            insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, session_id)
+            select '00000000-0000-0000-0000-000000000000', $4, id::text, false, now(), now(), $3::uuid from admitted
+        ), signed_in (user_json, private_json) as (
+            update auth.users u set last_sign_in_at = now(), updated_at = now() from admitted where u.id = admitted.id
+            returning \(AuthStore.userColumns)
+        )
+        select c.has_password, c.password_matches, c.confirmed, c.banned, s.user_json, s.private_json
+        from candidate c left join signed_in s on true
+        """
+    }
+
+    func makeBindings() -> PostgresBindings { PostgresBindings(texts: login, password, session, refreshToken, userAgent) }
+
+    func decodeRow(_ row: PostgresRow) throws -> PasswordSignInRow {
+        let (hasPassword, matches, confirmed, banned, user, privateColumns) = try row.decode((Bool, Bool, Bool, Bool, String?, String?).self)
+        return (hasPassword, matches, confirmed, banned, user, privateColumns)
+    }
+}
+
+struct PasswordSignInByEmail: PasswordSignIn {
+    static let sql = statement(matching: "lower(u.email) = lower($1) and u.is_sso_user = false", confirmedColumn: "email_confirmed_at")
+    let login: String
+    let password: String
+    let session: String
+    let refreshToken: String
+    let userAgent: String?
+}
+
+struct PasswordSignInByPhone: PasswordSignIn {
+    static let sql = statement(matching: "u.phone = $1", confirmedColumn: "phone_confirmed_at")
+    let login: String
+    let password: String
+    let session: String
+    let refreshToken: String
+    let userAgent: String?
 }
 
 struct SessionExists: PostgresPreparedStatement {

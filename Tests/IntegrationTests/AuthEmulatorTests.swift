@@ -1,3 +1,4 @@
+import DevstackPostgres
 import DevstackSupervisor
 import DevstackTestSupport
 import Foundation
@@ -178,6 +179,8 @@ import Testing
         let banned = try await auth.call("PUT", "/admin/users/\(madeID)", ["ban_duration": "24h"], token: serviceKey)
         #expect(banned["banned_until"] is String)
         #expect(try await auth.call("POST", "/token?grant_type=password", ["email": "made@example.com", "password": "made-pass"])["error_code"] as? String == "user_banned")
+        // As GoTrue: the ban is told before the password is checked.
+        #expect(try await auth.call("POST", "/token?grant_type=password", ["email": "made@example.com", "password": "wrong"])["error_code"] as? String == "user_banned")
         #expect(try await auth.call("DELETE", "/admin/users/\(madeID)", token: serviceKey).status == 200)
         #expect(try await auth.call("GET", "/admin/users/\(madeID)", token: serviceKey).status == 404)
         let generated = try await auth.call("POST", "/admin/generate_link", ["type": "magiclink", "email": "linked@example.com"], token: serviceKey)
@@ -201,6 +204,59 @@ import Testing
         #expect((try await inbox.call("GET", "/__devstack/inbox")["messages"] as? [Any])?.isEmpty == true)
         #expect(try await strict.call("POST", "/token?grant_type=password", ["email": "x@example.com", "password": "y"]).status == 400)
         #expect(try await auth.call("POST", "/token?grant_type=password", ["email": "dana@example.com", "password": "secret-pass"]).status == 400)
+        #expect(try await stack.stop() == 0)
+    }
+
+    /// Passwords are checked in Postgres by pgcrypto's `crypt()`: every bcrypt flavour clients bring
+    /// signs in, and what cannot be a bcrypt hash, or cannot be stored, is a GoTrue error, never a 500.
+    @Test func passwordHashesOfEveryBcryptFlavourSignIn() async throws {
+        let (stack, auth, _, serviceKey) = try await start()
+        defer { stack.cleanUp() }
+        // One password hashed by OpenBSD's bcrypt ($2b$); $2y$ (PHP) and $2a$ (Go) name the same digest.
+        let digest = "04$t6SwP8Wb8Bo9c7sC5vLiEeI.BAmikKMHHAskR3iR6VPqQl0HD4k3i"
+        for flavour in ["2a", "2b", "2y"] {
+            let email = "flavour-\(flavour)@example.com"
+            let created = try await auth.call(
+                "POST", "/admin/users", ["email": email, "password_hash": "$\(flavour)$\(digest)", "email_confirm": true], token: serviceKey)
+            #expect(created.status == 200)
+            #expect(try await auth.call("POST", "/token?grant_type=password", ["email": email, "password": "bench-password"]).status == 200)
+            #expect(try await auth.call("POST", "/token?grant_type=password", ["email": email, "password": "bench-passwore"])["error_code"] as? String
+                == "invalid_credentials")
+        }
+        // crypt() computes costs 4 to 31 only: anything else is refused when given, and never checked when stored.
+        let tooCheap = try await auth.call(
+            "POST", "/admin/users", ["email": "cheap@example.com", "password_hash": "$2a$03$\(digest.dropFirst(3))"], token: serviceKey)
+        #expect(tooCheap["error_code"] as? String == "validation_failed")
+        let seeded = try await auth.call(
+            "POST", "/admin/users", ["email": "seeded@example.com", "password": "seeded-pass", "email_confirm": true], token: serviceKey)
+        let seededID = try #require(seeded["id"] as? String)
+        try await PostgresSession.with(try await stack.postgresEndpoint()) { session in
+            try await session.execute("update auth.users set encrypted_password = '$2a$99$not-a-hash' where id = '\(seededID)'")
+        }
+        let malformed = try await auth.call("POST", "/token?grant_type=password", ["email": "seeded@example.com", "password": "seeded-pass"])
+        #expect(malformed["error_code"] as? String == "invalid_credentials")
+        // A new password is hashed in GoTrue's $2a$ format at the configured cost, and the same one again is refused.
+        let signedIn = try await auth.call("POST", "/token?grant_type=password", ["email": "flavour-2a@example.com", "password": "bench-password"])
+        let token = try #require(signedIn["access_token"] as? String)
+        #expect(try await auth.call("PUT", "/user", ["password": "bench-password"], token: token)["error_code"] as? String == "same_password")
+        #expect(try await auth.call("PUT", "/user", ["password": "brand-new-pass"], token: token).status == 200)
+        let stored = try await PostgresSession.with(try await stack.postgresEndpoint()) { session in
+            try await session.strings("select encrypted_password from auth.users where email = 'flavour-2a@example.com'")
+        }
+        #expect(stored.first?.hasPrefix("$2a$04$") == true)
+        let renewed = try await auth.call("POST", "/token?grant_type=password", ["email": "flavour-2a@example.com", "password": "brand-new-pass"])
+        #expect(renewed.status == 200)
+        // JSON can carry U+0000; Postgres cannot store it.
+        let nul = try await auth.call("POST", "/token?grant_type=password", ["email": "seeded@example.com", "password": "a\u{0}b"])
+        #expect(nul.status == 400)
+        #expect(nul["error_code"] as? String == "validation_failed")
+        let nulMetadata = try await auth.call("POST", "/signup", ["email": "nul@example.com", "password": "secret-pass", "data": ["x": "a\u{0}b"]])
+        #expect(nulMetadata.status == 400)
+        // Without pgcrypto, passwords cannot be checked: the answer says what is missing.
+        try await PostgresSession.with(try await stack.postgresEndpoint()) { try await $0.execute("drop extension pgcrypto") }
+        let missing = try await auth.call("POST", "/token?grant_type=password", ["email": "seeded@example.com", "password": "seeded-pass"])
+        #expect(missing.status == 500)
+        #expect((missing["msg"] as? String)?.contains("create extension pgcrypto with schema extensions") == true)
         #expect(try await stack.stop() == 0)
     }
 }
