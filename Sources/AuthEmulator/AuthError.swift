@@ -41,6 +41,7 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
             // Text and jsonb cannot hold U+0000, which JSON can.
             self.init(400, "validation_failed", "A value contains the NUL character (\\u0000), which cannot be stored")
         case "42883", "3F000":
+            guard Self.namesPgcrypto(error) else { return nil }
             self.init(
                 500, "unexpected_failure",
                 "Passwords are hashed by pgcrypto's crypt() in the database's extensions schema, which is missing: "
@@ -48,6 +49,13 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
         default:
             return nil
         }
+    }
+
+    /// Postgres's message for a missing function or schema names it: only the emulator's own calls
+    /// are about pgcrypto, not, say, a user's trigger on `auth.users` calling a missing function.
+    private static func namesPgcrypto(_ error: PSQLError) -> Bool {
+        let message = error.serverInfo?[.message] ?? ""
+        return ["extensions.crypt(", "extensions.gen_salt(", #"schema "extensions""#].contains { message.contains($0) }
     }
 
     static let apiVersionHeader = HTTPField.Name("X-Supabase-Api-Version")!

@@ -252,6 +252,16 @@ import Testing
         #expect(nul["error_code"] as? String == "validation_failed")
         let nulMetadata = try await auth.call("POST", "/signup", ["email": "nul@example.com", "password": "secret-pass", "data": ["x": "a\u{0}b"]])
         #expect(nulMetadata.status == 400)
+        // A user's trigger calling a missing function is not blamed on pgcrypto.
+        try await PostgresSession.with(try await stack.postgresEndpoint()) { session in
+            try await session.execute(
+                "create function public.broken() returns trigger language plpgsql as 'begin perform public.nope(); return new; end'")
+            try await session.execute("create trigger broken before update on auth.users for each row execute function public.broken()")
+        }
+        let triggered = try await auth.call("POST", "/token?grant_type=password", ["email": "flavour-2a@example.com", "password": "brand-new-pass"])
+        #expect(triggered.status == 500)
+        #expect((triggered["msg"] as? String)?.contains("pgcrypto") == false)
+        try await PostgresSession.with(try await stack.postgresEndpoint()) { try await $0.execute("drop trigger broken on auth.users") }
         // Without pgcrypto, passwords cannot be checked: the answer says what is missing.
         try await PostgresSession.with(try await stack.postgresEndpoint()) { try await $0.execute("drop extension pgcrypto") }
         let missing = try await auth.call("POST", "/token?grant_type=password", ["email": "seeded@example.com", "password": "seeded-pass"])
