@@ -132,23 +132,22 @@ public struct AuthServer: Sendable {
             try await limit("sign_in_sign_ups", request)
             let body = try await RequestBody.read(&request)
             let password = try body.string("password") ?? ""
-            let email = try body.text("email")
-            let phone = try body.text("phone").map(Self.normalizedPhone)
-            if email != nil {
+            let login: AuthStore.Login
+            if let email = try body.text("email") {
                 guard configuration.emailEnabled else { throw AuthError(400, "email_provider_disabled", "Email logins are disabled") }
-            } else if phone != nil {
+                login = .email(email)
+            } else if let phone = try body.text("phone") {
                 guard configuration.phoneEnabled else { throw AuthError(400, "phone_provider_disabled", "Phone logins are disabled") }
+                login = .phone(Self.normalizedPhone(phone))
             } else {
                 throw AuthError(400, "validation_failed", "Only an email address or phone number should be provided on login.")
             }
-            let outcome = try await store.signIn(
-                email: email, phone: email == nil ? phone : nil, password: password, userAgent: request.headers[.userAgent])
-            switch outcome {
+            switch try await store.signIn(login, password: password, userAgent: request.headers[.userAgent]) {
             case .invalidCredentials: throw AuthError.invalidCredentials
             case .banned: throw AuthError(400, "user_banned", "User is banned")
             case .notConfirmed:
-                if email != nil { throw AuthError(400, "email_not_confirmed", "Email not confirmed") }
-                throw AuthError(400, "phone_not_confirmed", "Phone number not confirmed")
+                if case .phone = login { throw AuthError(400, "phone_not_confirmed", "Phone number not confirmed") }
+                throw AuthError(400, "email_not_confirmed", "Email not confirmed")
             case .signedIn(let user, let session, let refreshToken):
                 return try await self.session(user: user, session: session, refreshToken: refreshToken, method: "password").response
             }

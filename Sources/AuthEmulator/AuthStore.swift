@@ -123,7 +123,7 @@ struct AuthStore: Sendable {
     }
 
     func user(phone: String) async throws -> AuthUser? {
-        try await users("\(unescaped: Self.userSelect) where u.phone = \(phone)").first
+        try await users(PostgresQuery(unsafeSQL: "\(Self.userSelect) where \(Login.phoneCondition)", binds: PostgresBindings(texts: phone))).first
     }
 
     func user(tokenHash: String) async throws -> AuthUser? {
@@ -282,10 +282,10 @@ struct AuthStore: Sendable {
 
     /// A sign-in in one statement (one round trip): a session, its first refresh token, and the
     /// user marked as signed in now, returned as it then is.
-    func signIn(userID: String, aal: String = "aal1", userAgent: String?) async throws -> (user: AuthUser, session: String, refreshToken: String) {
+    func signIn(userID: String, userAgent: String?) async throws -> (user: AuthUser, session: String, refreshToken: String) {
         let session = UUID().uuidString.lowercased()
         let token = Self.randomToken()
-        let updated = try await users(SignIn(userID: userID, session: session, refreshToken: token, aal: aal, userAgent: userAgent))
+        let updated = try await users(SignIn(userID: userID, session: session, refreshToken: token, userAgent: userAgent))
         guard let user = updated.first else { throw AuthError.userNotFound }
         return (user, session, token)
     }
@@ -313,6 +313,15 @@ struct AuthStore: Sendable {
         }
     }
 
+    /// How a user signs in with a password, and how that finds the user row `u` (`$1` is the value).
+    enum Login: Sendable {
+        case email(String)
+        case phone(String)
+
+        static let emailCondition = "lower(u.email) = lower($1) and u.is_sso_user = false"
+        static let phoneCondition = "u.phone = $1"
+    }
+
     enum PasswordSignInOutcome {
         case signedIn(user: AuthUser, session: String, refreshToken: String)
         /// No such user, no password, or the wrong one: GoTrue answers all three alike.
@@ -323,18 +332,15 @@ struct AuthStore: Sendable {
 
     /// A password sign-in in one statement (one round trip): Postgres checks the bcrypt hash and,
     /// when it matches, makes the session and its first refresh token and marks the user signed in.
-    func signIn(email: String?, phone: String?, password: String, userAgent: String?) async throws -> PasswordSignInOutcome {
+    func signIn(_ login: Login, password: String, userAgent: String?) async throws -> PasswordSignInOutcome {
         let session = UUID().uuidString.lowercased()
         let token = Self.randomToken()
         let rows: [PasswordSignInRow]
-        if let email {
-            rows = try await self.rows(
-                PasswordSignInByEmail(login: email, password: password, session: session, refreshToken: token, userAgent: userAgent))
-        } else if let phone {
-            rows = try await self.rows(
-                PasswordSignInByPhone(login: phone, password: password, session: session, refreshToken: token, userAgent: userAgent))
-        } else {
-            return .invalidCredentials
+        switch login {
+        case .email(let email):
+            rows = try await self.rows(PasswordSignInByEmail(PasswordSignInValues(email, password, session, token, userAgent)))
+        case .phone(let phone):
+            rows = try await self.rows(PasswordSignInByPhone(PasswordSignInValues(phone, password, session, token, userAgent)))
         }
         // GoTrue's order: no such user or no password, then a ban, then the password, then confirmation.
         guard let row = rows.first, row.hasPassword else { return .invalidCredentials }
@@ -453,73 +459,87 @@ struct UserByID: UserStatement {
 }
 
 struct UserByEmail: UserStatement {
-    static let sql = "\(AuthStore.userSelect) where lower(u.email) = lower($1) and u.is_sso_user = false"
+    static let sql = "\(AuthStore.userSelect) where \(AuthStore.Login.emailCondition)"
     let email: String
 
     func makeBindings() -> PostgresBindings { PostgresBindings(texts: email) }
 }
 
-/// The statement behind `AuthStore.signIn`.
+/// The sign-in of the user ids in CTE `admitted`, as further CTEs: a session with id `session`, its
+/// first refresh token, and the user marked signed in, returned by `signed_in (user_json, private_json)`.
+private func signingIn(session: String, refreshToken: String, userAgent: String) -> String {
+    """
+    new_session as (
+        insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent)
+        select \(session)::uuid, id, now(), now(), 'aal1', \(userAgent) from admitted
+    ), new_token as (
+        insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, session_id)
+        select '00000000-0000-0000-0000-000000000000', \(refreshToken), id::text, false, now(), now(), \(session)::uuid from admitted
+    ), signed_in (user_json, private_json) as (
+        update auth.users u set last_sign_in_at = now(), updated_at = now() from admitted where u.id = admitted.id
+        returning \(AuthStore.userColumns)
+    )
+    """
+}
+
+/// The statement behind `AuthStore.signIn(userID:userAgent:)`.
 struct SignIn: UserStatement {
     static let sql = """
-        with new_session as (
-            insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent)
-            values ($2::uuid, $1::uuid, now(), now(), $4, $5)
-        ), new_token as (
-            insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, session_id)
-            values ('00000000-0000-0000-0000-000000000000', $3, $1, false, now(), now(), $2::uuid)
-        )
-        update auth.users u set last_sign_in_at = now(), updated_at = now() where u.id = $1::uuid
-        returning \(AuthStore.userColumns)
+        with admitted as (select $1::uuid as id), \(signingIn(session: "$2", refreshToken: "$3", userAgent: "$4"))
+        select user_json, private_json from signed_in
         """
     let userID: String
     let session: String
     let refreshToken: String
-    let aal: String
     let userAgent: String?
 
-    func makeBindings() -> PostgresBindings { PostgresBindings(texts: userID, session, refreshToken, aal, userAgent) }
+    func makeBindings() -> PostgresBindings { PostgresBindings(texts: userID, session, refreshToken, userAgent) }
 }
 
 typealias PasswordSignInRow = (hasPassword: Bool, passwordMatches: Bool, confirmed: Bool, banned: Bool, user: String?, privateColumns: String?)
 
-/// The statements behind `AuthStore.signIn(email:phone:password:userAgent:)`, one per login kind.
+/// What a password sign-in binds, in order: `$1` the login, `$2` the password, `$3` the new
+/// session's id, `$4` its refresh token, `$5` the user agent.
+struct PasswordSignInValues: Sendable {
+    let login: String
+    let password: String
+    let session: String
+    let refreshToken: String
+    let userAgent: String?
+
+    init(_ login: String, _ password: String, _ session: String, _ refreshToken: String, _ userAgent: String?) {
+        (self.login, self.password, self.session, self.refreshToken, self.userAgent) = (login, password, session, refreshToken, userAgent)
+    }
+}
+
+/// The statement behind `AuthStore.signIn(_:password:userAgent:)`: one type per kind of login, as
+/// a prepared statement's SQL belongs to its type.
 protocol PasswordSignIn: PostgresPreparedStatement where Row == PasswordSignInRow {
-    var login: String { get }
-    var password: String { get }
-    var session: String { get }
-    var refreshToken: String { get }
-    var userAgent: String? { get }
+    var values: PasswordSignInValues { get }
 }
 
 extension PasswordSignIn {
-    /// `$1` is the login, `$2` the password, `$3` the new session's id, `$4` its refresh token, `$5` the user agent.
-    static func statement(matching login: String, confirmedColumn: String) -> String {
+    /// The user found by `condition` is signed in only when the password matches, the login is
+    /// confirmed (`confirmedColumn`) and no ban holds; the row says which of these failed.
+    static func statement(condition: String, confirmedColumn: String) -> String {
         """
         with candidate as (
             select u.id, coalesce(u.encrypted_password, '') <> '' as has_password,
                 \(PasswordHash.matches(password: "$2", hash: "u.encrypted_password")) as password_matches,
                 u.\(confirmedColumn) is not null as confirmed, coalesce(u.banned_until > now(), false) as banned
-            from auth.users u where \(login)
+            from auth.users u where \(condition)
             limit 1
         ), admitted as (
             select id from candidate where password_matches and confirmed and not banned
-        ), new_session as (
-            insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent)
-            select $3::uuid, id, now(), now(), 'aal1', $5 from admitted
-        ), new_token as (
-            insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, session_id)
-            select '00000000-0000-0000-0000-000000000000', $4, id::text, false, now(), now(), $3::uuid from admitted
-        ), signed_in (user_json, private_json) as (
-            update auth.users u set last_sign_in_at = now(), updated_at = now() from admitted where u.id = admitted.id
-            returning \(AuthStore.userColumns)
-        )
+        ), \(signingIn(session: "$3", refreshToken: "$4", userAgent: "$5"))
         select c.has_password, c.password_matches, c.confirmed, c.banned, s.user_json, s.private_json
         from candidate c left join signed_in s on true
         """
     }
 
-    func makeBindings() -> PostgresBindings { PostgresBindings(texts: login, password, session, refreshToken, userAgent) }
+    func makeBindings() -> PostgresBindings {
+        PostgresBindings(texts: values.login, values.password, values.session, values.refreshToken, values.userAgent)
+    }
 
     func decodeRow(_ row: PostgresRow) throws -> PasswordSignInRow {
         let (hasPassword, matches, confirmed, banned, user, privateColumns) = try row.decode((Bool, Bool, Bool, Bool, String?, String?).self)
@@ -528,21 +548,15 @@ extension PasswordSignIn {
 }
 
 struct PasswordSignInByEmail: PasswordSignIn {
-    static let sql = statement(matching: "lower(u.email) = lower($1) and u.is_sso_user = false", confirmedColumn: "email_confirmed_at")
-    let login: String
-    let password: String
-    let session: String
-    let refreshToken: String
-    let userAgent: String?
+    static let sql = statement(condition: AuthStore.Login.emailCondition, confirmedColumn: "email_confirmed_at")
+    let values: PasswordSignInValues
+    init(_ values: PasswordSignInValues) { self.values = values }
 }
 
 struct PasswordSignInByPhone: PasswordSignIn {
-    static let sql = statement(matching: "u.phone = $1", confirmedColumn: "phone_confirmed_at")
-    let login: String
-    let password: String
-    let session: String
-    let refreshToken: String
-    let userAgent: String?
+    static let sql = statement(condition: AuthStore.Login.phoneCondition, confirmedColumn: "phone_confirmed_at")
+    let values: PasswordSignInValues
+    init(_ values: PasswordSignInValues) { self.values = values }
 }
 
 struct SessionExists: PostgresPreparedStatement {
