@@ -75,11 +75,17 @@ struct AuthStore: Sendable {
         """
 
     private func users(_ query: PostgresQuery) async throws -> [AuthUser] {
-        try await retrying { try await Self.users(from: client.query(query, logger: logger).decode((String, String).self)) }
+        try await retrying {
+            var result: [AuthUser] = []
+            for try await (userText, privateText) in try await client.query(query, logger: logger).decode((String, String).self) {
+                result.append(try AuthUser(userText: userText, privateText: privateText))
+            }
+            return result
+        }
     }
 
     private func users<Statement: UserStatement>(_ statement: Statement) async throws -> [AuthUser] {
-        try await retrying { try await Self.users(from: client.execute(statement, logger: logger)) }
+        try await rows(statement).map { try AuthUser(userText: $0.0, privateText: $0.1) }
     }
 
     private func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
@@ -88,12 +94,6 @@ struct AuthStore: Sendable {
             for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
             return rows
         }
-    }
-
-    private static func users<Rows: AsyncSequence>(from rows: Rows) async throws -> [AuthUser] where Rows.Element == (String, String) {
-        var result: [AuthUser] = []
-        for try await (userText, privateText) in rows { result.append(try AuthUser(userText: userText, privateText: privateText)) }
-        return result
     }
 
     /// One retry after a connection the server ended (`devstack reset` swaps the database under the pool).
