@@ -424,7 +424,7 @@ public struct AuthServer: Sendable {
 
     /// The token hash in links: hex SHA-256 of the address followed by the code (GoTrue uses SHA-224 the same way).
     static func tokenHash(_ address: String, _ code: String) -> String {
-        SHA256.hash(data: Data((address + code).utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data((address + code).utf8)).hexEncoded
     }
 
     func allowedRedirect(_ requested: String?) -> String {

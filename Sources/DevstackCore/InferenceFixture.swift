@@ -264,7 +264,7 @@ struct FixtureParser {
             if scalar.style == .plain {
                 if let value = node.int { return value }
                 if let value = node.float { return value }
-                if let value = node.bool { return value }
+                if let value = scalar.plainBool { return value }
                 if node.null != nil { return NSNull() }
             }
             return scalar.string

@@ -7,3 +7,18 @@ public enum StableHash {
         return String(hash, radix: 36)
     }
 }
+
+extension Sequence<UInt8> {
+    /// Two lower-case hex digits a byte, as `String(format: "%02x")` writes them but without
+    /// Foundation's formatter, which costs microseconds a byte (digests are hexed on every start).
+    public var hexEncoded: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(underestimatedCount * 2)
+        for byte in self {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}

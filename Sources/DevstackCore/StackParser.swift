@@ -144,7 +144,7 @@ struct StackParser {
         let probe: ProbeSpec
         switch probeEntry.key {
         case "tcp":
-            if case .scalar = probeEntry.value.node, let enabled = probeEntry.value.node.bool {
+            if case .scalar(let scalar) = probeEntry.value.node, let enabled = scalar.plainBool {
                 if !enabled { reader.error(probeEntry.value, "tcp: false disables nothing", fix: "remove the health block instead") }
                 probe = .tcp(port: port)
             } else if let name = reader.string(probeEntry.value) {

@@ -56,7 +56,7 @@ public struct DatabaseReset: Sendable {
         {
             hasher.update(data: data)
         }
-        return hasher.finalize().prefix(12).map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().prefix(12).hexEncoded
     }
 
     // MARK: Reset

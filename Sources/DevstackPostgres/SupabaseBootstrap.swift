@@ -1,4 +1,5 @@
 import Crypto
+import DevstackCore
 import Foundation
 
 /// What a Supabase project has before its first migration, so users' migrations and RLS policies
@@ -6,7 +7,7 @@ import Foundation
 /// exactly as Supabase defines them. Idempotent; applied before migrations.
 public enum SupabaseBootstrap {
     public static var fingerprint: String {
-        SHA256.hash(data: Data(sql.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(sql.utf8)).prefix(8).hexEncoded
     }
 
     public static let sql = #"""

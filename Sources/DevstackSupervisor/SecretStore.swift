@@ -45,7 +45,7 @@ public struct SecretStore: Sendable {
         }
         // Signing twice gives different bytes (claim order varies), so keys are kept with a digest of
         // the secret they were signed with and reused while it stays the same.
-        let digest = SHA256.hash(data: Data(jwtSecret.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: Data(jwtSecret.utf8)).hexEncoded
         if stored["api_keys_signed_with"] != digest {
             stored["anon_key"] = try await Self.apiKey(role: "anon", secret: jwtSecret)
             stored["service_role_key"] = try await Self.apiKey(role: "service_role", secret: jwtSecret)
@@ -107,7 +107,7 @@ public struct SecretStore: Sendable {
 
     static func randomHex(bytes: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }.hexEncoded
     }
 }
 

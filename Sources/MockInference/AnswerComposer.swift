@@ -79,7 +79,7 @@ struct AnswerComposer: Sendable {
 
     static func callID(_ name: String, _ arguments: String, _ index: Int) -> String {
         let digest = SHA256.hash(data: Data("\(name)|\(arguments)|\(index)".utf8))
-        return "call_" + digest.prefix(12).map { String(format: "%02x", $0) }.joined()
+        return "call_" + digest.prefix(12).hexEncoded
     }
 
     /// Streaming units: each word with the whitespace before it, so joining them gives the text back.
