@@ -24,7 +24,15 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "devstack",
-            dependencies: ["DevstackCLI"]
+            dependencies: ["DevstackCLI"],
+            linkerSettings: [
+                // Two ways the release build starts ~2.5 ms sooner on Linux, at every devstack command. Position-dependent:
+                // the loader has no 150,000 relocations to apply (the price, as with Go's binaries: no address
+                // randomisation of devstack's own code). No exported symbols (the static runtime's link arguments
+                // export all 54,000): the runtime's start-up `dladdr` walks that table, as does every symbol lookup.
+                .unsafeFlags(
+                    ["-Xclang-linker", "-no-pie", "-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux], configuration: .release))
+            ]
         ),
         .target(
             name: "DevstackCLI",
