@@ -14,13 +14,15 @@ public final class Guardian: @unchecked Sendable {
     private let process: Process
     private let input: FileHandle
     private let lock = NSLock()
+    private let spawn: Task<Void, any Error>
 
-    /// Launched directly, not through the launcher: a parent-death signal would kill the guardian
-    /// at the very moment it is needed.
-    public init(executable: String = Workspace.executablePath) throws {
+    /// Starts the guardian and returns at once: the spawn (~1 ms) runs beside whatever comes next,
+    /// and lines sent meanwhile wait in the pipe. Launched directly, not through the launcher: a
+    /// parent-death signal would kill the guardian at the very moment it is needed.
+    public init(executable: String = Workspace.executablePath) {
         let pipe = Pipe()
         _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
-        process = Process()
+        let process = Process()
         // At the lowest priority: its start (a whole devstack process) would otherwise take CPU from the
         // services starting beside it, and it only has work to do once the supervisor is gone.
         let nice = "/usr/bin/nice"
@@ -30,18 +32,32 @@ public final class Guardian: @unchecked Sendable {
         process.standardInput = pipe
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.standardError
-        try process.run()
+        self.process = process
         input = pipe.fileHandleForWriting
-        try? pipe.fileHandleForReading.close()
+        let readEnd = pipe.fileHandleForReading
+        spawn = Task.detached {
+            defer { try? readEnd.close() }
+            do {
+                try process.run()
+            } catch {
+                throw SupervisorError(
+                    .launchFailed, "cannot start the guardian (\(executable) __guardian): \(error)",
+                    fix: "check that \(executable) is still there and executable")
+            }
+        }
     }
+
+    /// Returns once the guardian runs; throws if it could not be started.
+    public func started() async throws { try await spawn.value }
 
     public func watch(group: Int32) { send("+\(group)\n") }
     public func forget(group: Int32) { send("-\(group)\n") }
 
     /// A clean stop: the guardian exits without touching anything.
-    public func dismiss() {
+    public func dismiss() async {
         send("exit\n")
         lock.withLock { try? input.close() }
+        guard (try? await spawn.value) != nil else { return }
         process.waitUntilExit()
     }
 

@@ -41,16 +41,24 @@ public enum StackRunner {
         defer { lock.release() }
         let background = options.isBackgroundSupervisor
         let recovered = recoverStale(store)
-        // Its thread starts while the plan is read, not when the first service launches.
+        // The launcher's thread and the guardian start while the plan is read, not when the first service launches.
         ChildLauncher.start()
-        let (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+        let guardian = Guardian()
+        let plan: Plan
+        let services: [PlannedService]
+        do {
+            (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+            try await guardian.started()
+        } catch {
+            await guardian.dismiss()
+            throw error
+        }
         let view = background ? nil : ConsoleView(services: services.map(\.name), showLogs: true, environment: environment)
         // The background supervisor's output is its log file; nothing may sit in a buffer.
         let say: @Sendable (String) -> Void = { line in view?.message(line) ?? LogSink.writeAll(STDOUT_FILENO, Data((line + "\n").utf8)) }
         recovered.forEach(say)
         let sink = try LogSink(directory: store.logDirectory, console: view)
         defer { sink.close() }
-        let guardian = try Guardian()
         let supervisor = Supervisor(
             plan: plan, services: services, store: store, sink: sink, console: view, guardian: guardian, environment: environment,
             detached: background, exitOnFailure: options.exitOnFailure, drivers: drivers)
@@ -111,7 +119,7 @@ public enum StackRunner {
         let clean = await supervisor.stopAll()
         force.cancel()
         await control.stop()
-        guardian.dismiss()
+        await guardian.dismiss()
         await supervisor.closeState()
         store.remove()
         unlink(store.controlSocket)

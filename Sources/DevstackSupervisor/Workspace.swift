@@ -45,9 +45,7 @@ public struct Workspace: Sendable {
     }
 
     /// The running devstack executable; it runs itself for the guardian and the auth emulator.
-    public static var executablePath: String {
-        (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])).resolvingSymlinksInPath().path
-    }
+    public static var executablePath: String { RunningExecutable.path }
 
     /// The plan as the running stack of this profile sees it (its `auto` ports), and that stack, if any.
     public func planMatchingRunningStack(environment: [String: String]) async throws -> (Plan, SupervisorRecord?) {
