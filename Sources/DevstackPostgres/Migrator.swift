@@ -1,4 +1,5 @@
 import Crypto
+import DevstackCore
 import Foundation
 
 /// `migrations/*.sql` in name order, each in its own transaction, recorded with a checksum in
@@ -31,12 +32,15 @@ public struct Migrator: Sendable {
     }
 
     static func checksum(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: data).hexEncoded
     }
 
-    /// Applies what is pending; returns the names applied.
+    /// Applies what is pending; returns the names applied. `beforeFirst` runs once, before the first
+    /// pending migration, and not at all when nothing is pending.
     @discardableResult
-    public func apply(on session: PostgresSession, display: (String) -> String = { $0 }) async throws -> [String] {
+    public func apply(
+        on session: PostgresSession, display: (String) -> String = { $0 }, beforeFirst: () async throws -> Void = {}
+    ) async throws -> [String] {
         let applied = try await DevstackSchema.rows("select version, name, checksum from devstack.schema_migrations", on: session)
         var recorded: [String: (name: String, checksum: String)] = [:]
         for row in applied {
@@ -53,6 +57,7 @@ public struct Migrator: Sendable {
                 }
                 continue
             }
+            if done.isEmpty { try await beforeFirst() }
             do {
                 try await session.run(
                     SQLScript(file.contents), file: display(file.path),

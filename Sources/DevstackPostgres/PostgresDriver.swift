@@ -18,7 +18,14 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     /// Services launched and not yet set up, and the connection that found each ready: the set-up
     /// runs on it rather than on a second one (a connection is a new server process, ~5 ms here).
     private var awaitingSetUp: Set<String> = []
-    private var readyConnections: [String: PostgresSession] = [:]
+    private var readyConnections: [String: ReadyConnection] = [:]
+
+    /// The connection that found a server ready, and the role's stored password verifier, which its
+    /// first query read (one round trip instead of `select 1` and then the read).
+    private struct ReadyConnection {
+        let session: PostgresSession
+        let verifier: ScramVerifier?
+    }
 
     public init() {}
 
@@ -54,8 +61,8 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                 workingDirectory: layout.dataDirectory, user: user?.name))
     }
 
-    /// Ready when Postgres says so in `postmaster.pid` and a real connection answers `select 1`.
-    /// Asking before the first would make Postgres log "the database system is starting up".
+    /// Ready when Postgres says so in `postmaster.pid` and a real connection answers a query (`select 1`
+    /// once set up). Asking before the first would make Postgres log "the database system is starting up".
     public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
         if let data = lock.withLock({ dataDirectories[service.name] }) {
             let status = (try? String(contentsOfFile: "\(data)/postmaster.pid", encoding: .utf8))?.split(separator: "\n", omittingEmptySubsequences: false)
@@ -65,13 +72,15 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         if lock.withLock({ awaitingSetUp.contains(service.name) }) {
             do {
                 let session = try await PostgresSession.connect(endpoint)
+                let verifier: String?
                 do {
-                    try await session.execute("select 1")
+                    verifier = try await session.strings("select coalesce(rolpassword, '') from pg_authid where rolname = current_user").first
                 } catch {
                     session.closeInBackground()
                     return false
                 }
-                lock.withLock { readyConnections.updateValue(session, forKey: service.name) }?.closeInBackground()
+                let ready = ReadyConnection(session: session, verifier: verifier.flatMap(ScramVerifier.init))
+                lock.withLock { readyConnections.updateValue(ready, forKey: service.name) }?.session.closeInBackground()
                 return true
             } catch where PostgresSession.sqlState(of: error) == "3D000" {
                 // The set-up creates the database; whether the server answers is asked of the maintenance database.
@@ -89,13 +98,10 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         }
         do {
             // The socket trusts, so make sure the password clients are given really works: against the
-            // stored verifier when there is a connection to ask (no TCP connection, no hashing in the
-            // server), else by signing in over TCP during the set-up. A verifier that cannot be read is
-            // the second case; the connection still goes to the set-up, which closes it.
-            let verifier = try? await ready?.strings("select coalesce(rolpassword, '') from pg_authid where rolname = current_user").first
-                .flatMap(ScramVerifier.init)
-            async let passwordWorks = Self.passwordWorks(service, verifier: verifier)
-            for line in try await PostgresSetup.run(service, plan: context.plan, seedNewDatabase: true, on: ready) {
+            // stored verifier the ready connection read (no TCP connection, no hashing in the server),
+            // else by signing in over TCP during the set-up.
+            async let passwordWorks = Self.passwordWorks(service, verifier: ready?.verifier)
+            for line in try await PostgresSetup.run(service, plan: context.plan, seedNewDatabase: true, on: ready?.session) {
                 context.sink.note(service: service.name, line)
             }
             guard try await passwordWorks else { throw wrongPassword(service, context: context) }
@@ -161,7 +167,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             prepared.remove(service.name)
             awaitingSetUp.remove(service.name)
             return readyConnections.removeValue(forKey: service.name)
-        }?.closeInBackground()
+        }?.session.closeInBackground()
     }
 
     // MARK: Steps
@@ -265,7 +271,17 @@ public enum PostgresSetup {
         let display = { (path: String) in path.hasPrefix(plan.projectDirectory + "/") ? String(path.dropFirst(plan.projectDirectory.count + 1)) : path }
         func setUp(_ session: PostgresSession, created: Bool) async throws -> [String] {
             var notes = created ? ["created database \(database)"] : []
-            if case .bool(true)? = service.setting("supabase") {
+            let supabase = service.setting("supabase") == .bool(true)
+            // Scripts run with Supabase's search path. New sessions get it from the database (the bootstrap
+            // sets it there), the one that applies the bootstrap does not: set it here before the first
+            // script, and only then, so a warm start is its reads alone.
+            var searchPathSet = !supabase
+            func beforeScript() async throws {
+                guard !searchPathSet else { return }
+                try await session.execute("set search_path to \"$user\", public, extensions")
+                searchPathSet = true
+            }
+            if supabase {
                 let rows = try await DevstackSchema.rows("select value from devstack.state where key = 'supabase_bootstrap'", on: session)
                 if rows.first?.first ?? nil != SupabaseBootstrap.fingerprint {
                     do {
@@ -280,10 +296,10 @@ public enum PostgresSetup {
                     }
                     notes.append("applied the Supabase bootstrap (roles, auth schema, auth.uid())")
                 }
-                try await session.execute("set search_path to \"$user\", public, extensions")
             }
             if let folder = service.setting("migrations")?.description {
-                let applied = try await Migrator(directory: FilePath.absolute(folder, relativeTo: plan.stackDirectory)).apply(on: session, display: display)
+                let applied = try await Migrator(directory: FilePath.absolute(folder, relativeTo: plan.stackDirectory))
+                    .apply(on: session, display: display, beforeFirst: beforeScript)
                 notes += applied.map { "applied migration \($0)" }
             }
             if created && seedNewDatabase, let seed = service.setting("seed")?.description {
@@ -292,6 +308,7 @@ public enum PostgresSetup {
                     throw PostgresServiceError(.seedFailed, "seed file \(display(path)) does not exist", fix: "create it, or remove 'seed:' from \(service.name)")
                 }
                 do {
+                    try await beforeScript()
                     try await session.run(SQLScript(text), file: display(path))
                 } catch {
                     throw PostgresServiceError(.seedFailed, "seed failed: \(error)", fix: "fix \(display(path)); the database keeps its migrations")
