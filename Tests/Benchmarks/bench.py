@@ -203,47 +203,60 @@ def wait_ready(pidfile, timeout=30):
     raise RuntimeError("postgres never became ready")
 
 
+class BarePostgres:
+    """Bare `postgres` on an initdb'd folder of its own, timed from start to its own 'ready' status."""
+
+    def __enter__(self):
+        self.binaries = postgres_bin()
+        self.root = tempfile.mkdtemp(prefix="devstack-bench-pg-")
+        os.chmod(self.root, 0o777)
+        self.data = f"{self.root}/data"
+        subprocess.run(as_postgres_user([f"{self.binaries}/initdb", "-D", self.data, "-U", "postgres", "--no-locale", "-E", "UTF8",
+                                         "--auth=trust"]), check=True, capture_output=True)
+        self.port = free_ports(1)[0]
+        return self
+
+    def start_to_ready(self):
+        start = time.perf_counter()
+        proc = subprocess.Popen(as_postgres_user([f"{self.binaries}/postgres", "-D", self.data, "-p", str(self.port), "-k", self.root,
+                                                  "-h", "127.0.0.1"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_ready(f"{self.data}/postmaster.pid")
+        elapsed = time.perf_counter() - start
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        return elapsed
+
+    def __exit__(self, *_):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 def time_bare_postgres(runs):
-    """Bare `postgres` start-to-ready (its own 'ready' status), on an initdb'd folder."""
-    binaries = postgres_bin()
-    root = tempfile.mkdtemp(prefix="devstack-bench-pg-")
-    os.chmod(root, 0o777)
-    data = f"{root}/data"
-    subprocess.run(as_postgres_user([f"{binaries}/initdb", "-D", data, "-U", "postgres", "--no-locale", "-E", "UTF8", "--auth=trust"]),
-                   check=True, capture_output=True)
-    port = free_ports(1)[0]
-    times = []
-    try:
-        for _ in range(runs):
-            start = time.perf_counter()
-            proc = subprocess.Popen(as_postgres_user([f"{binaries}/postgres", "-D", data, "-p", str(port), "-k", root, "-h", "127.0.0.1"]),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            wait_ready(f"{data}/postmaster.pid")
-            times.append(time.perf_counter() - start)
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=30)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    return statistics.median(times)
+    with BarePostgres() as bare:
+        return statistics.median([bare.start_to_ready() for _ in range(runs)])
 
 
 def bench_postgres(devstack, runs):
+    """Cold `up` (initdb, bootstrap, migrations, seed), then warm `up`s, each right after a bare start:
+    this machine's speed drifts over minutes, and pairs see the same drift. Medians of cold, warm, bare."""
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     stack = "services:\n  db:\n    kind: postgres\n    database: app\n    supabase: true\n    migrations: migrations\n    seed: seed.sql\n"
     project = project_with(stack, "ports: { base: %d }\n" % free_ports(1)[0])
     shutil.copytree(f"{repo}/stacks/default/migrations", f"{project}/stacks/default/migrations")
     shutil.copy(f"{repo}/stacks/default/seed.sql", f"{project}/stacks/default/seed.sql")
-    cold, warm = [], []
+    cold, warm, bare_times = [], [], []
     try:
         for _ in range(runs):
             subprocess.run([devstack, "down"], cwd=project, capture_output=True)
             shutil.rmtree(f"{project}/.devstack", ignore_errors=True)
             cold.append(time_devstack_up(devstack, project))
-            warm.append(time_devstack_up(devstack, project))
+        with BarePostgres() as bare:
+            for _ in range(3 * runs):
+                bare_times.append(bare.start_to_ready())
+                warm.append(time_devstack_up(devstack, project))
     finally:
         subprocess.run([devstack, "down"], cwd=project, capture_output=True)
         shutil.rmtree(project, ignore_errors=True)
-    return statistics.median(cold), statistics.median(warm)
+    return statistics.median(cold), statistics.median(warm), statistics.median(bare_times)
 
 
 def percentile(values, fraction):
@@ -473,10 +486,8 @@ def main():
     wanted = set(args.only) or set(SECTIONS)
     print(f"machine: {platform.node()} · {os.cpu_count()} cores · {platform.platform()} · {time.strftime('%Y-%m-%d %H:%M')}")
     rows = []
-    if wanted & {"postgres", "supervisor"}:
-        bare = time_bare_postgres(args.runs)
     if "postgres" in wanted:
-        cold, warm = bench_postgres(args.devstack, args.runs)
+        cold, warm, bare = bench_postgres(args.devstack, args.runs)
         rows.append(("up, Postgres only, warm (median)", f"{warm * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{warm / bare:.2f}x"))
         rows.append(("up, Postgres only, cold: initdb, bootstrap, migrations, seed", f"{cold * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{cold / bare:.2f}x"))
     if "reset" in wanted:
@@ -487,6 +498,8 @@ def main():
         ours, shell = bench_up(args.devstack, args.runs)
         rows.append(("up: 10 services to all-healthy (median)", f"{ours * 1000:.0f} ms", f"shell script + port polling {shell * 1000:.0f} ms", f"{ours / shell:.2f}x"))
         cold, warm = bench_default_stack(args.devstack, args.runs)
+        if "postgres" not in wanted:
+            bare = time_bare_postgres(args.runs)
         rows.append(("up, default stack (5 services), warm (median)", f"{warm * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{warm / bare:.2f}x"))
         rows.append(("up, default stack, cold (initdb, bootstrap, migrations, seed)", f"{cold * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{cold / bare:.2f}x"))
     if "inference" in wanted:
