@@ -67,17 +67,20 @@ public final class LogSink: @unchecked Sendable {
         return descriptor
     }
 
-    static func writeAll(_ descriptor: Int32, _ data: Data) {
+    /// Whether all of it was written (errno says why not).
+    @discardableResult
+    static func writeAll(_ descriptor: Int32, _ data: Data) -> Bool {
         data.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
                 let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    return
+                    return false
                 }
                 offset += written
             }
+            return true
         }
     }
 

@@ -85,23 +85,13 @@ public struct SecretStore: Sendable {
         return values
     }
 
-    /// Written to a private temporary file and linked into place, so two first runs cannot both win.
+    /// Durable, and renamed into place: a crash never leaves half a secrets file.
     private func save(_ values: [String: String]) throws {
         try StateDirectory.create(stateDirectory)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(values)
-        let temporary = "\(file).\(getpid()).tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard descriptor >= 0 else {
-            throw SupervisorError(.secrets, "cannot write \(temporary): \(String(cString: strerror(errno)))", fix: "check the permissions of \(stateDirectory)")
-        }
-        _ = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        fsync(descriptor)
-        close(descriptor)
-        if rename(temporary, file) != 0 {
-            unlink(temporary)
-            throw SupervisorError(.secrets, "cannot replace \(file): \(String(cString: strerror(errno)))", fix: "check the permissions of \(stateDirectory)")
+        if let failure = StateDirectory.replace(file, with: try encoder.encode(values), durable: true) {
+            throw SupervisorError(.secrets, failure, fix: "check the permissions of \(stateDirectory)")
         }
     }
 

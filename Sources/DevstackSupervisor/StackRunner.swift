@@ -55,7 +55,9 @@ public enum StackRunner {
         }
         let view = background ? nil : ConsoleView(services: services.map(\.name), showLogs: true, environment: environment)
         // The background supervisor's output is its log file; nothing may sit in a buffer.
-        let say: @Sendable (String) -> Void = { line in view?.message(line) ?? LogSink.writeAll(STDOUT_FILENO, Data((line + "\n").utf8)) }
+        let say: @Sendable (String) -> Void = { line in
+            if let view { view.message(line) } else { LogSink.writeAll(STDOUT_FILENO, Data((line + "\n").utf8)) }
+        }
         recovered.forEach(say)
         let sink = try LogSink(directory: store.logDirectory, console: view)
         defer { sink.close() }

@@ -57,15 +57,9 @@ public struct StateStore: Sendable {
     }
 
     public func save(_ record: SupervisorRecord) throws {
-        let data = try Self.encoder.encode(record)
-        // Written aside and renamed over: a reader sees the old record or the new one, never half of one.
-        // No fsync: the record describes running processes, which a power loss takes with it.
-        let temporary = "\(stateFile).\(getpid()).tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        let written = descriptor >= 0 && data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) == $0.count }
-        if descriptor >= 0 { close(descriptor) }
-        guard written, rename(temporary, stateFile) == 0 else {
-            throw SupervisorError(.stateDirectory, "cannot write \(stateFile): \(String(cString: strerror(errno)))")
+        // Not durable: the record describes running processes, which a power loss takes with it.
+        if let failure = StateDirectory.replace(stateFile, with: try Self.encoder.encode(record), durable: false) {
+            throw SupervisorError(.stateDirectory, failure, fix: "check the permissions of \(directory)")
         }
     }
 
