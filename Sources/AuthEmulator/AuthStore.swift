@@ -88,6 +88,15 @@ struct AuthStore: Sendable {
         try await rows(statement).map { try AuthUser(userText: $0.0, privateText: $0.1) }
     }
 
+    /// The one value a query returns (the last, should it return more).
+    private func value<Value: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: Value.Type) async throws -> Value? {
+        try await retrying {
+            var value: Value?
+            for try await decoded in try await client.query(query, logger: logger).decode(Value.self) { value = decoded }
+            return value
+        }
+    }
+
     private func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
         try await retrying {
             var rows: [Statement.Row] = []
@@ -135,11 +144,7 @@ struct AuthStore: Sendable {
     func listUsers(page: Int, perPage: Int) async throws -> (users: [AuthUser], total: Int) {
         let offset = (page - 1) * perPage
         let users = try await users("\(unescaped: Self.userSelect) order by u.created_at desc, u.id limit \(perPage) offset \(offset)")
-        let total = try await retrying {
-            var count = 0
-            for try await value in try await client.query("select count(*)::int from auth.users", logger: logger).decode(Int.self) { count = value }
-            return count
-        }
+        let total = try await value("select count(*)::int from auth.users", as: Int.self) ?? 0
         return (users, total)
     }
 
@@ -269,13 +274,7 @@ struct AuthStore: Sendable {
     }
 
     func delete(_ id: String) async throws -> Bool {
-        try await retrying {
-            var deleted = 0
-            for try await count in try await client.query("with d as (delete from auth.users where id = \(id)::uuid returning 1) select count(*)::int from d", logger: logger)
-                .decode(Int.self)
-            { deleted = count }
-            return deleted > 0
-        }
+        (try await value("with d as (delete from auth.users where id = \(id)::uuid returning 1) select count(*)::int from d", as: Int.self) ?? 0) > 0
     }
 
     // MARK: Sessions and refresh tokens
@@ -292,13 +291,7 @@ struct AuthStore: Sendable {
 
     /// A new bcrypt hash of the password at the cost, in GoTrue's `$2a$` format.
     func hash(password: String, cost: Int) async throws -> String {
-        try await retrying {
-            var hash = ""
-            for try await value in try await client.query(
-                "select extensions.crypt(\(password), extensions.gen_salt('bf', \(Int32(cost))))", logger: logger
-            ).decode(String.self) { hash = value }
-            return hash
-        }
+        try await value("select extensions.crypt(\(password), extensions.gen_salt('bf', \(Int32(cost))))", as: String.self) ?? ""
     }
 
     /// Whether the password is the user's current one (false when the user has none).
@@ -306,11 +299,7 @@ struct AuthStore: Sendable {
         let query = PostgresQuery(
             unsafeSQL: "select \(PasswordHash.matches(password: "$2", hash: "encrypted_password")) from auth.users where id = $1::uuid",
             binds: PostgresBindings(texts: userID, password))
-        return try await retrying {
-            var matches = false
-            for try await value in try await client.query(query, logger: logger).decode(Bool.self) { matches = value }
-            return matches
-        }
+        return try await value(query, as: Bool.self) ?? false
     }
 
     /// How a user signs in with a password, and how that finds the user row `u` (`$1` is the value).
