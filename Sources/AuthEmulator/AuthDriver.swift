@@ -10,11 +10,12 @@ public struct AuthDriver: ServiceDriver {
     public func prepare(_ service: PlannedService, context: DriverContext) async throws -> ServiceLaunch {
         let configuration = try AuthConfiguration(service: service, plan: context.plan)
         let folder = "\(context.plan.stateDirectory)/auth"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try StateDirectory.create(folder)
         let file = "\(folder)/\(service.name).json"
-        // Holds the JWT secret and the database password: readable by devstack's user only.
-        guard FileManager.default.createFile(atPath: file, contents: try JSONEncoder().encode(configuration), attributes: [.posixPermissions: 0o600])
-        else { throw SupervisorError(.stateDirectory, "cannot write \(file) for \(service.name)", fix: "check that \(folder) is writable") }
+        // Holds the JWT secret and the database password: readable by devstack's user only, from its first byte.
+        if let failure = StateDirectory.replace(file, with: try JSONEncoder().encode(configuration), durable: false) {
+            throw SupervisorError(.stateDirectory, "\(failure) (for \(service.name))", fix: "check that \(folder) is writable")
+        }
         return .process(
             LaunchSpec(
                 executable: Workspace.executablePath, arguments: ["__auth-server", "--config", file],

@@ -40,6 +40,25 @@ import Testing
         }
     }
 
+    /// The one way devstack writes its private files (secrets, state.json, the auth emulator's configuration).
+    @Test func privateFilesAreReplacedWholeAndStayPrivate() async throws {
+        try await withTemporaryDirectory { directory in
+            let file = "\(directory.path)/state.json"
+            #expect(StateDirectory.replace(file, with: Data("old".utf8), durable: false) == nil)
+            #expect(StateDirectory.replace(file, with: Data("new".utf8), durable: true) == nil)
+            #expect(directory.read("state.json") == "new")
+            let attributes = try FileManager.default.attributesOfItem(atPath: file)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600)
+            let written = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            #expect(written == ["state.json"])
+            // A folder that is not there: the message names the file, and nothing is left behind.
+            let failure = StateDirectory.replace("\(directory.path)/missing/state.json", with: Data("x".utf8), durable: false)
+            #expect(failure?.contains("missing/state.json") == true)
+            let afterFailure = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            #expect(afterFailure == ["state.json"])
+        }
+    }
+
     @Test func apiKeysCarryLocalSupabaseClaims() async throws {
         try await withTemporaryDirectory { directory in
             let secrets = try await SecretStore(stateDirectory: directory.path).resolve(requested: [:], remote: false)
