@@ -62,7 +62,7 @@ extension StatusReport {
     }
 
     static func format(_ seconds: TimeInterval) -> String {
-        if seconds < 60 { return String(format: "%.1fs", seconds) }
+        if seconds < 60 { return DurationParser.seconds(.seconds(seconds), fractionDigits: 1) }
         if seconds < 3600 { return "\(Int(seconds) / 60)m\(Int(seconds) % 60)s" }
         return "\(Int(seconds) / 3600)h\(Int(seconds) % 3600 / 60)m"
     }

@@ -286,7 +286,7 @@ public enum StackRunner {
 /// What `up` prints once the stack is ready: where everything is and how to stop it.
 enum Summary {
     static func text(_ report: StatusReport, plan: Plan, elapsed: Duration, detached: Bool) -> String {
-        let seconds = String(format: "%.2fs", Double(elapsed.milliseconds) / 1000)
+        let seconds = DurationParser.seconds(elapsed, fractionDigits: 2)
         var lines: [String] = []
         if report.failed.isEmpty {
             lines.append("devstack: \(report.services.count) service\(report.services.count == 1 ? "" : "s") ready in \(seconds) (stack \(plan.stack), profile \(plan.profile.name))")

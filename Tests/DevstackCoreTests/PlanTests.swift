@@ -220,4 +220,21 @@ import Testing
         #expect(DurationParser.format(.milliseconds(1500)) == "1500ms")
         #expect(DurationParser.format(.seconds(120)) == "2m")
     }
+
+    @Test func secondsAreRoundedHalfUpToTheirDecimals() {
+        #expect(DurationParser.seconds(.milliseconds(52), fractionDigits: 2) == "0.05s")
+        #expect(DurationParser.seconds(.milliseconds(55), fractionDigits: 2) == "0.06s")
+        #expect(DurationParser.seconds(.milliseconds(1_994), fractionDigits: 2) == "1.99s")
+        #expect(DurationParser.seconds(.milliseconds(1_995), fractionDigits: 2) == "2.00s")
+        #expect(DurationParser.seconds(.milliseconds(0), fractionDigits: 1) == "0.0s")
+        #expect(DurationParser.seconds(.seconds(59.96), fractionDigits: 1) == "60.0s")
+        #expect(DurationParser.seconds(.milliseconds(1_234), fractionDigits: 3) == "1.234s")
+        #expect(DurationParser.seconds(.milliseconds(1_500), fractionDigits: 0) == "2s")
+        #expect(DurationParser.seconds(.milliseconds(-250), fractionDigits: 1) == "-0.3s")
+        #expect(DurationParser.seconds(.milliseconds(-4), fractionDigits: 2) == "0.00s")
+        // As printf writes them, but for ties (x.xx5 s), which printf rounds as the nearest double falls.
+        for milliseconds in stride(from: 0, through: 120_000, by: 7) where milliseconds % 10 != 5 {
+            #expect(DurationParser.seconds(.milliseconds(milliseconds), fractionDigits: 2) == String(format: "%.2fs", Double(milliseconds) / 1000))
+        }
+    }
 }
