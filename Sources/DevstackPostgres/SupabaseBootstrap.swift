@@ -6,9 +6,8 @@ import Foundation
 /// run unchanged: the API roles, the `auth` schema in GoTrue's layout, and `auth.uid()` and friends
 /// exactly as Supabase defines them. Idempotent; applied before migrations.
 public enum SupabaseBootstrap {
-    public static var fingerprint: String {
-        SHA256.hash(data: Data(sql.utf8)).prefix(8).hexEncoded
-    }
+    /// Which version of the SQL below a database has (read at every start, and by the reset's template check).
+    public static let fingerprint = SHA256.hash(data: Data(sql.utf8)).prefix(8).hexEncoded
 
     public static let sql = #"""
         do $$
