@@ -150,6 +150,25 @@ import Testing
             #expect(plan.environment["DATABASE_URL"]?.hasPrefix("postgresql://postgres:pg-password@127.0.0.1:47001/") == true)
         }
     }
+
+    /// Tool-call arguments written as YAML become JSON with YAML 1.1's plain-scalar types; quoted scalars stay strings.
+    @Test func toolCallArgumentsKeepTheirYAMLTypes() async throws {
+        try await withTemporaryDirectory { directory in
+            let project = try TestProject(
+                directory: directory, stack: "services:\n  llm:\n    kind: inference\n    model: instant\n    fixtures: fixtures\n",
+                profiles: ["local": "ports: { base: 41000 }\n"])
+            try directory.write(
+                "stacks/default/fixtures/tools.yaml",
+                """
+                - match: { last_user_message: { contains: weather } }
+                  tool_calls:
+                    - name: lookup
+                      arguments: { n: 3, hex: 0x1F, ratio: 1.5, ok: yes, off: Off, quoted: 'yes', nothing: ~, list: [on, 'off', TRUE] }
+                """)
+            let call = try #require(try project.plan().service(named: "llm")?.fixtures.first?.toolCalls.first)
+            #expect(call.arguments == #"{"hex":31,"list":[true,"off",true],"n":3,"nothing":null,"off":false,"ok":true,"quoted":"yes","ratio":1.5}"#)
+        }
+    }
 }
 
 @Suite struct TemplateTests {
@@ -183,31 +202,6 @@ import Testing
 }
 
 @Suite struct DurationTests {
-    /// Tool-call arguments written as YAML become JSON with YAML 1.1's plain-scalar types; quoted scalars stay strings.
-    @Test func toolCallArgumentsKeepTheirYAMLTypes() async throws {
-        try await withTemporaryDirectory { directory in
-            let project = try TestProject(
-                directory: directory, stack: "services:\n  llm:\n    kind: inference\n    model: instant\n    fixtures: fixtures\n",
-                profiles: ["local": "ports: { base: 41000 }\n"])
-            try directory.write(
-                "stacks/default/fixtures/tools.yaml",
-                """
-                - match: { last_user_message: { contains: weather } }
-                  tool_calls:
-                    - name: lookup
-                      arguments: { n: 3, hex: 0x1F, ratio: 1.5, ok: yes, off: Off, quoted: 'yes', nothing: ~, list: [on, 'off', TRUE] }
-                """)
-            let call = try #require(try project.plan().service(named: "llm")?.fixtures.first?.toolCalls.first)
-            #expect(call.arguments == #"{"hex":31,"list":[true,"off",true],"n":3,"nothing":null,"off":false,"ok":true,"quoted":"yes","ratio":1.5}"#)
-        }
-    }
-
-    @Test func hexEncodingMatchesPrintf() {
-        let bytes = (0...255).map(UInt8.init)
-        #expect(bytes.hexEncoded == bytes.map { String(format: "%02x", $0) }.joined())
-        #expect([UInt8]().hexEncoded.isEmpty)
-    }
-
     @Test func parsesUnits() {
         #expect(DurationParser.parse("250ms") == .milliseconds(250))
         #expect(DurationParser.parse("5s") == .seconds(5))
@@ -236,5 +230,13 @@ import Testing
         for milliseconds in stride(from: 0, through: 120_000, by: 7) where milliseconds % 10 != 5 {
             #expect(DurationParser.seconds(.milliseconds(milliseconds), fractionDigits: 2) == String(format: "%.2fs", Double(milliseconds) / 1000))
         }
+    }
+}
+
+@Suite struct HexEncodingTests {
+    @Test func hexEncodingMatchesPrintf() {
+        let bytes = (0...255).map(UInt8.init)
+        #expect(bytes.hexEncoded == bytes.map { String(format: "%02x", $0) }.joined())
+        #expect([UInt8]().hexEncoded.isEmpty)
     }
 }
