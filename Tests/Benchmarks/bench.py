@@ -205,6 +205,21 @@ def wait_ready(pidfile, timeout=30):
     raise RuntimeError("postgres never became ready")
 
 
+INITDB_OPTIONS = ["-U", "postgres", "-E", "UTF8", "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions"]
+
+
+def scratch_folder(prefix):
+    """A temporary folder the postgres user can write in (Postgres runs as that user when this runs as root)."""
+    root = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(root, 0o777)
+    return root
+
+
+def initdb(data):
+    """`initdb` with the options devstack gives it."""
+    subprocess.run(as_postgres_user([f"{postgres_bin()}/initdb", "-D", data] + INITDB_OPTIONS), check=True, capture_output=True)
+
+
 class BarePostgres:
     """Bare `postgres` on an initdb'd folder of its own. Three ways to call it ready, strictest first:
     its own 'ready' status in postmaster.pid (nothing has connected yet); then a first connection answering
@@ -213,11 +228,9 @@ class BarePostgres:
 
     def __enter__(self):
         self.binaries = postgres_bin()
-        self.root = tempfile.mkdtemp(prefix="devstack-bench-pg-")
-        os.chmod(self.root, 0o777)
+        self.root = scratch_folder("devstack-bench-pg-")
         self.data = f"{self.root}/data"
-        subprocess.run(as_postgres_user([f"{self.binaries}/initdb", "-D", self.data, "-U", "postgres", "--no-locale", "-E", "UTF8",
-                                         "--auth=trust"]), check=True, capture_output=True)
+        initdb(self.data)
         self.port = free_ports(1)[0]
         self.options = ["-p", str(self.port), "-k", self.root, "-h", "127.0.0.1"]
         return self
@@ -250,13 +263,11 @@ class BarePostgres:
 
 
 def time_bare_initdb():
-    """`initdb` alone, with the options devstack gives it: the part of a cold `up` that is Postgres's own."""
-    root = tempfile.mkdtemp(prefix="devstack-bench-initdb-")
-    os.chmod(root, 0o777)
+    """`initdb` alone: the part of a cold `up` that is Postgres's own."""
+    root = scratch_folder("devstack-bench-initdb-")
     try:
         start = time.perf_counter()
-        subprocess.run(as_postgres_user([f"{postgres_bin()}/initdb", "-D", f"{root}/data", "-U", "postgres", "-E", "UTF8", "--no-locale",
-                                         "--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions"]), check=True, capture_output=True)
+        initdb(f"{root}/data")
         return time.perf_counter() - start
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -270,7 +281,7 @@ def time_bare_postgres(runs):
 def bench_postgres(devstack, runs):
     """Cold `up`s (initdb, bootstrap, migrations, seed), each right after a bare initdb, then warm `up`s, each
     right after the bare starts: this machine's speed drifts over minutes, and each round sees the same drift. Medians."""
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    repo = repo_root()
     stack = "services:\n  db:\n    kind: postgres\n    database: app\n    supabase: true\n    migrations: migrations\n    seed: seed.sql\n"
     project = project_with(stack, "ports: { base: %d }\n" % free_ports(1)[0])
     shutil.copytree(f"{repo}/stacks/default/migrations", f"{project}/stacks/default/migrations")
@@ -308,7 +319,7 @@ def timed(argv, **kwargs):
 
 def bench_reset(devstack, runs):
     """`devstack reset` as a whole process, beside the naive way and a plain CREATE DATABASE ... TEMPLATE."""
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    repo = repo_root()
     stack = "services:\n  db:\n    kind: postgres\n    database: app\n    supabase: true\n    migrations: migrations\n    seed: seed.sql\n"
     project = project_with(stack, "ports: auto\n")
     shutil.copytree(f"{repo}/stacks/default/migrations", f"{project}/stacks/default/migrations")
