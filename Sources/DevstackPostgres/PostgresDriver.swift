@@ -172,22 +172,28 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
 
     // MARK: Steps
 
+    /// `initdb` in a folder beside the data's, renamed into place once complete and on disk: whatever
+    /// stops devstack meanwhile (initdb dies with it), no half-made folder is taken for data later.
     private func initdb(
         _ service: PlannedService, installation: PostgresInstallation, layout: DataLayout, user: RunAsUser?, context: DriverContext
     ) async throws {
-        try DataLayout.makeDirectory(layout.dataDirectory, mode: 0o700)
-        user?.own(layout.dataDirectory)
+        let data = layout.dataDirectory
+        let staging = "\(data).initdb"
+        try? FileManager.default.removeItem(atPath: staging)
+        try DataLayout.makeDirectory(staging, mode: 0o700)
+        user?.own(staging)
         let passwordFile = "\(layout.socketDirectory)/initdb-password"
         _ = FileManager.default.createFile(atPath: passwordFile, contents: Data((service.attributes["password"] ?? "").utf8), attributes: [.posixPermissions: 0o600])
         user?.own(passwordFile)
         defer { unlink(passwordFile) }
         var arguments = [
-            "-D", layout.dataDirectory, "-U", "postgres", "-E", "UTF8", "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256",
+            "-D", staging, "-U", "postgres", "-E", "UTF8", "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256",
             "--pwfile=\(passwordFile)",
         ]
-        if layout.ephemeral { arguments.append("--no-sync") }
+        // One flush of the file system below costs less than initdb's fsync of each of its ~1,000 files.
+        if layout.ephemeral || DiskSync.flushesOtherWriters { arguments.append("--no-sync") }
         if installation.majorVersion >= 14 { arguments.append("--no-instructions") }
-        context.sink.note(service: service.name, "initdb \(layout.dataDirectory)" + (user.map { " as \($0.name)" } ?? ""))
+        context.sink.note(service: service.name, "initdb \(data)" + (user.map { " as \($0.name)" } ?? ""))
         let output = Pipe()
         let child = try await ChildLauncher.shared.launch(
             LaunchRequest(
@@ -198,11 +204,24 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         let text = await Self.readToEnd(output.fileHandleForReading)
         let status = await child.waitForExit()
         guard status.succeeded else {
-            try? FileManager.default.removeItem(atPath: layout.dataDirectory)
+            try? FileManager.default.removeItem(atPath: staging)
             throw PostgresServiceError(
                 .initdbFailed, "initdb for \(service.name) failed (\(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))",
-                fix: "check that \(URL(fileURLWithPath: layout.dataDirectory).deletingLastPathComponent().path) is writable" + (user.map { " by \($0.name)" } ?? ""))
+                fix: "check that \(URL(fileURLWithPath: data).deletingLastPathComponent().path) is writable" + (user.map { " by \($0.name)" } ?? ""))
         }
+        if !layout.ephemeral, let failure = DiskSync.flushFileSystem(containing: staging) {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw PostgresServiceError(.initdbFailed, "initdb for \(service.name): \(failure)", fix: "check the disk, then start again")
+        }
+        // Onto an empty folder or none; a folder with files in it is not ours to replace.
+        guard rename(staging, data) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: staging)
+            throw PostgresServiceError(
+                .dataDirectory, "\(data) holds files but no Postgres data (no PG_VERSION): \(reason)",
+                fix: "move it aside or remove it, then start again to create an empty database there")
+        }
+        if !layout.ephemeral { DiskSync.syncFolder(URL(fileURLWithPath: data).deletingLastPathComponent().path) }
     }
 
     /// Reads on a thread of its own: initdb runs for up to a second, too long to hold one of the

@@ -17,7 +17,7 @@ public enum StateDirectory {
     }
 
     /// Replaces the file at `path` with `data`, mode 0600: written aside and renamed over, so a reader
-    /// sees the old file or the new one, never half of one. `durable` syncs it first, for what must
+    /// sees the old file or the new one, never half of one. `durable` syncs it, then the folder's entry, for what must
     /// survive a power loss. Returns what went wrong, as the system says it, or nil.
     public static func replace(_ path: String, with data: Data, durable: Bool) -> String? {
         let temporary = "\(path).\(getpid()).tmp"
@@ -35,6 +35,7 @@ public enum StateDirectory {
             unlink(temporary)
             return failure
         }
+        if durable { DiskSync.syncFolder(URL(fileURLWithPath: path).deletingLastPathComponent().path) }
         return nil
     }
 }

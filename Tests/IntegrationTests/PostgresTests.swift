@@ -44,10 +44,11 @@ import Testing
         insert into public.notes (user_id, body) values ('\(alice)', 'a1'), ('\(alice)', 'a2'), ('\(bob)', 'b1');
         """
 
-    func makeStack(profile: String = "ports: auto\n", migrations: [String: String] = ["001_notes.sql": notesMigration], arguments: [String] = [])
-        throws -> StackUnderTest
-    {
-        try StackUnderTest(stack: Self.stack, profile: profile, arguments: arguments, files: ["stacks/default/seed.sql": Self.seed].merging(
+    func makeStack(
+        stack: String = Self.stack, profile: String = "ports: auto\n", migrations: [String: String] = ["001_notes.sql": notesMigration],
+        arguments: [String] = []
+    ) throws -> StackUnderTest {
+        try StackUnderTest(stack: stack, profile: profile, arguments: arguments, files: ["stacks/default/seed.sql": Self.seed].merging(
             Dictionary(uniqueKeysWithValues: migrations.map { ("stacks/default/migrations/\($0.key)", $0.value) })) { $1 })
     }
 
@@ -150,6 +151,43 @@ import Testing
         #expect(!lastStart.contains("not properly shut down"))
         #expect(!lastStart.contains("redo starts"))
         #expect(try await again.stop() == 0)
+    }
+
+    /// devstack killed once initdb has made a whole data folder, before it is on disk and in place: the
+    /// next start does not take the folder for data and makes the database anew.
+    @Test func anInitdbCutShortLeavesNoDataBehind() async throws {
+        let postgres = try PostgresInstallation.find(binDirectory: nil, version: nil, environment: ProcessInfo.processInfo.environment)
+        try await withTemporaryDirectory(prefix: "devstack-stalled-initdb") { bin in
+            // initdb that finishes, says so with its pid, then stalls: the moment to kill devstack.
+            try bin.write("initdb", "#!/bin/sh\n\"\(postgres.initdb)\" \"$@\" || exit 1\necho $$ > \"\(bin.path)/finished\"\nexec sleep 600\n")
+            try bin.write("postgres", "#!/bin/sh\nexec \"\(postgres.postgres)\" \"$@\"\n")
+            chmod(bin.path, 0o777)
+            for tool in ["initdb", "postgres"] { chmod("\(bin.path)/\(tool)", 0o755) }
+            let stack = try makeStack(stack: Self.stack + "\n    bin_dir: \(bin.path)\n")
+            defer { stack.cleanUp() }
+            let deadline = ContinuousClock.now + .seconds(60)
+            while bin.read("finished") == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            let stalled = try #require(bin.read("finished").flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+            kill(stack.process.processIdentifier, SIGKILL)
+            _ = try await stack.waitForExit()
+            let gone = ContinuousClock.now + .seconds(10)
+            while ProcessTable.isAlive(stalled) && ContinuousClock.now < gone { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(!ProcessTable.isAlive(stalled), "initdb outlived devstack")
+
+            let usual = "\(stack.path)/.devstack/local/data/db"
+            let data = (try? FileManager.default.destinationOfSymbolicLink(atPath: usual)) ?? usual
+            #expect(FileManager.default.fileExists(atPath: "\(data).initdb/PG_VERSION"), "the test needs initdb's finished folder")
+            #expect(!FileManager.default.fileExists(atPath: "\(data)/PG_VERSION"))
+
+            try stack.directory.write("stacks/default/stack.yaml", Self.stack)
+            let again = try stack.restart()
+            defer { again.cleanUp() }
+            try await PostgresSession.with(try await again.postgresEndpoint()) { (session: PostgresSession) async throws in
+                #expect(try await session.strings("select count(*)::text from public.notes") == ["3"])
+            }
+            #expect(!FileManager.default.fileExists(atPath: "\(data).initdb"))
+            #expect(try await again.stop() == 0)
+        }
     }
 
     @Test func dataOfAnotherMajorVersionGetsTheWayOut() async throws {
