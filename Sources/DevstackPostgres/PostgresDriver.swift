@@ -64,9 +64,8 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     /// Ready when Postgres says so in `postmaster.pid` and a real connection answers a query (`select 1`
     /// once set up). Asking before the first would make Postgres log "the database system is starting up".
     public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
-        if let data = lock.withLock({ dataDirectories[service.name] }) {
-            let status = (try? String(contentsOfFile: "\(data)/postmaster.pid", encoding: .utf8))?.split(separator: "\n", omittingEmptySubsequences: false)
-            guard let status, status.count > 7, status[7].trimmingCharacters(in: .whitespaces) == "ready" else { return false }
+        if lock.withLock({ dataDirectories[service.name] }) != nil {
+            guard serverSaysReady(service) else { return false }
         }
         guard let endpoint = Self.endpoint(service) else { return false }
         if lock.withLock({ awaitingSetUp.contains(service.name) }) {
@@ -109,7 +108,12 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             if let engine = DatabaseReset(service: service, plan: context.plan) {
                 let sink = context.sink
                 Task {
-                    do { try await engine.prepare() } catch { sink.note(service: service.name, "preparing the reset template failed: \(error)") }
+                    do {
+                        try await engine.prepare()
+                    } catch {
+                        // Stopped right after starting is no failure: the next start prepares it.
+                        if self.serverSaysReady(service) { sink.note(service: service.name, "preparing the reset template failed: \(error)") }
+                    }
                 }
             }
         } catch where PostgresSession.sqlState(of: error) == "28P01" {
@@ -140,7 +144,12 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         // Drop the old database and clone the next spare after answering; the advisory lock makes the next reset wait if needed.
         let sink = context.sink
         Task {
-            do { try await engine.maintain(snapshot: snapshot) } catch { sink.note(service: service.name, "preparing the next reset failed: \(error)") }
+            do {
+                try await engine.maintain(snapshot: snapshot)
+            } catch {
+                // Stopped meanwhile is no failure: the next reset clones what it lacks.
+                if self.serverSaysReady(service) { sink.note(service: service.name, "preparing the next reset failed: \(error)") }
+            }
         }
         var summary = snapshot.map { "restored snapshot \($0) into \(report.database)" } ?? "reset \(report.database) to the migrated and seeded state"
         summary += " in \(report.milliseconds) ms"
@@ -168,6 +177,15 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             awaitingSetUp.remove(service.name)
             return readyConnections.removeValue(forKey: service.name)
         }?.session.closeInBackground()
+    }
+
+    /// Postgres's own status line in `postmaster.pid`: "ready" once it accepts connections, "stopping"
+    /// once told to stop, and no file once stopped.
+    private func serverSaysReady(_ service: PlannedService) -> Bool {
+        guard let data = lock.withLock({ dataDirectories[service.name] }),
+            let lines = (try? String(contentsOfFile: "\(data)/postmaster.pid", encoding: .utf8))?.split(separator: "\n", omittingEmptySubsequences: false)
+        else { return false }
+        return lines.count > 7 && lines[7].trimmingCharacters(in: .whitespaces) == "ready"
     }
 
     // MARK: Steps
