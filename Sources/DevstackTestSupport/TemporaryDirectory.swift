@@ -14,7 +14,18 @@ public struct TemporaryDirectory: Sendable {
         path = URL(fileURLWithPath: String(cString: created)).resolvingSymlinksInPath().path
     }
 
+    /// Removes the folder, and the data devstack kept outside it for a project in it (as root, when the
+    /// `postgres` user cannot reach the folder: `.devstack/<profile>/data/<service>` links to /var/lib/devstack).
     public func remove() {
+        let states = "\(path)/.devstack"
+        for profile in (try? FileManager.default.contentsOfDirectory(atPath: states)) ?? [] {
+            let data = "\(states)/\(profile)/data"
+            for service in (try? FileManager.default.contentsOfDirectory(atPath: data)) ?? [] {
+                guard let outside = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(data)/\(service)") else { continue }
+                try? FileManager.default.removeItem(atPath: outside)
+                rmdir(URL(fileURLWithPath: outside).deletingLastPathComponent().path)
+            }
+        }
         try? FileManager.default.removeItem(atPath: path)
     }
 
@@ -33,6 +44,7 @@ public struct TemporaryDirectory: Sendable {
 }
 
 /// Runs `body` with a temporary directory that is removed afterwards, whatever happens.
+@discardableResult
 public func withTemporaryDirectory<T>(prefix: String = "devstack-test", _ body: (TemporaryDirectory) async throws -> T) async throws -> T {
     let directory = try TemporaryDirectory(prefix: prefix)
     defer { directory.remove() }

@@ -125,11 +125,10 @@ import Testing
             #expect(shipped == contents, "\(path) differs from the scaffold: regenerate Scaffold+Files.swift")
         }
         let shippedFiles = try FileManager.default.subpathsOfDirectory(atPath: "\(DevstackBinary.packageRoot)/stacks/default")
-            .filter { !$0.hasSuffix("/") && FileManager.default.fileExists(atPath: "\(DevstackBinary.packageRoot)/stacks/default/\($0)") }
             .filter { path in
                 var isDirectory: ObjCBool = false
-                FileManager.default.fileExists(atPath: "\(DevstackBinary.packageRoot)/stacks/default/\(path)", isDirectory: &isDirectory)
-                return !isDirectory.boolValue
+                return FileManager.default.fileExists(atPath: "\(DevstackBinary.packageRoot)/stacks/default/\(path)", isDirectory: &isDirectory)
+                    && !isDirectory.boolValue
             }
         #expect(Set(shippedFiles.map { "stacks/default/\($0)" }).isSubset(of: Set(Scaffold.paths)))
     }
