@@ -208,8 +208,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             "-D", staging, "-U", "postgres", "-E", "UTF8", "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256",
             "--pwfile=\(passwordFile)",
         ]
-        // One flush of the file system below costs less than initdb's fsync of each of its ~1,000 files.
-        if layout.ephemeral || DiskSync.flushesOtherWriters { arguments.append("--no-sync") }
+        if layout.ephemeral { arguments.append("--no-sync") }
         if installation.majorVersion >= 14 { arguments.append("--no-instructions") }
         context.sink.note(service: service.name, "initdb \(data)" + (user.map { " as \($0.name)" } ?? ""))
         let output = Pipe()
@@ -226,10 +225,6 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             throw PostgresServiceError(
                 .initdbFailed, "initdb for \(service.name) failed (\(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))",
                 fix: "check that \(URL(fileURLWithPath: data).deletingLastPathComponent().path) is writable" + (user.map { " by \($0.name)" } ?? ""))
-        }
-        if !layout.ephemeral, let failure = DiskSync.flushFileSystem(containing: staging) {
-            try? FileManager.default.removeItem(atPath: staging)
-            throw PostgresServiceError(.initdbFailed, "initdb for \(service.name): \(failure)", fix: "check the disk, then start again")
         }
         // Onto an empty folder or none; a folder with files in it is not ours to replace.
         guard rename(staging, data) == 0 else {
