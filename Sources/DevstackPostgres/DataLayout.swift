@@ -44,12 +44,25 @@ struct DataLayout: Sendable {
         if let existing = try? FileManager.default.destinationOfSymbolicLink(atPath: usual) {
             return DataLayout(dataDirectory: existing, socketDirectory: socket, ephemeral: false)
         }
+        // A folder where the link goes: an empty one is replaced; data or other files are not.
+        if FileManager.default.fileExists(atPath: usual) && rmdir(usual) != 0 {
+            guard FileManager.default.fileExists(atPath: "\(usual)/PG_VERSION") else { throw notData(usual) }
+            throw PostgresServiceError(
+                .dataDirectory, "the data of \(service.name) is in \(usual), and the user \(user.name) Postgres runs as cannot reach it",
+                fix: "let \(user.name) through every folder above it (chmod o+x), or run devstack as the user who owns the folder")
+        }
         let outside = "/var/lib/devstack/\(StableHash.of(plan.stateDirectory))/\(service.name)"
         // The link is the data's owner: without it (someone deleted .devstack), what is left outside is stale.
         try? FileManager.default.removeItem(atPath: outside)
         try makeDirectory(URL(fileURLWithPath: outside).deletingLastPathComponent().path, mode: 0o755)
         try FileManager.default.createSymbolicLink(atPath: usual, withDestinationPath: outside)
         return DataLayout(dataDirectory: outside, socketDirectory: socket, ephemeral: false)
+    }
+
+    static func notData(_ folder: String) -> PostgresServiceError {
+        PostgresServiceError(
+            .dataDirectory, "\(folder) holds files but no Postgres data (no PG_VERSION)",
+            fix: "move it aside or remove it, then start again to create an empty database there")
     }
 
     private static func resolvingLink(_ path: String) -> String {

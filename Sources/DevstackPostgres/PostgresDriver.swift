@@ -228,11 +228,8 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         }
         // Onto an empty folder or none; a folder with files in it is not ours to replace.
         guard rename(staging, data) == 0 else {
-            let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(atPath: staging)
-            throw PostgresServiceError(
-                .dataDirectory, "\(data) holds files but no Postgres data (no PG_VERSION): \(reason)",
-                fix: "move it aside or remove it, then start again to create an empty database there")
+            throw DataLayout.notData(data)
         }
         if !layout.ephemeral { DiskSync.syncFolder(URL(fileURLWithPath: data).deletingLastPathComponent().path) }
     }

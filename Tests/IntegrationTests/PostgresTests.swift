@@ -190,6 +190,28 @@ import Testing
         }
     }
 
+    @Test func otherFilesWhereTheDataGoesAreLeftAloneWithTheWayOut() async throws {
+        let stack = try StackUnderTest(
+            stack: "services:\n  db:\n    kind: postgres\n", arguments: ["--exit-on-failure"], files: [".devstack/local/data/db/notes.txt": "mine\n"])
+        defer { stack.cleanUp() }
+        #expect(try await stack.waitForExit() == 1)
+        #expect(stack.log("db").contains("\(stack.path)/.devstack/local/data/db holds files but no Postgres data (no PG_VERSION)"))
+        #expect(stack.log("db").contains("move it aside or remove it"))
+        #expect(stack.directory.read(".devstack/local/data/db/notes.txt") == "mine\n")
+    }
+
+    /// Data made by a run as an ordinary user, in a folder the `postgres` user cannot reach, met by a run as root.
+    @Test(.enabled(if: getuid() == 0, "the postgres user is switched to as root"))
+    func dataThePostgresUserCannotReachGetsTheWayOut() async throws {
+        let stack = try StackUnderTest(
+            stack: "services:\n  db:\n    kind: postgres\n", arguments: ["--exit-on-failure"], files: [".devstack/local/data/db/PG_VERSION": "15\n"])
+        defer { stack.cleanUp() }
+        #expect(try await stack.waitForExit() == 1)
+        #expect(stack.log("db").contains("the data of db is in \(stack.path)/.devstack/local/data/db, and the user postgres Postgres runs as cannot reach it"))
+        #expect(stack.log("db").contains("chmod o+x"))
+        #expect(stack.directory.read(".devstack/local/data/db/PG_VERSION") == "15\n")
+    }
+
     @Test func dataOfAnotherMajorVersionGetsTheWayOut() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
