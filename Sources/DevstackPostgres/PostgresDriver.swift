@@ -183,8 +183,9 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     /// once told to stop, and no file once stopped.
     private func serverSaysReady(_ service: PlannedService) -> Bool {
         guard let data = lock.withLock({ dataDirectories[service.name] }),
-            let lines = (try? String(contentsOfFile: "\(data)/postmaster.pid", encoding: .utf8))?.split(separator: "\n", omittingEmptySubsequences: false)
+            let text = try? String(contentsOfFile: "\(data)/postmaster.pid", encoding: .utf8)
         else { return false }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         return lines.count > 7 && lines[7].trimmingCharacters(in: .whitespaces) == "ready"
     }
 

@@ -17,8 +17,8 @@ public enum StateDirectory {
     }
 
     /// Replaces the file at `path` with `data`, mode 0600: written aside and renamed over, so a reader
-    /// sees the old file or the new one, never half of one. `durable` syncs it, then the folder's entry, for what must
-    /// survive a power loss. Returns what went wrong, as the system says it, or nil.
+    /// sees the old file or the new one, never half of one. `durable` syncs it, then the folder's entry,
+    /// for what must survive a power loss. Returns what went wrong, as the system says it, or nil.
     public static func replace(_ path: String, with data: Data, durable: Bool) -> String? {
         let temporary = "\(path).\(getpid()).tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)

@@ -207,7 +207,7 @@ import Testing
             stack: "services:\n  db:\n    kind: postgres\n", arguments: ["--exit-on-failure"], files: [".devstack/local/data/db/PG_VERSION": "15\n"])
         defer { stack.cleanUp() }
         #expect(try await stack.waitForExit() == 1)
-        #expect(stack.log("db").contains("the data of db is in \(stack.path)/.devstack/local/data/db, and the user postgres Postgres runs as cannot reach it"))
+        #expect(stack.log("db").contains("the data of db is in \(stack.path)/.devstack/local/data/db, and the user postgres Postgres runs as cannot"))
         #expect(stack.log("db").contains("chmod o+x"))
         #expect(stack.directory.read(".devstack/local/data/db/PG_VERSION") == "15\n")
     }
