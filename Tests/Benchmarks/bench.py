@@ -539,7 +539,8 @@ SECTIONS = ("postgres", "reset", "supervisor", "inference", "auth")
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--devstack", required=True)
+    # Absolute: devstack runs from inside each temporary project.
+    parser.add_argument("--devstack", required=True, type=os.path.abspath)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle-seconds", type=int, default=30)
     parser.add_argument("only", nargs="*", help=f"sections to run, of {', '.join(SECTIONS)} (default: all)")
