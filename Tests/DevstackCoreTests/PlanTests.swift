@@ -95,6 +95,31 @@ import Testing
         }
     }
 
+    @Test func postgresReferencesNameEveryPartOfTheConnection() async throws {
+        try await withTemporaryDirectory { directory in
+            let project = try TestProject(
+                directory: directory,
+                stack: """
+                    services:
+                      db: { kind: postgres, database: app }
+                      web:
+                        kind: process
+                        command: "true"
+                        env:
+                          URL: ${db.url}
+                          PARTS: "${db.host} ${db.port} ${db.user} ${db.password} ${db.database}"
+                          SOCKET: ${db.socket}
+                    """, profiles: ["local": "ports: { base: 41000 }\n"])
+            let plan = try project.plan()
+            let env = try #require(plan.service(named: "web")).environment
+            #expect(env["URL"] == "postgresql://postgres:pg-password@127.0.0.1:41000/app")
+            #expect(env["PARTS"] == "127.0.0.1 41000 postgres pg-password app")
+            let socket = try #require(env["SOCKET"])
+            #expect(socket == plan.service(named: "db")?.attributes["socket"])
+            #expect(socket.hasSuffix("/db"))
+        }
+    }
+
     @Test func interpolatesEveryKindOfReference() async throws {
         try await withProject { project in
             let api = try #require(try project.plan().service(named: "api"))

@@ -190,6 +190,41 @@ import Testing
         }
     }
 
+    @Test func migrationNewMigrateAndPsqlWorkOnTheRunningStack() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        _ = try await stack.postgresEndpoint()
+        let created = try stack.devstack(["migration", "new", "Add tags!"])
+        #expect(created.status == 0, "\(created.standardError)")
+        let folder = "\(stack.path)/stacks/default/migrations"
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasSuffix("_add_tags.sql") })
+        #expect(name.count == "yyyyMMddHHmmss_add_tags.sql".count && name.prefix(14).allSatisfy(\.isNumber))
+        #expect(created.standardOutput == "created \(folder)/\(name)\n")
+        try stack.directory.write("stacks/default/migrations/\(name)", "create table public.tags (name text primary key);\n")
+
+        let migrate = try stack.devstack(["migrate"])
+        #expect(migrate.status == 0, "\(migrate.standardError)")
+        #expect(migrate.standardOutput == "devstack: applied migration \(name)\n")
+        #expect(try stack.devstack(["migrate"]).standardOutput == "devstack: no pending migrations\n")
+        let psql = try stack.devstack(["psql", "--", "-tAc", "select count(*) from public.tags"])
+        #expect(psql.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(psql.standardError)")
+        #expect(try await stack.stop() == 0)
+
+        let stopped = try stack.devstack(["migrate"])
+        #expect(stopped.status != 0)
+        #expect(stopped.standardError.contains("devstack up"), "\(stopped.standardError)")
+    }
+
+    @Test(.enabled(if: getuid() == 0, "the user is looked up only as root"))
+    func aMissingUnprivilegedUserSaysHowToCreateOne() async throws {
+        let stack = try StackUnderTest(
+            stack: "services:\n  db:\n    kind: postgres\n    user: devstack-no-such-user\n", arguments: ["--exit-on-failure"])
+        defer { stack.cleanUp() }
+        #expect(try await stack.waitForExit() == 1)
+        #expect(stack.log("db").contains("there is no user 'devstack-no-such-user' to run it as"))
+        #expect(stack.log("db").contains("useradd --system --no-create-home devstack-no-such-user"))
+    }
+
     @Test func otherFilesWhereTheDataGoesAreLeftAloneWithTheWayOut() async throws {
         let stack = try StackUnderTest(
             stack: "services:\n  db:\n    kind: postgres\n", arguments: ["--exit-on-failure"], files: [".devstack/local/data/db/notes.txt": "mine\n"])
