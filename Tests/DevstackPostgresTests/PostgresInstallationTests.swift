@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import DevstackPostgres
@@ -8,5 +9,15 @@ struct PostgresInstallationTests {
     @Test func debianLayoutNamesTheVersionWithoutRunningAnything() {
         #expect(PostgresInstallation.majorVersion(of: "/nonexistent/usr/lib/postgresql/42/bin/postgres") == 42)
         #expect(PostgresInstallation.majorVersion(of: "/nonexistent/opt/postgres/bin/postgres") == nil)
+    }
+
+    /// `version:` picks that major version, or says which were found and how to install the one asked for.
+    @Test func versionPicksTheMajorVersionOrSaysWhatWasFound() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let found = try PostgresInstallation.find(binDirectory: nil, version: nil, environment: environment)
+        #expect(try PostgresInstallation.find(binDirectory: nil, version: found.majorVersion, environment: environment).binDirectory == found.binDirectory)
+        let error = #expect(throws: PostgresServiceError.self) { try PostgresInstallation.find(binDirectory: nil, version: 99, environment: environment) }
+        #expect(error?.message.contains("no Postgres 99 found; found \(found.majorVersion) in \(found.binDirectory)") == true)
+        #expect(error?.fix?.contains("install Postgres 99") == true)
     }
 }

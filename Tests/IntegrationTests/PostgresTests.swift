@@ -302,6 +302,31 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: URL(fileURLWithPath: data).deletingLastPathComponent().path))
     }
 
+    @Test func listensOnLoopbackWithScramPasswordsUnlessTheProfileSaysOtherwise() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        let endpoint = try await stack.postgresEndpoint()
+        try await PostgresSession.with(endpoint) { (session: PostgresSession) async throws in
+            #expect(try await session.strings("show listen_addresses") == ["127.0.0.1"])
+            #expect(try await session.strings("select left(rolpassword, 14) from pg_authid where rolname = 'postgres'") == ["SCRAM-SHA-256$"])
+        }
+        var tcp = endpoint
+        tcp.socketDirectory = nil
+        try await PostgresSession.with(tcp) { try await $0.execute("select 1") }
+        tcp.password = "not-the-password"
+        let refused = await #expect(throws: (any Error).self) { try await PostgresSession.with(tcp) { try await $0.execute("select 1") } }
+        #expect(refused.flatMap(PostgresSession.sqlState(of:)) == "28P01")
+        #expect(try await stack.stop() == 0)
+
+        try stack.directory.write("profiles/local.yaml", "ports: auto\nhost: 0.0.0.0\n")
+        let again = try stack.restart()
+        defer { again.cleanUp() }
+        try await PostgresSession.with(try await again.postgresEndpoint()) { (session: PostgresSession) async throws in
+            #expect(try await session.strings("show listen_addresses") == ["0.0.0.0"])
+        }
+        #expect(try await again.stop() == 0)
+    }
+
     @Test func theRunsSocketFolderIsGoneAfterAStopAndTheDataStays() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
