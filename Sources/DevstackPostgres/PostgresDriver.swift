@@ -64,9 +64,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     /// Ready when Postgres says so in `postmaster.pid` and a real connection answers a query (`select 1`
     /// once set up). Asking before the first would make Postgres log "the database system is starting up".
     public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
-        if lock.withLock({ dataDirectories[service.name] }) != nil {
-            guard serverSaysReady(service) else { return false }
-        }
+        guard serverSaysReady(service) else { return false }
         guard let endpoint = Self.endpoint(service) else { return false }
         if lock.withLock({ awaitingSetUp.contains(service.name) }) {
             do {

@@ -225,26 +225,29 @@ import Testing
         #expect(stack.log("db").contains("useradd --system --no-create-home devstack-no-such-user"))
     }
 
-    @Test func otherFilesWhereTheDataGoesAreLeftAloneWithTheWayOut() async throws {
-        let stack = try StackUnderTest(
-            stack: "services:\n  db:\n    kind: postgres\n", arguments: ["--exit-on-failure"], files: [".devstack/local/data/db/notes.txt": "mine\n"])
+    /// Starts a Postgres-only stack with `file` already where its data goes: the start must fail, leave the
+    /// file as it was, and say each of `messages` (which may name the project folder) in the log.
+    func expectRefusedStart(withDataFile file: String, _ contents: String, saying messages: (_ project: String) -> [String]) async throws {
+        let path = ".devstack/local/data/db/\(file)"
+        let stack = try StackUnderTest(stack: "services:\n  db:\n    kind: postgres\n", arguments: ["--exit-on-failure"], files: [path: contents])
         defer { stack.cleanUp() }
         #expect(try await stack.waitForExit() == 1)
-        #expect(stack.log("db").contains("\(stack.path)/.devstack/local/data/db holds files but no Postgres data (no PG_VERSION)"))
-        #expect(stack.log("db").contains("move it aside or remove it"))
-        #expect(stack.directory.read(".devstack/local/data/db/notes.txt") == "mine\n")
+        for message in messages(stack.path) { #expect(stack.log("db").contains(message)) }
+        #expect(stack.directory.read(path) == contents)
+    }
+
+    @Test func otherFilesWhereTheDataGoesAreLeftAloneWithTheWayOut() async throws {
+        try await expectRefusedStart(withDataFile: "notes.txt", "mine\n") { project in
+            ["\(project)/.devstack/local/data/db holds files but no Postgres data (no PG_VERSION)", "move it aside or remove it"]
+        }
     }
 
     /// Data made by a run as an ordinary user, in a folder the `postgres` user cannot reach, met by a run as root.
     @Test(.enabled(if: getuid() == 0, "the postgres user is switched to as root"))
     func dataThePostgresUserCannotReachGetsTheWayOut() async throws {
-        let stack = try StackUnderTest(
-            stack: "services:\n  db:\n    kind: postgres\n", arguments: ["--exit-on-failure"], files: [".devstack/local/data/db/PG_VERSION": "15\n"])
-        defer { stack.cleanUp() }
-        #expect(try await stack.waitForExit() == 1)
-        #expect(stack.log("db").contains("the data of db is in \(stack.path)/.devstack/local/data/db, and the user postgres Postgres runs as cannot"))
-        #expect(stack.log("db").contains("chmod o+x"))
-        #expect(stack.directory.read(".devstack/local/data/db/PG_VERSION") == "15\n")
+        try await expectRefusedStart(withDataFile: "PG_VERSION", "15\n") { project in
+            ["the data of db is in \(project)/.devstack/local/data/db, and the user postgres Postgres runs as cannot", "chmod o+x"]
+        }
     }
 
     @Test func dataOfAnotherMajorVersionGetsTheWayOut() async throws {
