@@ -8,6 +8,11 @@ public struct ControlClient: Sendable {
 
     public init(socket: String) { self.socket = socket }
 
+    /// A local socket answers at once or not at all: a supervisor quitting at the moment of the connect
+    /// must not hold the caller for the shared client's 90 s connect timeout.
+    private static let client = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(timeout: .init(connect: .seconds(2))))
+
     public func status() async throws -> StatusReport {
         try StateStore.decoder.decode(StatusReport.self, from: try await send("GET", "/v1/status"))
     }
@@ -39,7 +44,7 @@ public struct ControlClient: Sendable {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .init(rawValue: method)
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+            let response = try await Self.client.execute(request, timeout: .seconds(120))
             let body = try await response.body.collect(upTo: 16 << 20)
             return Data(buffer: body)
         } catch {

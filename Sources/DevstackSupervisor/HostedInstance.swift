@@ -14,6 +14,8 @@ public protocol ServiceInstance: AnyObject, Sendable {
     var processGroup: Int32? { get }
     var startTime: UInt64? { get }
     func waitForExit() async -> ExitStatus
+    /// The exit status, or nil when it has not exited within `timeout`.
+    func waitForExit(within timeout: Duration) async -> ExitStatus?
     /// Asks it to stop: any signal but SIGKILL is a graceful stop for a hosted service.
     func signalGroup(_ signal: Int32)
 }
@@ -44,9 +46,14 @@ final class HostedInstance: ServiceInstance, @unchecked Sendable {
 
     func waitForExit() async -> ExitStatus { await exit.wait() }
 
+    func waitForExit(within timeout: Duration) async -> ExitStatus? { await exit.wait(within: timeout) }
+
     func signalGroup(_ signal: Int32) {
         if signal == SIGKILL {
+            // A server stuck in its graceful shutdown may not heed the cancellation either: as with a
+            // child's SIGKILL, it is gone for the supervisor now.
             task.cancel()
+            exit.resolve(.signalled(SIGKILL))
         } else {
             let group = self.group
             Task { await group.triggerGracefulShutdown() }

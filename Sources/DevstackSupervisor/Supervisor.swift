@@ -31,6 +31,8 @@ public actor Supervisor {
         var initializationFailure: String?
         var stopWasClean = true
         var lifecycle: Task<Void, Never>?
+        /// The running instance's health probe (or running grace), cancelled as soon as a stop begins.
+        var prober: Task<Void, Never>?
         var phaseSince = ContinuousClock.now
     }
 
@@ -63,6 +65,8 @@ public actor Supervisor {
     static let healthyStretch: Duration = .seconds(10)
     /// How long a service without a health check must stay up to count as running.
     static let runningGrace: Duration = .milliseconds(200)
+    /// How long to wait for the exit after SIGKILL.
+    static let killGrace: Duration = .seconds(5)
 
     private func markRunning(_ name: String, child: any ServiceInstance) {
         guard records[name]?.child === child, records[name]?.phase == .starting else { return }
@@ -144,8 +148,10 @@ public actor Supervisor {
                     try? await Task.sleep(for: Self.runningGrace)
                     if !Task.isCancelled { self.markRunning(name, child: child) }
                 }
+            records[name]?.prober = prober
             let status = await child.waitForExit()
             prober.cancel()
+            records[name]?.prober = nil
             for pump in pumps { await pump.waitUntilDrained() }
             if let group = child.processGroup { guardian.forget(group: group) }
             records[name]?.child = nil
@@ -307,37 +313,26 @@ public actor Supervisor {
 
     // MARK: Stopping
 
-    /// The stop signal to the whole group; then the escalation signal, if any; SIGKILL after the
-    /// timeouts. True when it stopped on the first signal in time.
+    /// The stop signal to the whole group; after its timeout the escalation signal, if any, with the
+    /// same timeout; then SIGKILL to the group. Every wait is bounded, so a stop ends within the
+    /// declared times whatever the service does. True when it stopped on the first signal in time.
     private func terminate(_ child: any ServiceInstance, stop: PlannedStop) async -> Bool {
-        let stoppedInTime = await waitForExit(child, after: stop.signal.number, timeout: .milliseconds(stop.timeoutMs))
-        if !stoppedInTime, let next = stop.escalation, await waitForExit(child, after: next.number, timeout: .milliseconds(stop.timeoutMs)) {
-            return false
+        let timeout = Duration.milliseconds(stop.timeoutMs)
+        child.signalGroup(stop.signal.number)
+        let stoppedInTime = await child.waitForExit(within: timeout) != nil
+        var exited = stoppedInTime
+        if !exited, let next = stop.escalation {
+            child.signalGroup(next.number)
+            exited = await child.waitForExit(within: timeout) != nil
         }
-        if !stoppedInTime {
+        if !exited {
             child.signalGroup(SIGKILL)
-            _ = await child.waitForExit()
+            // SIGKILL cannot be ignored; the bound only covers a process stuck in the kernel.
+            _ = await child.waitForExit(within: Self.killGrace)
         }
         // Anything the service left in its group goes too.
         if let group = child.processGroup, ProcessTable.groupIsAlive(group) { killpg(group, SIGKILL) }
         return stoppedInTime
-    }
-
-    private func waitForExit(_ child: any ServiceInstance, after signal: Int32, timeout: Duration) async -> Bool {
-        child.signalGroup(signal)
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                _ = await child.waitForExit()
-                return true
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
     }
 
     /// Stops one service and waits for its lifecycle to end. True when it stopped cleanly.
@@ -347,6 +342,8 @@ public actor Supervisor {
         record.stopRequested = true
         records[name] = record
         if let child = record.child {
+            // A probe's verdict must not overwrite `stopping`, nor its failure start a restart.
+            record.prober?.cancel()
             set(name, .stopping)
             let inTime = await terminate(child, stop: service.stop)
             let forced = records[name]?.stopWasClean == false
@@ -484,6 +481,8 @@ public actor Supervisor {
     }
 
     private func set(_ name: String, _ phase: ServicePhase, _ detail: String? = nil) {
+        // Once a stop is under way, a probe that was mid-check when cancelled has no say.
+        if records[name]?.stopRequested == true, phase == .healthy || phase == .unhealthy || phase == .running { return }
         records[name]?.phase = phase
         records[name]?.detail = detail
         records[name]?.phaseSince = .now
@@ -546,7 +545,7 @@ public actor Supervisor {
             profile: plan.profile.name, detached: detached, controlSocket: store.controlSocket, children: children,
             ports: Dictionary(uniqueKeysWithValues: services.map { service in
                 (service.name, Dictionary(uniqueKeysWithValues: service.ports.map { ($0.name, $0.number) }))
-            }))
+            }), runtimeDirectory: plan.runtimeDirectory)
         persisted += 1
         let number = persisted
         Task { await stateWriter.write(record, number: number) }

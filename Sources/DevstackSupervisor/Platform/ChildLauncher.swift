@@ -50,6 +50,8 @@ public final class ChildProcess: ServiceInstance, @unchecked Sendable {
     /// Waits for the child to exit.
     public func waitForExit() async -> ExitStatus { await exit.wait() }
 
+    public func waitForExit(within timeout: Duration) async -> ExitStatus? { await exit.wait(within: timeout) }
+
     /// Sends `signal` to the child's whole process group.
     public func signalGroup(_ signal: Int32) {
         if killpg(pid, signal) != 0 { kill(pid, signal) }
@@ -78,20 +80,27 @@ func signalName(_ signal: Int32) -> String {
     return names[signal] ?? "signal \(signal)"
 }
 
-/// Resumes everyone waiting once the exit status is known.
+/// Resumes everyone waiting once the exit status is known; a bounded wait gives up on its own, so a
+/// stop never hangs on a process that ignores its signal.
 final class ExitLatch: @unchecked Sendable {
     private let lock = NSLock()
     private var status: ExitStatus?
     private var waiters: [CheckedContinuation<ExitStatus, Never>] = []
+    private var boundedWaiters: [Int: CheckedContinuation<ExitStatus?, Never>] = [:]
+    private var nextWaiter = 0
 
     func resolve(_ value: ExitStatus) {
-        let toResume: [CheckedContinuation<ExitStatus, Never>] = lock.withLock {
-            guard status == nil else { return [] }
+        let (toResume, bounded): ([CheckedContinuation<ExitStatus, Never>], [CheckedContinuation<ExitStatus?, Never>]) = lock.withLock {
+            guard status == nil else { return ([], []) }
             status = value
-            defer { waiters = [] }
-            return waiters
+            defer {
+                waiters = []
+                boundedWaiters = [:]
+            }
+            return (waiters, Array(boundedWaiters.values))
         }
         toResume.forEach { $0.resume(returning: value) }
+        bounded.forEach { $0.resume(returning: value) }
     }
 
     func wait() async -> ExitStatus {
@@ -102,6 +111,23 @@ final class ExitLatch: @unchecked Sendable {
                 return nil
             }
             if let known { continuation.resume(returning: known) }
+        }
+    }
+
+    /// The exit status, or nil when `timeout` passed first.
+    func wait(within timeout: Duration) async -> ExitStatus? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<ExitStatus?, Never>) in
+            let (known, ticket): (ExitStatus?, Int) = lock.withLock {
+                if let status { return (status, -1) }
+                nextWaiter += 1
+                boundedWaiters[nextWaiter] = continuation
+                return (nil, nextWaiter)
+            }
+            if let known { return continuation.resume(returning: known) }
+            Task {
+                try? await Task.sleep(for: timeout)
+                self.lock.withLock { self.boundedWaiters.removeValue(forKey: ticket) }?.resume(returning: nil)
+            }
         }
     }
 }
