@@ -132,6 +132,8 @@ public struct Plan: Sendable, Codable {
     public var projectDirectory: String
     public var stackDirectory: String
     public var stateDirectory: String
+    /// Sockets and throw-away data of this run; removed when the stack stops.
+    public var runtimeDirectory: String
     /// In start order.
     public var services: [PlannedService]
     /// Services in each layer depend only on earlier layers, so a layer starts in parallel.

@@ -5,19 +5,22 @@ public struct PlanPaths: Sendable {
     public var projectDirectory: String
     /// Where the devstack executable lives; `${devstack.bin_dir}`.
     public var binDirectory: String
+    /// The user's private folder for sockets and throw-away data (chosen and checked by the runtime).
+    public var runtimeRoot: String
 
-    public init(projectDirectory: String, binDirectory: String) {
+    public init(projectDirectory: String, binDirectory: String, runtimeRoot: String) {
         self.projectDirectory = projectDirectory
         self.binDirectory = binDirectory
+        self.runtimeRoot = runtimeRoot
     }
 
     public func stackDirectory(_ stack: String) -> String { "\(projectDirectory)/stacks/\(stack)" }
     public func stateDirectory(_ profile: String) -> String { "\(projectDirectory)/.devstack/\(profile)" }
 
-    /// Sockets and throw-away data: a short path under the system's temporary folder (Unix socket
-    /// paths are limited to ~100 bytes, and an unprivileged Postgres must be able to reach it).
+    /// Sockets and throw-away data of one profile: a short path under the user's runtime folder (Unix
+    /// socket paths are limited to ~100 bytes, and an unprivileged Postgres must be able to reach it).
     public func runtimeDirectory(_ profile: String) -> String {
-        "/tmp/devstack-\(StableHash.of(stateDirectory(profile)))"
+        "\(runtimeRoot)/\(StableHash.of(stateDirectory(profile)))"
     }
 }
 
@@ -185,6 +188,7 @@ public struct Planner {
             projectDirectory: inputs.paths.projectDirectory,
             stackDirectory: inputs.paths.stackDirectory(stack.name),
             stateDirectory: inputs.paths.stateDirectory(profile.name),
+            runtimeDirectory: inputs.paths.runtimeDirectory(profile.name),
             services: services, startLayers: layers, env: stackEnv, postgresSettings: postgres, secrets: inputs.secrets.values)
     }
 
@@ -483,9 +487,16 @@ public struct Planner {
     private func resolveEnv(
         stackEntries: [EnvEntry], profileEntries: [EnvEntry], service: ServiceSpec?, context: ResolutionContext, envFile: Located<String>? = nil
     ) -> [PlannedValue] {
-        var values: [PlannedValue] = []
+        // In first-seen order, found by name in constant time: a stack may set thousands of variables.
+        var values: [PlannedValue?] = []
+        var positions: [String: Int] = [:]
         func set(_ value: PlannedValue) {
-            if let index = values.firstIndex(where: { $0.name == value.name }) { values[index] = value } else { values.append(value) }
+            if let index = positions[value.name] {
+                values[index] = value
+            } else {
+                positions[value.name] = values.count
+                values.append(value)
+            }
         }
         if let envFile {
             let path = envFile.value
@@ -509,14 +520,14 @@ public struct Planner {
         ] {
             for entry in entries {
                 guard let template = entry.value else {
-                    values.removeAll { $0.name == entry.name }
+                    if let index = positions.removeValue(forKey: entry.name) { values[index] = nil }
                     continue
                 }
                 guard let resolved = context.resolve(template, service: service, source: source) else { continue }
                 set(PlannedValue(name: entry.name, value: resolved.value, origin: ValueOrigin(origin, location: entry.location, detail: resolved.explanation)))
             }
         }
-        return values
+        return values.compactMap { $0 }
     }
 
     private func resolveProfileValues() -> [String: String] {

@@ -22,8 +22,7 @@ struct DataLayout: Sendable {
         guard let socket = service.attributes["socket"] else {
             throw PostgresServiceError(.dataDirectory, "\(service.name) has no socket folder in the plan")
         }
-        let runtime = URL(fileURLWithPath: socket).deletingLastPathComponent().path
-        try makeDirectory(runtime, mode: 0o711)
+        let runtime = try RuntimeFolder.prepare(URL(fileURLWithPath: socket).deletingLastPathComponent().path)
         try makeDirectory(socket, mode: 0o700)
         user?.own(socket)
         if plan.profile.data == .ephemeral {

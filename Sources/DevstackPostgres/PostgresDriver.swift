@@ -200,7 +200,14 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         try DataLayout.makeDirectory(staging, mode: 0o700)
         user?.own(staging)
         let passwordFile = "\(layout.socketDirectory)/initdb-password"
-        _ = FileManager.default.createFile(atPath: passwordFile, contents: Data((service.attributes["password"] ?? "").utf8), attributes: [.posixPermissions: 0o600])
+        // The socket folder belongs to the user Postgres runs as: a file made afresh, never through a link left there.
+        unlink(passwordFile)
+        let descriptor = open(passwordFile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0, LogSink.writeAll(descriptor, Data((service.attributes["password"] ?? "").utf8)) else {
+            if descriptor >= 0 { close(descriptor) }
+            throw PostgresServiceError(.initdbFailed, "cannot write \(passwordFile): \(String(cString: strerror(errno)))", fix: "remove \(layout.socketDirectory) and start again")
+        }
+        close(descriptor)
         user?.own(passwordFile)
         defer { unlink(passwordFile) }
         var arguments = [

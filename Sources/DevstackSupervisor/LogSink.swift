@@ -69,7 +69,7 @@ public final class LogSink: @unchecked Sendable {
 
     /// Whether all of it was written (errno says why not).
     @discardableResult
-    static func writeAll(_ descriptor: Int32, _ data: Data) -> Bool {
+    public static func writeAll(_ descriptor: Int32, _ data: Data) -> Bool {
         data.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {

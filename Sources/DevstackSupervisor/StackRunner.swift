@@ -48,6 +48,7 @@ public enum StackRunner {
         let services: [PlannedService]
         do {
             (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+            try RuntimeFolder.prepare(plan.runtimeDirectory)
             try await guardian.started()
         } catch {
             await guardian.dismiss()
@@ -125,6 +126,7 @@ public enum StackRunner {
         await supervisor.closeState()
         store.remove()
         unlink(store.controlSocket)
+        try? FileManager.default.removeItem(atPath: plan.runtimeDirectory)
         let report = await supervisor.status()
         let failures = report.services.filter { $0.phase == .failed }.map(\.name)
         say(
@@ -193,6 +195,11 @@ public enum StackRunner {
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline && stopped.contains(where: ProcessTable.groupIsAlive) { usleep(20_000) }
         for group in stopped where ProcessTable.groupIsAlive(group) { killpg(group, SIGKILL) }
+        // Sockets and throw-away data (the ci profile's database) went with the run; only persistent data stays.
+        if let runtime = record.runtimeDirectory, FileManager.default.fileExists(atPath: runtime) {
+            try? FileManager.default.removeItem(atPath: runtime)
+            lines.append("devstack: removed the last run's sockets and throw-away data (\(runtime))")
+        }
         store.remove()
         unlink(record.controlSocket)
         return lines
@@ -209,6 +216,7 @@ public enum StackRunner {
         if store.running() != nil { throw alreadyRunning(store) }
         // Check the files and ports here, so mistakes show in this terminal with the right exit status.
         let (plan, _) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+        try RuntimeFolder.prepare(plan.runtimeDirectory)
         try StateDirectory.create(store.logDirectory)
         let logPath = "\(store.logDirectory)/supervisor.log"
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)

@@ -29,6 +29,8 @@ public struct SupervisorRecord: Codable, Sendable {
     public var children: [String: Child]
     /// The ports of every service of the run, hosted ones included, by service and port name.
     public var ports: [String: [String: Int]]?
+    /// The run's sockets and throw-away data, for the clean-up after a crash.
+    public var runtimeDirectory: String?
 
     /// What `env` and `exec` must wire to while this run is up.
     public var runningPorts: [String: [String: Int]] { ports ?? children.mapValues(\.ports) }
@@ -48,7 +50,7 @@ public struct StateStore: Sendable {
     public var controlSocket: String {
         let preferred = "\(directory)/control.sock"
         if preferred.utf8.count < 100 { return preferred }
-        return "\(NSTemporaryDirectory())/devstack-\(getuid())-\(StableHash.of(directory)).sock"
+        return "\(RuntimeFolder.root())/\(StableHash.of(directory)).sock"
     }
 
     public func load() -> SupervisorRecord? {

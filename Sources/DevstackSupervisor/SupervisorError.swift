@@ -4,6 +4,7 @@ import Foundation
 public struct SupervisorError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable, Codable {
         case stateDirectory = "state_directory"
+        case untrustedFolder = "untrusted_folder"
         case secrets
         case alreadyRunning = "already_running"
         case notRunning = "not_running"

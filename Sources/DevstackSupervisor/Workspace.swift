@@ -25,7 +25,7 @@ public struct Workspace: Sendable {
         self.projectDirectory = resolved
         self.stack = stack
         self.profile = profile
-        self.paths = PlanPaths(projectDirectory: resolved, binDirectory: binDirectory)
+        self.paths = PlanPaths(projectDirectory: resolved, binDirectory: binDirectory, runtimeRoot: RuntimeFolder.root())
     }
 
     public func load() throws -> LoadedProject {

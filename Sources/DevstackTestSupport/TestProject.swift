@@ -33,7 +33,7 @@ public struct TestProject: Sendable {
         }
         let inputs = PlanInputs(
             project: project, environment: environment, secrets: merged,
-            paths: PlanPaths(projectDirectory: path, binDirectory: "/opt/devstack/bin"),
+            paths: PlanPaths(projectDirectory: path, binDirectory: "/opt/devstack/bin", runtimeRoot: "/tmp/devstack-test-runtime"),
             portAllocator: { avoiding in (firstAutoPort...65535).first { !avoiding.contains($0) } })
         return try Planner(inputs: inputs).plan()
     }

@@ -64,7 +64,7 @@ import Testing
         let plan = try Planner(
             inputs: PlanInputs(
                 project: project, environment: [:], secrets: secrets,
-                paths: PlanPaths(projectDirectory: DevstackBinary.packageRoot, binDirectory: "/bin"),
+                paths: PlanPaths(projectDirectory: DevstackBinary.packageRoot, binDirectory: "/bin", runtimeRoot: "/tmp/devstack-test-runtime"),
                 portAllocator: { avoiding in (48000...65535).first { !avoiding.contains($0) } })
         ).plan()
         #expect(plan.services.map(\.name).sorted() == ["auth", "db", "gateway", "instant", "thinking"])

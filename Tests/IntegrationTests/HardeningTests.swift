@@ -1,0 +1,163 @@
+import DevstackCore
+import DevstackSupervisor
+import DevstackTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What a hostile or unlucky afternoon found, pinned with real processes: stops that must escalate,
+/// folders someone else prepared, and what a crashed supervisor leaves for `down`.
+@Suite(.serialized) struct HardeningTests {
+    /// The whole group ignores SIGTERM (an ignored signal stays ignored across exec).
+    static let stubborn = """
+        services:
+          stubborn:
+            kind: process
+            command: "trap '' TERM; while true; do sleep 0.1; done"
+            stop: { signal: TERM, timeout: 1s }
+        """
+
+    @Test func aStopEscalatesToSIGKILLAfterItsTimeout() async throws {
+        let stack = try StackUnderTest(stack: Self.stubborn)
+        defer { stack.cleanUp() }
+        let report = try await stack.waitFor("running") { $0.allReady }
+        let group = try #require(report.services.first?.pid)
+        // One signal only: the stop must finish by itself, within the declared timeout plus the kill.
+        #expect(try await stack.stop(signal: SIGTERM, timeout: .seconds(30)) == 1)
+        #expect(!ProcessTree.groupIsAlive(group))
+        #expect(stack.log("stubborn").contains("did not stop within 1000ms of SIGTERM: killed"))
+        #expect(stack.output.contains("devstack: stopped, but some services had to be killed"))
+    }
+
+    @Test func downOfADetachedStackEscalatesToo() async throws {
+        try await withTemporaryDirectory { directory in
+            try directory.write("stacks/default/stack.yaml", Self.stubborn)
+            try directory.write("profiles/local.yaml", "ports: auto\n")
+            defer { _ = try? DevstackBinary.run(["down"], in: directory.path) }
+            let up = try DevstackBinary.run(["up", "--detach"], in: directory.path)
+            #expect(up.status == 0, "\(up.standardError)")
+            let down = try DevstackBinary.run(["down", "--timeout", "20s"], in: directory.path)
+            #expect(down.status == 0, "\(down.standardError)")
+            #expect(down.standardOutput.contains("devstack: stopped"))
+            #expect(ProcessTree.processes(whereArgumentsContain: directory.path).isEmpty)
+        }
+    }
+
+    @Test func probesHaveNoSayOnceAStopBegan() async throws {
+        // Its stop signal makes its health check fail, and it keeps running: the probe must not turn
+        // `stopping` into `unhealthy` (nor restart it).
+        let stack = try StackUnderTest(
+            stack: """
+                services:
+                  fading:
+                    kind: process
+                    command: "trap 'rm -f alive' TERM; touch alive; while true; do sleep 0.1; done"
+                    health: { exec: "test -f alive", interval: 50ms, retries: 1 }
+                    restart: { policy: always }
+                    stop: { signal: TERM, timeout: 1500ms }
+                """)
+        defer { stack.cleanUp() }
+        try await stack.waitFor("healthy") { $0.services.first?.phase == .healthy }
+        kill(stack.process.processIdentifier, SIGTERM)
+        var phases: [ServicePhase] = []
+        while stack.process.isRunning {
+            if let phase = await stack.status()?.services.first?.phase, phases.last != phase { phases.append(phase) }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(phases.contains(.stopping), "\(phases)")
+        #expect(phases.allSatisfy { $0 == .healthy || $0 == .stopping || $0 == .stopped }, "\(phases)")
+        #expect(!stack.log("fading").contains("restarting"))
+    }
+
+    @Test func aRuntimeFolderSomeoneElsePreparedIsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            let victim = "\(directory.path)/victim"
+            try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: false)
+            chmod(victim, 0o755)
+            let before = try FileManager.default.attributesOfItem(atPath: victim)
+            let stack = """
+                services:
+                  db: { kind: postgres }
+                """
+            try directory.write("project/stacks/default/stack.yaml", stack)
+            try directory.write("project/profiles/local.yaml", "ports: auto\ndata: ephemeral\n")
+            let project = "\(directory.path)/project"
+            let runtime = "\(directory.path)/runtime"
+
+            // Writable by everyone, with a link planted where the project's folder goes.
+            mkdir(runtime, 0o777)
+            chmod(runtime, 0o777)
+            let planned = "\(runtime)/\(StableHash.of("\(project)/.devstack/local"))"
+            try FileManager.default.createSymbolicLink(atPath: planned, withDestinationPath: victim)
+            let open = try DevstackBinary.run(["up", "--detach"], in: project, environment: ["DEVSTACK_RUNTIME_DIR": runtime])
+            #expect(open.status != 0)
+            #expect(open.standardError.contains("\(runtime) may be written by other users (mode 777)"), "\(open.standardError)")
+            #expect(open.standardError.contains("DEVSTACK_RUNTIME_DIR"))
+
+            // The root is fine now, but the project's folder in it is a link.
+            chmod(runtime, 0o711)
+            let linked = try DevstackBinary.run(["up", "--detach"], in: project, environment: ["DEVSTACK_RUNTIME_DIR": runtime])
+            #expect(linked.status != 0)
+            #expect(linked.standardError.contains("\(planned) is a symbolic link"), "\(linked.standardError)")
+
+            if getuid() == 0 {
+                // Made by another user.
+                unlink(planned)
+                mkdir(planned, 0o711)
+                chown(planned, 65534, 65534)
+                let foreign = try DevstackBinary.run(["up", "--detach"], in: project, environment: ["DEVSTACK_RUNTIME_DIR": runtime])
+                #expect(foreign.status != 0)
+                #expect(foreign.standardError.contains("\(planned) belongs to another user (uid 65534)"), "\(foreign.standardError)")
+                rmdir(planned)
+            }
+            let after = try FileManager.default.attributesOfItem(atPath: victim)
+            #expect(after[.posixPermissions] as? Int == before[.posixPermissions] as? Int)
+            #expect(after[.ownerAccountID] as? Int == before[.ownerAccountID] as? Int)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: victim).isEmpty)
+            #expect(ProcessTree.processes(whereArgumentsContain: project).isEmpty)
+        }
+    }
+
+    @Test func theRuntimeFolderIsPrivateAndGoesWithTheStack() async throws {
+        try await withTemporaryDirectory { directory in
+            try directory.write("stacks/default/stack.yaml", "services:\n  db: { kind: postgres }\n")
+            try directory.write("profiles/local.yaml", "ports: auto\ndata: ephemeral\n")
+            // The `postgres` user (devstack as root) must pass through to its socket.
+            chmod(directory.path, 0o711)
+            let runtime = "\(directory.path)/runtime"
+            let environment = ["DEVSTACK_RUNTIME_DIR": runtime]
+            defer { _ = try? DevstackBinary.run(["down"], in: directory.path, environment: environment) }
+            let up = try DevstackBinary.run(["up", "--detach"], in: directory.path, environment: environment)
+            #expect(up.status == 0, "\(up.standardError)")
+            let planned = "\(runtime)/\(StableHash.of("\(directory.path)/.devstack/local"))"
+            for folder in [runtime, planned] {
+                let attributes = try FileManager.default.attributesOfItem(atPath: folder)
+                #expect(attributes[.posixPermissions] as? Int == 0o711, "\(folder)")
+                #expect(attributes[.ownerAccountID] as? Int == Int(getuid()), "\(folder)")
+            }
+            #expect(FileManager.default.fileExists(atPath: "\(planned)/db-data/PG_VERSION"))
+            let down = try DevstackBinary.run(["down"], in: directory.path, environment: environment)
+            #expect(down.status == 0)
+            #expect(!FileManager.default.fileExists(atPath: planned))
+        }
+    }
+
+    @Test func downAfterASupervisorCrashRemovesTheThrowAwayData() async throws {
+        let stack = try StackUnderTest(
+            stack: "services:\n  db: { kind: postgres }\n", profile: "ports: auto\ndata: ephemeral\n")
+        defer { stack.cleanUp() }
+        try await stack.waitFor("db healthy") { $0.services.first?.phase == .healthy }
+        let runtime = try #require(stack.store.load()?.runtimeDirectory)
+        #expect(FileManager.default.fileExists(atPath: "\(runtime)/db-data/PG_VERSION"))
+        kill(stack.process.processIdentifier, SIGKILL)
+        _ = try await stack.waitForExit()
+        let down = try stack.devstack(["down"])
+        #expect(down.status == 0, "\(down.standardError)")
+        #expect(down.standardOutput.contains("devstack: cleaned up"), "\(down.standardOutput)")
+        #expect(!FileManager.default.fileExists(atPath: runtime))
+        #expect(ProcessTree.processes(whereArgumentsContain: stack.path).isEmpty)
+    }
+}
