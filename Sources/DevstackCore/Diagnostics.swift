@@ -86,11 +86,13 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// Collects diagnostics while files are read, so one run reports every mistake.
 final class DiagnosticCollector {
     private(set) var diagnostics: [ConfigDiagnostic] = []
+    /// What was reported, to drop repeats in constant time (a broken file can have thousands of mistakes).
+    private var seen: Set<ConfigDiagnostic> = []
 
     var isEmpty: Bool { diagnostics.isEmpty }
 
     func report(_ diagnostic: ConfigDiagnostic) {
-        if !diagnostics.contains(diagnostic) { diagnostics.append(diagnostic) }
+        if seen.insert(diagnostic).inserted { diagnostics.append(diagnostic) }
     }
 
     func report(at location: SourceLocation?, in source: SourceText?, _ keyPath: String, _ message: String, fix: String? = nil) {
@@ -107,10 +109,19 @@ final class DiagnosticCollector {
 public struct SourceText: Sendable {
     public let displayPath: String
     public let text: String
+    /// Where each line starts, found once: a file with thousands of mistakes gets a snippet for each.
+    private let lineStarts: [String.Index]
 
     public init(displayPath: String, text: String) {
         self.displayPath = displayPath
         self.text = text
+        var starts = [text.startIndex]
+        var index = text.startIndex
+        while let newline = text[index...].firstIndex(of: "\n") {
+            index = text.index(after: newline)
+            starts.append(index)
+        }
+        lineStarts = starts
     }
 
     func location(line: Int, column: Int) -> SourceLocation {
@@ -118,9 +129,10 @@ public struct SourceText: Sendable {
     }
 
     func snippet(line: Int, column: Int) -> String? {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard line >= 1, line <= lines.count else { return nil }
-        let content = String(lines[line - 1]).replacingOccurrences(of: "\t", with: " ")
+        guard line >= 1, line <= lineStarts.count else { return nil }
+        let start = lineStarts[line - 1]
+        let end = line < lineStarts.count ? text.index(before: lineStarts[line]) : text.endIndex
+        let content = String(text[start..<end]).replacingOccurrences(of: "\t", with: " ")
         let caret = String(repeating: " ", count: max(0, column - 1)) + "^"
         return "\(content)\n\(caret)"
     }

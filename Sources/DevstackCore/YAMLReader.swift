@@ -21,9 +21,7 @@ struct ConfigNode {
     var kindName: String {
         switch node {
         case .scalar(let scalar):
-            if scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
-                return "null"
-            }
+            if isNull { return "null" }
             if node.int != nil && scalar.style == .plain { return "a number" }
             if scalar.plainBool != nil { return "a boolean" }
             return "a string"
@@ -33,7 +31,14 @@ struct ConfigNode {
         }
     }
 
-    var isNull: Bool { kindName == "null" }
+    /// Asked of every value read, so it looks at the text alone (Yams's integer parsing is far dearer).
+    var isNull: Bool {
+        guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
+        switch scalar.string {
+        case "", "~", "null", "Null", "NULL": return true
+        default: return false
+        }
+    }
 }
 
 extension Node.Scalar {
