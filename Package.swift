@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
         .executableTarget(
@@ -46,6 +47,21 @@ let package = Package(
             ]
         ),
         .target(
+            name: "DevstackHTTP",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "PostgresRetry",
+            dependencies: [.product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
+        .target(
             name: "DevstackCore",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
@@ -53,6 +69,7 @@ let package = Package(
             name: "DevstackSupervisor",
             dependencies: [
                 "DevstackCore",
+                "DevstackHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -76,6 +93,7 @@ let package = Package(
             name: "MockInference",
             dependencies: [
                 "DevstackCore",
+                "DevstackHTTP",
                 "DevstackSupervisor",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -90,6 +108,8 @@ let package = Package(
             name: "AuthEmulator",
             dependencies: [
                 "DevstackCore",
+                "DevstackHTTP",
+                "PostgresRetry",
                 "DevstackSupervisor",
                 "DevstackPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -105,6 +125,8 @@ let package = Package(
         .executableTarget(
             name: "ExampleGateway",
             dependencies: [
+                "DevstackHTTP",
+                "PostgresRetry",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),

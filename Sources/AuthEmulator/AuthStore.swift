@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import PostgresRetry
 
 /// A user as GoTrue returns it (`json`, and `jsonText` as Postgres rendered it, sent as is), with
 /// the private columns the emulator needs beside it.
@@ -97,7 +98,7 @@ struct AuthStore: Sendable {
         }
     }
 
-    private func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
+    private func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] where Statement.Row: Sendable {
         try await retrying {
             var rows: [Statement.Row] = []
             for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
@@ -105,14 +106,10 @@ struct AuthStore: Sendable {
         }
     }
 
-    /// One retry after a connection the server ended (`devstack reset` swaps the database under the pool).
+    /// Every query rides over `devstack reset` (see `PostgresRetry`).
     @discardableResult
-    private func retrying<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error where error.postgres?.endedConnection == true {
-            return try await body()
-        }
+    private func retrying<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await PostgresRetry.run(body)
     }
 
     func user(id: String) async throws -> AuthUser? {
@@ -177,6 +174,9 @@ struct AuthStore: Sendable {
         if let phone = new.phone { identityData["phone"] = phone }
         let identityJSON = Self.json(identityData)
         let email = new.email?.lowercased()
+        // The retried work may outlive this call (see PostgresRetry): it takes plain values, not `new`.
+        let (role, phone, passwordHash, anonymous, bannedUntil) = (new.role, new.phone, new.passwordHash ?? "", new.anonymous, new.bannedUntil)
+        let (emailConfirmed, phoneConfirmed, invited) = (new.emailConfirmed, new.phoneConfirmed, new.invited)
         do {
             try await retrying {
                 try await client.withTransaction(logger: logger) { connection in
@@ -185,10 +185,10 @@ struct AuthStore: Sendable {
                         insert into auth.users (instance_id, id, aud, role, email, phone, encrypted_password, email_confirmed_at,
                             phone_confirmed_at, invited_at, raw_app_meta_data, raw_user_meta_data, is_anonymous, banned_until,
                             created_at, updated_at, confirmation_token, recovery_token, email_change_token_new, email_change)
-                        values ('00000000-0000-0000-0000-000000000000', \(id)::uuid, 'authenticated', \(new.role), \(email), \(new.phone),
-                            \(new.passwordHash ?? ""), case when \(new.emailConfirmed) then now() end,
-                            case when \(new.phoneConfirmed) then now() end, case when \(new.invited) then now() end,
-                            \(appJSON)::jsonb, \(userJSON)::jsonb, \(new.anonymous), \(new.bannedUntil), now(), now(), '', '', '', '')
+                        values ('00000000-0000-0000-0000-000000000000', \(id)::uuid, 'authenticated', \(role), \(email), \(phone),
+                            \(passwordHash), case when \(emailConfirmed) then now() end,
+                            case when \(phoneConfirmed) then now() end, case when \(invited) then now() end,
+                            \(appJSON)::jsonb, \(userJSON)::jsonb, \(anonymous), \(bannedUntil), now(), now(), '', '', '', '')
                         """, logger: logger)
                     if let provider {
                         try await connection.query(
@@ -417,7 +417,7 @@ extension Error {
 
 extension PSQLError {
     var sqlState: String? { serverInfo?[.sqlState] }
-    var endedConnection: Bool { code == .serverClosedConnection || code == .connectionError || sqlState == "57P01" }
+
 }
 
 // MARK: Prepared statements

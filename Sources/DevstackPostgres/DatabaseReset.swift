@@ -202,15 +202,25 @@ public struct DatabaseReset: Sendable {
     }
 
     /// Closes the door, shows everyone out, swaps the rooms. Clients see an ordinary
-    /// "terminating connection" error and reconnect to the clean database.
+    /// "terminating connection" error and reconnect to the clean database; one that reconnects during
+    /// the swap's few milliseconds is told the database is not accepting connections, never that it
+    /// does not exist: both renames commit together.
     private func swap(in ready: String, _ admin: PostgresSession) async throws {
         try await drop(retired, admin)
-        try await admin.execute("alter database \(quote(database)) allow_connections false")
-        try await terminate(database, admin)
-        try await admin.execute("alter database \(quote(database)) rename to \(quote(retired))")
         try await terminate(ready, admin)
-        // The copy already allows connections and carries its settings; its tag says which clean state it is.
-        try await admin.execute("alter database \(quote(ready)) rename to \(quote(database))")
+        try await admin.execute("alter database \(quote(database)) allow_connections false")
+        do {
+            try await terminate(database, admin)
+            // The copy already allows connections and carries its settings; its tag says which clean state it is.
+            try await admin.execute("begin")
+            try await admin.execute("alter database \(quote(database)) rename to \(quote(retired))")
+            try await admin.execute("alter database \(quote(ready)) rename to \(quote(database))")
+            try await admin.execute("commit")
+        } catch {
+            try? await admin.execute("rollback")
+            try? await admin.execute("alter database \(quote(database)) allow_connections true")
+            throw error
+        }
     }
 
     /// Ends every session on `name` and waits until their backends are gone (a closed session's

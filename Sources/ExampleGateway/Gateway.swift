@@ -6,6 +6,7 @@ import JWTKit
 import Logging
 import NIOCore
 import PostgresNIO
+import PostgresRetry
 
 /// The claims the gateway needs from a Supabase access token.
 struct UserClaims: JWTPayload {
@@ -58,6 +59,10 @@ struct Gateway: Sendable {
         }
         let token = String(header.dropFirst(7))
         do {
+            // jwt-kit checks with the key it holds whatever the header names: accept exactly the algorithm of our key.
+            guard (try? DefaultJWTParser().parse(Array(token.utf8), as: UserClaims.self))?.header.alg == "HS256" else {
+                throw GatewayError(status: .unauthorized, message: "invalid or expired token")
+            }
             let claims = try await keys.verify(token, as: UserClaims.self)
             // The whole payload goes to Postgres, as PostgREST does.
             let payload = token.split(separator: ".").dropFirst().first.map(String.init) ?? ""
@@ -158,32 +163,30 @@ struct Gateway: Sendable {
 
     private func conversations(_ request: Request) async throws -> Response {
         let (_, claims) = try await authenticate(request)
-        let rows: [[String: Any]] = try await asUser(claims) { connection in
+        let rows = try await asUser(claims) { connection in
             let result = try await connection.query(
                 "select id, mode, prompt, answer, created_at::text from public.conversations order by id", logger: logger)
-            var rows: [[String: Any]] = []
-            for try await (id, mode, prompt, answer, created) in result.decode((Int64, String, String, String, String).self) {
-                rows.append(["id": id, "mode": mode, "prompt": prompt, "answer": answer, "created_at": created])
-            }
+            var rows: [(Int64, String, String, String, String)] = []
+            for try await row in result.decode((Int64, String, String, String, String).self) { rows.append(row) }
             return rows
         }
-        return try json(["conversations": rows])
+        return try json([
+            "conversations": rows.map { id, mode, prompt, answer, created in
+                ["id": id, "mode": mode, "prompt": prompt, "answer": answer, "created_at": created] as [String: Any]
+            }
+        ])
     }
 
-    /// A transaction acting as the token's user: `SET LOCAL ROLE authenticated` and its claims.
-    /// One retry when the pooled connection was ended by the server (`devstack reset`).
-    func asUser<T>(_ claims: String, _ body: (PostgresConnection) async throws -> T) async throws -> T {
-        func attempt() async throws -> T {
+    /// A transaction acting as the token's user: `SET LOCAL ROLE authenticated` and its claims. The whole
+    /// transaction rides over a `devstack reset` (see `PostgresRetry`).
+    func asUser<T: Sendable>(_ claims: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let (database, logger) = (database, logger)
+        return try await PostgresRetry.run {
             try await database.withTransaction(logger: logger) { connection in
                 try await connection.query("set local role authenticated", logger: logger)
                 try await connection.query("select set_config('request.jwt.claims', \(claims), true)", logger: logger)
                 return try await body(connection)
             }
-        }
-        do {
-            return try await attempt()
-        } catch let error as PSQLError where error.code == .serverClosedConnection || error.code == .connectionError || error.serverInfo?[.sqlState] == "57P01" {
-            return try await attempt()
         }
     }
 }

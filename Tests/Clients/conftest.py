@@ -63,6 +63,23 @@ def stack():
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def full_stack():
+    """The whole default stack, the example gateway included, for tests that load or probe every server."""
+    directory = pathlib.Path(tempfile.mkdtemp(prefix="devstack-full-"))
+    for folder in ("stacks", "profiles"):
+        shutil.copytree(REPO / folder, directory / folder)
+    running = Stack(directory)
+    try:
+        started = running.devstack("up", "--detach", check=False, timeout=300)
+        if started.returncode != 0:
+            raise RuntimeError(f"devstack up failed ({started.returncode}):\n{started.stdout}\n{started.stderr}")
+        yield running
+    finally:
+        running.devstack("down", check=False, timeout=120)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.fixture
 def env(stack) -> dict:
     return stack.env
