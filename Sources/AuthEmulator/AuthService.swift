@@ -1,3 +1,4 @@
+import DevstackHTTP
 import Foundation
 import Hummingbird
 import Logging
@@ -16,7 +17,7 @@ public enum AuthService {
         let client = PostgresClient(configuration: postgres, backgroundLogger: logger)
         let server = await AuthServer(configuration: configuration, client: client, logger: logger)
         let application = Application(
-            router: server.router(),
+            router: server.router(), server: .devstack(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "devstack-auth"), logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: client), .init(service: application)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

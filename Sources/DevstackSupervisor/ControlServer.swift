@@ -1,4 +1,5 @@
 import DevstackCore
+import DevstackHTTP
 import Foundation
 import Hummingbird
 import Logging
@@ -61,7 +62,7 @@ public final class ControlServer: Sendable {
         logger.logLevel = .critical
         let ready = ExitLatch()
         let application = Application(
-            router: router, configuration: .init(address: .unixDomainSocket(path: socket), serverName: "devstack"),
+            router: router, server: .devstack(), configuration: .init(address: .unixDomainSocket(path: socket), serverName: "devstack"),
             onServerRunning: { _ in
                 chmod(socket, 0o600)
                 ready.resolve(.exited(0))

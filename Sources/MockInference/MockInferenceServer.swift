@@ -1,4 +1,5 @@
 import DevstackCore
+import DevstackHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -29,7 +30,9 @@ public struct MockInferenceServer: Sendable {
     }
 
     public func application(host: String, port: Int, logger: Logger) -> some ApplicationProtocol & Service {
-        Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "devstack-inference"), logger: logger)
+        Application(
+            router: router(), server: .devstack(), configuration: .init(address: .hostname(host, port: port), serverName: "devstack-inference"),
+            logger: logger)
     }
 
     public func router() -> Router<BasicRequestContext> {
