@@ -123,8 +123,14 @@ struct TokenIssuer: Sendable {
         return (try await keys.sign(claims, header: ["typ": "JWT"]), now + lifetime)
     }
 
-    /// A token presented by a client: signature, expiry and, for user tokens, the audience.
+    /// The one algorithm a presented token may name: the stack's secret is an HS256 key, and jwt-kit
+    /// verifies with the key it holds whatever the header says ("none", RS256 …).
+    static let acceptedAlgorithm = "HS256"
+
+    /// A token presented by a client: algorithm, signature, expiry and, for user tokens, the audience.
     func verify(_ token: String) async throws -> PresentedClaims {
+        guard let algorithm = Self.algorithm(of: token) else { throw AuthError.badJWT("token is malformed") }
+        guard algorithm == Self.acceptedAlgorithm else { throw AuthError.badJWT("signing method \(algorithm) is invalid") }
         let claims: PresentedClaims
         do {
             claims = try await keys.verify(token, as: PresentedClaims.self)
@@ -138,6 +144,11 @@ struct TokenIssuer: Sendable {
             throw AuthError.badJWT("token has invalid claims: token has invalid audience")
         }
         return claims
+    }
+
+    /// The header's `alg`, or nil when the token has no readable header naming one.
+    static func algorithm(of token: String) -> String? {
+        (try? DefaultJWTParser().parse(Array(token.utf8), as: PresentedClaims.self))?.header.alg
     }
 
     static func describe(_ error: JWTError) -> String {

@@ -88,9 +88,13 @@ struct Gateway: Sendable {
         if let budget = configuration.rateLimit.budget, let wait = await limiter.admit(user, budget: budget, per: .seconds(60)) {
             throw GatewayError(status: .tooManyRequests, message: "rate limit: \(budget) requests per minute", retryAfter: wait)
         }
-        let body = try await request.collectBody(upTo: 1 << 20)
+        let body = try await readBody(&request, limit: Self.bodyLimit)
         guard let chat = try? JSONDecoder().decode(ChatRequest.self, from: Data(buffer: body)), !chat.message.isEmpty else {
             throw GatewayError(status: .badRequest, message: "send {\"message\": \"...\", \"mode\": \"instant\" | \"thinking\", \"stream\": false}")
+        }
+        // Postgres text cannot hold NUL: refused here, not found out when the answer is stored.
+        guard !chat.message.unicodeScalars.contains("\u{0}") else {
+            throw GatewayError(status: .badRequest, message: "message must not contain NUL (\\u0000) characters")
         }
         let mode = chat.mode ?? "instant"
         guard mode == "instant" || mode == "thinking" else { throw GatewayError(status: .badRequest, message: "mode is instant or thinking") }
@@ -145,10 +149,29 @@ struct Gateway: Sendable {
                         try await writer.write(ByteBuffer(string: "data: " + String(decoding: try JSONSerialization.data(withJSONObject: out), as: UTF8.self) + "\n\n"))
                     }
                 }
-                let id = try await store(user, claims, mode, chat.message, answer)
-                try await writer.write(ByteBuffer(string: "data: {\"done\":true,\"id\":\(id)}\n\n"))
+                // The status is sent: a failure from here on ends the stream with an error event, never a cut.
+                let last: String
+                do {
+                    last = "{\"done\":true,\"id\":\(try await store(user, claims, mode, chat.message, answer))}"
+                } catch {
+                    last = "{\"error\":\"the answer could not be stored\"}"
+                }
+                try await writer.write(ByteBuffer(string: "data: \(last)\n\n"))
                 try await writer.finish(nil)
             })
+    }
+
+    static let bodyLimit = 1 << 20
+
+    /// The whole body: 413 past `limit`, 400 when it cannot be read (malformed chunked encoding …).
+    private func readBody(_ request: inout Request, limit: Int) async throws -> ByteBuffer {
+        do {
+            return try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw GatewayError(status: .contentTooLarge, message: "the body is larger than \(limit) bytes")
+        } catch {
+            throw GatewayError(status: .badRequest, message: "the request body could not be read")
+        }
     }
 
     /// Inserts the exchange as the user: RLS checks that the row is theirs.

@@ -19,7 +19,7 @@ public enum PostgresRetry {
         while true {
             do {
                 return try await bounded(by: attemptLimit, operation)
-            } catch where passesWithAReset(error) && ContinuousClock.now + pause < deadline {
+            } catch  where passesWithAReset(error) && ContinuousClock.now + pause < deadline {
                 try await Task.sleep(for: pause)
                 pause = min(pause * 2, .milliseconds(100))
             }

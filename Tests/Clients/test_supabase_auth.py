@@ -232,6 +232,11 @@ def test_forged_tokens_are_all_rejected(stack, auth_url, env):
     secret = stack.service_env("gateway")["SUPABASE_JWT_SECRET"]
     corpus["wrong audience"] = _forge({"alg": "HS256", "typ": "JWT"}, dict(payload, aud="someone-else"), secret.encode())
     corpus["expired, real secret"] = _forge({"alg": "HS256", "typ": "JWT"}, dict(payload, exp=now - 1), secret.encode())
+    # Signed with the real secret, HMAC-SHA256, under a header that names another algorithm (or none):
+    # only the configured algorithm is accepted.
+    for alg in ("RS256", "ES256", "none", "XYZ", "hs256", "HS512", ""):
+        corpus[f"real secret, alg {alg!r}"] = _forge({"alg": alg, "typ": "JWT"}, payload, secret.encode())
+    corpus["real secret, no alg"] = _forge({"typ": "JWT"}, payload, secret.encode())
     # The same forger with the real secret and real claims makes a token that works: the forger is sound.
     assert httpx.get(f"{auth_url}/user", headers={"Authorization": f"Bearer {_forge({'alg': 'HS256', 'typ': 'JWT'}, payload, secret.encode())}"}).status_code == 200
     for name, token in corpus.items():
