@@ -30,5 +30,12 @@ public enum DevstackEntry {
 }
 
 extension SupervisorError {
-    var exitStatus: Int32 { code == .refused ? 3 : 1 }
+    /// A service name that is not in the stack is a mistake in the command, like a configuration error.
+    var exitStatus: Int32 {
+        switch code {
+        case .refused: return 3
+        case .unknownService: return 2
+        default: return 1
+        }
+    }
 }

@@ -45,7 +45,12 @@ public enum ProjectLoader {
     public static func load(projectDirectory: String, stack stackName: String, profile profileName: String) throws -> LoadedProject {
         let stackPath = "stacks/\(stackName)/stack.yaml"
         let profilePath = "profiles/\(profileName).yaml"
-        guard let stackText = read("\(projectDirectory)/\(stackPath)") else {
+        let stackText: String
+        switch read("\(projectDirectory)/\(stackPath)") {
+        case .text(let text): stackText = text
+        case .unusable(let problem):
+            throw ConfigError(code: .stackNotFound, message: "stack '\(stackName)': \(projectDirectory)/\(stackPath) \(problem.reason)", fix: problem.fix)
+        case .missing:
             let available = availableStacks(in: projectDirectory)
             throw ConfigError(
                 code: .stackNotFound, message: "no stack '\(stackName)': \(projectDirectory)/\(stackPath) does not exist",
@@ -53,7 +58,13 @@ public enum ProjectLoader {
                     ? "run `devstack init` to create stacks/default"
                     : "use --stack with one of: \(available.joined(separator: ", "))" + (Suggestion.closest(to: stackName, among: available).map { " (did you mean '\($0)'?)" } ?? ""))
         }
-        guard let profileText = read("\(projectDirectory)/\(profilePath)") else {
+        let profileText: String
+        switch read("\(projectDirectory)/\(profilePath)") {
+        case .text(let text): profileText = text
+        case .unusable(let problem):
+            throw ConfigError(
+                code: .profileNotFound, message: "profile '\(profileName)': \(projectDirectory)/\(profilePath) \(problem.reason)", fix: problem.fix)
+        case .missing:
             let available = availableProfiles(in: projectDirectory)
             throw ConfigError(
                 code: .profileNotFound, message: "no profile '\(profileName)': \(projectDirectory)/\(profilePath) does not exist",
@@ -73,7 +84,7 @@ public enum ProjectLoader {
         for service in stack?.services ?? [] {
             guard let envFile = service.envFile else { continue }
             let full = FilePath.absolute(envFile.value, relativeTo: "\(projectDirectory)/stacks/\(stackName)")
-            guard let text = read(full) else { continue }
+            guard case .text(let text) = read(full) else { continue }
             let display = full.hasPrefix(projectDirectory + "/") ? String(full.dropFirst(projectDirectory.count + 1)) : full
             envFiles[full] = DotEnv.parse(SourceText(displayPath: display, text: text), diagnostics: diagnostics)
         }
@@ -85,9 +96,32 @@ public enum ProjectLoader {
             fixtures: fixtures, diagnostics: diagnostics.diagnostics)
     }
 
-    private static func read(_ path: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+    enum FileRead {
+        case text(String)
+        case missing
+        case unusable(FileProblem)
+    }
+
+    /// Why a file that is there cannot be read, and what to do about it.
+    struct FileProblem {
+        var reason: String
+        var fix: String
+    }
+
+    /// A file's text; a missing file and one that is there but cannot be read are told apart.
+    static func read(_ path: String) -> FileRead {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { return .missing }
+        if isFolder.boolValue {
+            return .unusable(FileProblem(reason: "is a folder, not a file", fix: "move the folder aside and put the YAML file there"))
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return .unusable(
+                FileProblem(
+                    reason: "cannot be read (\(FileManager.default.isReadableFile(atPath: path) ? "read failed" : "permission denied"))",
+                    fix: "let the user running devstack read it: check its owner and mode (ls -l)"))
+        }
+        return .text(String(decoding: data, as: UTF8.self))
     }
 }
 

@@ -172,8 +172,22 @@ public enum StackRunner {
         throw SupervisorError(.portInUse, "could not find free ports after 5 tries", fix: "free some ports and try again")
     }
 
+    /// The supervisor holding this profile's lock when it is not `pid`, once its state file names it (it
+    /// writes the file a moment after taking the lock).
+    private static func otherSupervisor(_ store: StateStore, than pid: Int32) async -> SupervisorRecord? {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while ProjectLock.isHeld(store.lockFile) && ContinuousClock.now < deadline {
+            if let record = store.running(), record.pid != pid { return record }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+
     static func alreadyRunning(_ store: StateStore) -> SupervisorError {
-        let record = store.load()
+        alreadyRunning(store.load())
+    }
+
+    static func alreadyRunning(_ record: SupervisorRecord?) -> SupervisorError {
         let since = record.map { " since \(LogSink.timestamp($0.startedAt))" } ?? ""
         return SupervisorError(
             .alreadyRunning, "already running (pid \(record.map { String($0.pid) } ?? "?")\(since))",
@@ -236,6 +250,8 @@ public enum StackRunner {
         var report: StatusReport?
         while ContinuousClock.now < deadline {
             if !process.isRunning {
+                // Two `up --detach` at once: the loser's supervisor found the lock taken. Say who won.
+                if let winner = await otherSupervisor(store, than: process.processIdentifier) { throw alreadyRunning(winner) }
                 throw SupervisorError(
                     .serviceFailed, "the background supervisor exited (status \(process.terminationStatus)) before the stack was up",
                     fix: "see \(logPath)")

@@ -15,6 +15,13 @@ public struct Workspace: Sendable {
         let resolved: String
         if let projectDirectory {
             resolved = URL(fileURLWithPath: projectDirectory, relativeTo: URL(fileURLWithPath: currentDirectory)).standardizedFileURL.path
+            // Checked before anything is created: a mistyped path must not leave folders behind.
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ConfigError(
+                    code: .projectNotFound, message: "--project-dir \(resolved) does not exist or is not a folder",
+                    fix: "pass the folder that holds stacks/ and profiles/, or run `devstack init` in a new folder first")
+            }
         } else if let found = ProjectLoader.findProjectDirectory(from: currentDirectory) {
             resolved = found
         } else {

@@ -161,3 +161,80 @@ import Testing
         #expect(ProcessTree.processes(whereArgumentsContain: stack.path).isEmpty)
     }
 }
+
+/// Messages that said the wrong thing: what happened, where, and the right exit status.
+@Suite struct HardeningMessageTests {
+    @Test func aStackFileThatIsAFolderOrUnreadableIsSaidSo() async throws {
+        try await withTemporaryDirectory { directory in
+            try FileManager.default.createDirectory(atPath: "\(directory.path)/stacks/default/stack.yaml", withIntermediateDirectories: true)
+            try directory.write("profiles/local.yaml", "ports: auto\n")
+            let folder = try DevstackBinary.run(["validate"], in: directory.path)
+            #expect(folder.status == 2)
+            #expect(folder.standardError.contains("stacks/default/stack.yaml is a folder, not a file"), "\(folder.standardError)")
+            #expect(!folder.standardError.contains("does not exist"))
+
+            try FileManager.default.removeItem(atPath: "\(directory.path)/stacks/default/stack.yaml")
+            try directory.write("stacks/default/stack.yaml", "services:\n  a: { kind: process, command: [\"true\"] }\n")
+            let profile = "\(directory.path)/profiles/local.yaml"
+            chmod(profile, 0o600)
+            // Root reads anything: the unreadable file is tried as another user (nobody) when the tests run as root.
+            var command = [DevstackBinary.path, "validate"]
+            if getuid() == 0 {
+                chmod(directory.path, 0o755)
+                command = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] + command
+            } else {
+                chmod(profile, 0o000)
+            }
+            let unreadable = try DevstackBinary.runProcess(command[0], Array(command.dropFirst()), in: directory.path)
+            #expect(unreadable.status == 2)
+            #expect(unreadable.standardError.contains("profiles/local.yaml cannot be read (permission denied)"), "\(unreadable.standardError)")
+            #expect(unreadable.standardError.contains("check its owner and mode"))
+        }
+    }
+
+    @Test func anUnknownServiceIsAUsageErrorAndAMissingProjectFolderIsNotCreated() async throws {
+        try await withTemporaryDirectory { directory in
+            try directory.write("stacks/default/stack.yaml", "services:\n  a: { kind: process, command: [\"sleep\", \"60\"] }\n")
+            try directory.write("profiles/local.yaml", "ports: auto\n")
+            let unknown = try DevstackBinary.run(["up", "nosuch"], in: directory.path)
+            #expect(unknown.status == 2)
+            #expect(unknown.standardError.contains("no service 'nosuch'"))
+
+            let missing = "\(directory.path)/no/such/project"
+            let up = try DevstackBinary.run(["up", "--project-dir", missing], in: directory.path)
+            #expect(up.status == 2)
+            #expect(up.standardError.contains("--project-dir \(missing) does not exist"), "\(up.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/no"))
+        }
+    }
+
+    @Test func theLoserOfTwoSimultaneousDetachedUpsSaysWhoRuns() async throws {
+        try await withTemporaryDirectory { directory in
+            try directory.write("stacks/default/stack.yaml", "services:\n  a: { kind: process, command: [\"sleep\", \"600\"] }\n")
+            try directory.write("profiles/local.yaml", "ports: auto\n")
+            defer { _ = try? DevstackBinary.run(["down"], in: directory.path) }
+            async let first = Task.detached { try DevstackBinary.run(["up", "--detach"], in: directory.path) }.value
+            async let second = Task.detached { try DevstackBinary.run(["up", "--detach"], in: directory.path) }.value
+            let results = try await [first, second]
+            let winners = results.filter { $0.status == 0 }
+            let losers = results.filter { $0.status != 0 }
+            #expect(winners.count == 1, "\(results.map(\.standardError))")
+            let loser = try #require(losers.first)
+            #expect(loser.standardError.contains("already running (pid "), "\(loser.standardError)")
+            #expect(!loser.standardError.contains("background supervisor exited"))
+        }
+    }
+
+    @Test func aStackWithSixteenThousandVariablesPlansWithAllOfThem() async throws {
+        try await withTemporaryDirectory { directory in
+            let names = (0..<16_000).map { "VARIABLE_\($0)" }
+            let env = names.map { "      \($0): value-\($0)" }.joined(separator: "\n")
+            try directory.write("stacks/default/stack.yaml", "services:\n  a:\n    kind: process\n    command: [\"true\"]\n    env:\n\(env)\n")
+            try directory.write("profiles/local.yaml", "ports: auto\n")
+            let result = try DevstackBinary.run(["env", "--service", "a", "--format", "json"], in: directory.path)
+            #expect(result.status == 0, "\(result.standardError)")
+            let values = try JSONDecoder().decode([String: String].self, from: Data(result.standardOutput.utf8))
+            #expect(names.allSatisfy { values[$0] == "value-\($0)" })
+        }
+    }
+}
