@@ -58,7 +58,13 @@ extension MockInferenceServer {
         if let stream = entry.stream { object["stream"] = stream }
         if let fixture = entry.fixture { object["fixture"] = fixture }
         if let fault = entry.fault { object["fault"] = fault }
-        if !entry.body.isEmpty {
+        if let hash = entry.bodySHA256 {
+            // Only the beginning was kept: as text, with what identifies the whole.
+            object["body"] = String(decoding: entry.body, as: UTF8.self)
+            object["body_truncated"] = true
+            object["body_bytes"] = entry.bodyBytes
+            object["body_sha256"] = hash
+        } else if !entry.body.isEmpty {
             object["body"] = (try? JSONSerialization.jsonObject(with: entry.body, options: [.fragmentsAllowed])) ?? String(decoding: entry.body, as: UTF8.self)
         }
         return object

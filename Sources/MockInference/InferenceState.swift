@@ -1,3 +1,4 @@
+import Crypto
 import DevstackCore
 import Foundation
 import NIOConcurrencyHelpers
@@ -58,7 +59,23 @@ public struct JournalEntry: Sendable {
     public var fault: String?
     public var durationMs: Double
     public var headers: [String: String]
+    /// The body as kept: whole up to the journal's per-body limit, its beginning past it.
     public var body: Data
+    /// The body's full size, and its SHA-256 (hex) when only its beginning is kept.
+    public var bodyBytes: Int
+    public var bodySHA256: String?
+
+    /// This entry with at most `limit` bytes of its body kept.
+    func keeping(atMost limit: Int) -> JournalEntry {
+        guard body.count > limit else { return self }
+        var entry = self
+        entry.bodySHA256 = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        entry.body = body.prefix(limit)
+        return entry
+    }
+
+    /// What the journal holds for it, roughly: a request costs its body plus a little.
+    var cost: Int { body.count + 512 }
 }
 
 /// What a running mock keeps between requests: the journal and the injected faults. Every API request
@@ -68,15 +85,30 @@ public struct JournalEntry: Sendable {
 public final class InferenceState: Sendable {
     private struct Storage {
         var journal: [JournalEntry] = []
+        var journalBytes = 0
         var nextRequest = 1
         var faults: [FaultRule] = []
         var nextFault = 1
+
+        /// The oldest `count` entries go.
+        mutating func drop(_ count: Int) {
+            journalBytes -= journal.prefix(count).reduce(0) { $0 + $1.cost }
+            journal.removeFirst(count)
+        }
     }
 
     private let capacity: Int
+    private let byteCapacity: Int
+    private let bodyLimit: Int
     private let storage = NIOLockedValueBox(Storage())
 
-    public init(capacity: Int) { self.capacity = capacity }
+    /// At most `capacity` requests and about `byteCapacity` bytes, each body kept up to `bodyLimit` bytes:
+    /// the journal lives in the supervisor, so large requests must not grow it without bound.
+    public init(capacity: Int, byteCapacity: Int = 16 << 20, bodyLimit: Int = 64 << 10) {
+        self.capacity = capacity
+        self.byteCapacity = byteCapacity
+        self.bodyLimit = bodyLimit
+    }
 
     /// Numbers the request and hands out the injected fault that applies to it, if any.
     func begin(path: String, model: String?, scenario: String?) -> (number: Int, fault: FaultRule?) {
@@ -106,6 +138,8 @@ public final class InferenceState: Sendable {
     }
 
     func record(_ entry: JournalEntry) {
+        // Hashing and copying a large body happen outside the lock.
+        let entry = entry.keeping(atMost: bodyLimit)
         storage.withLockedValue { storage in
             var entry = entry
             if entry.id == 0 {
@@ -114,8 +148,20 @@ public final class InferenceState: Sendable {
                 storage.nextRequest += 1
             }
             storage.journal.append(entry)
-            // Drop a batch at once so the bound costs nothing per request.
-            if storage.journal.count > capacity { storage.journal.removeFirst(max(storage.journal.count - capacity, capacity / 10)) }
+            storage.journalBytes += entry.cost
+            // Drop a batch at once so the bounds cost nothing per request.
+            if storage.journal.count > capacity {
+                storage.drop(max(storage.journal.count - capacity, capacity / 10))
+            }
+            if storage.journalBytes > byteCapacity {
+                var excess = storage.journalBytes - byteCapacity * 9 / 10
+                var count = 0
+                while excess > 0, count < storage.journal.count - 1 {
+                    excess -= storage.journal[count].cost
+                    count += 1
+                }
+                storage.drop(count)
+            }
         }
     }
 
@@ -124,7 +170,10 @@ public final class InferenceState: Sendable {
     @discardableResult
     public func clearJournal() -> Int {
         storage.withLockedValue { storage in
-            defer { storage.journal = [] }
+            defer {
+                storage.journal = []
+                storage.journalBytes = 0
+            }
             return storage.journal.count
         }
     }
@@ -164,6 +213,7 @@ public final class InferenceState: Sendable {
         storage.withLockedValue { storage in
             defer {
                 storage.journal = []
+                storage.journalBytes = 0
                 storage.faults = []
             }
             return (storage.journal.count, storage.faults.count)

@@ -23,9 +23,9 @@ public struct MockInferenceServer: Sendable {
 
     public static let scenarioHeader = HTTPField.Name("X-Devstack-Scenario")!
 
-    public init(settings: InferenceSettings) {
+    public init(settings: InferenceSettings, journal: InferenceState? = nil) {
         self.settings = settings
-        self.state = InferenceState(capacity: settings.journalCapacity)
+        self.state = journal ?? InferenceState(capacity: settings.journalCapacity)
         self.composer = AnswerComposer(settings: settings)
     }
 
@@ -110,7 +110,8 @@ public struct MockInferenceServer: Sendable {
             JournalEntry(
                 id: note.number, time: Date(), method: request.method.rawValue, path: request.uri.path, status: Int(response.status.code),
                 model: note.model, scenario: note.scenario, stream: note.stream, fixture: note.fixture, fault: note.fault,
-                durationMs: Double((ContinuousClock.now - started).nanoseconds) / 1e6, headers: headers, body: note.body))
+                durationMs: Double((ContinuousClock.now - started).nanoseconds) / 1e6, headers: headers, body: note.body,
+                bodyBytes: note.body.count, bodySHA256: nil))
         return response
     }
 

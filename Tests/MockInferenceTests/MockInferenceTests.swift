@@ -1,3 +1,4 @@
+import Crypto
 import DevstackCore
 import Foundation
 import Hummingbird
@@ -522,6 +523,40 @@ import Testing
         }
         let (requests, faults) = server.state.reset()
         #expect(requests == 0 && faults == 0)
+    }
+
+    @Test func aLargeBodyIsJournaledByItsBeginningSizeAndHash() async throws {
+        // ~60 KB of prompt against a journal that keeps 1 KiB of each body.
+        let server = MockInferenceServer(
+            settings: InferenceSettings(name: "instant", personality: .instant, fixtures: Self.fixtures, maxBodyBytes: 1 << 20),
+            journal: InferenceState(capacity: 1000, byteCapacity: 16 << 20, bodyLimit: 1024))
+        let body = Self.chatBody(String(repeating: "long prompt ", count: 5000))
+        try await withServer(server) { client in
+            try await client.execute(uri: "/v1/chat/completions", method: .post, body: body) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/__devstack/requests", method: .get) { response in
+                let entry = try #require((try object(response.body)["data"] as? [[String: Any]])?.first)
+                #expect(entry["body_truncated"] as? Bool == true)
+                #expect(entry["body_bytes"] as? Int == body.readableBytes)
+                let hash = SHA256.hash(data: Data(buffer: body)).map { String(format: "%02x", $0) }.joined()
+                #expect(entry["body_sha256"] as? String == hash)
+                #expect((entry["body"] as? String)?.utf8.count == 1024)
+            }
+        }
+    }
+
+    @Test func theJournalIsBoundedInBytesAsWellAsRequests() {
+        let state = InferenceState(capacity: 1000, byteCapacity: 1 << 20, bodyLimit: 64 << 10)
+        for number in 1...200 {
+            state.record(
+                JournalEntry(
+                    id: number, time: Date(), method: "POST", path: "/v1/chat/completions", status: 200, durationMs: 1, headers: [:],
+                    body: Data(count: 3_500_000), bodyBytes: 3_500_000, bodySHA256: nil))
+        }
+        let entries = state.entries()
+        #expect(entries.reduce(0) { $0 + $1.cost } <= 1 << 20)
+        #expect(entries.allSatisfy { $0.body.count == 64 << 10 && $0.bodyBytes == 3_500_000 && $0.bodySHA256?.count == 64 })
+        #expect(entries.last?.id == 200, "the newest requests are the ones kept")
+        #expect(entries.count >= 10)
     }
 
     @Test func writtenJSONParsesBackToWhatWasWritten() throws {
