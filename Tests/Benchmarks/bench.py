@@ -535,7 +535,44 @@ def bench_auth(devstack, cost, seconds):
         remove_project(project)
 
 
-SECTIONS = ("postgres", "reset", "supervisor", "inference", "auth")
+SECTIONS = ("validate", "postgres", "reset", "supervisor", "inference", "auth")
+
+
+def big_stack_project(lines):
+    """A project whose stack file is one process service followed by `lines` (already indented)."""
+    return project_with("services:\n  a:\n    kind: process\n    command: [\"true\"]\n" + "".join(lines), "ports: auto\n")
+
+
+def bench_validate(devstack, runs):
+    """`devstack validate` of a 5 MB stack (200,000 env entries) and of 8,000 unknown keys, beside PyYAML's
+    C parser reading the same file (the parse alone, none of the checks)."""
+    import yaml
+
+    results = []
+    for name, lines, status in (
+        ("env", ["    env:\n"] + [f"      VARIABLE_{i}: value-{i}\n" for i in range(200_000)], 0),
+        ("unknown", [f"    unknown_key_{i}: 1\n" for i in range(8_000)], 2),
+    ):
+        project = big_stack_project(lines)
+        try:
+            path = f"{project}/stacks/default/stack.yaml"
+            size = os.path.getsize(path)
+            ours = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                result = subprocess.run([devstack, "validate"], cwd=project, capture_output=True)
+                ours.append(time.perf_counter() - start)
+                assert result.returncode == status, result.stderr[-500:]
+            parse = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                with open(path) as file:
+                    yaml.load(file, Loader=yaml.CSafeLoader)
+                parse.append(time.perf_counter() - start)
+            results.append((name, size, statistics.median(ours), statistics.median(parse)))
+        finally:
+            remove_project(project)
+    return results
 
 
 def main():
@@ -560,6 +597,10 @@ def main():
         rows.append(("", "", f"bare postgres to a first select 1 answered {answered * 1000:.0f} ms", f"{warm / answered:.2f}x"))
         rows.append(("", "", f"pg_ctl start -w {pg_ctl * 1000:.0f} ms", f"{warm / pg_ctl:.2f}x"))
         rows.append(("up, Postgres only, cold: initdb, bootstrap, migrations, seed", f"{cold * 1000:.0f} ms", f"of it, Postgres's initdb alone (bare) {bare_initdb * 1000:.0f} ms", ""))
+    if "validate" in wanted:
+        for name, size, ours, parse in bench_validate(args.devstack, 3):
+            what = "200,000 env entries" if name == "env" else "8,000 unknown keys (8,000 errors)"
+            rows.append((f"validate, {size / 1e6:.1f} MB stack: {what} (median)", f"{ours * 1000:.0f} ms", f"PyYAML CSafeLoader parse alone {parse * 1000:.0f} ms", f"{ours / parse:.2f}x"))
     if "reset" in wanted:
         p50, p95, naive, plain = bench_reset(args.devstack, 50)
         rows.append(("reset, whole process, 50 runs", f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms", f"naive (drop, create, bootstrap, migrate, seed) {naive * 1000:.0f} ms", f"{naive / p50:.1f}x faster"))
