@@ -35,54 +35,59 @@ let package = Package(
                     ["-Xclang-linker", "-no-pie", "-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux], configuration: .release))
             ]
         ),
+        // The command line: one file per subcommand, wiring the layers below together.
         .target(
             name: "DevstackCLI",
             dependencies: [
-                "DevstackCore",
-                "DevstackSupervisor",
-                "DevstackPostgres",
-                "MockInference",
-                "AuthEmulator",
+                "DevstackCore", "DevstackSystem", "DevstackProject", "DevstackSupervisor", "DevstackDriverKit", "DevstackDrivers",
+                "DevstackPostgres", "AuthEmulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(
-            name: "DevstackHTTP",
-            dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        .target(
-            name: "PostgresRetry",
-            dependencies: [.product(name: "PostgresNIO", package: "postgres-nio")]
-        ),
-        .target(
-            name: "DevstackCore",
-            dependencies: [.product(name: "Yams", package: "Yams")]
-        ),
+        // The runtime: runs a plan (runners, ordering, resets, shutdown, guardian, logs, control API).
         .target(
             name: "DevstackSupervisor",
             dependencies: [
-                "DevstackCore",
-                "DevstackHTTP",
+                "DevstackCore", "DevstackSystem", "DevstackProject", "DevstackDriverKit", "DevstackHTTP",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "JWTKit", package: "jwt-kit"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Files and machine state to a plan: the project, secrets, ports, scaffold, validation, state files.
+        .target(
+            name: "DevstackProject",
+            dependencies: [
+                "DevstackCore", "DevstackSystem",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The adapters that plug each kind's server into the runtime.
+        .target(
+            name: "DevstackDrivers",
+            dependencies: [
+                "DevstackCore", "DevstackSystem", "DevstackDriverKit", "DevstackPostgres", "AuthEmulator", "MockInference",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The driver contract: what a driver is given and returns.
+        .target(
+            name: "DevstackDriverKit",
+            dependencies: [
+                "DevstackCore", "DevstackSystem",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Postgres control: installation, sessions, Supabase bootstrap, migrations, seed, reset, snapshots.
         .target(
             name: "DevstackPostgres",
             dependencies: [
-                "DevstackCore",
-                "DevstackSupervisor",
+                "DevstackCore", "DevstackSystem",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -92,9 +97,7 @@ let package = Package(
         .target(
             name: "MockInference",
             dependencies: [
-                "DevstackCore",
-                "DevstackHTTP",
-                "DevstackSupervisor",
+                "DevstackCore", "DevstackHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -107,20 +110,42 @@ let package = Package(
         .target(
             name: "AuthEmulator",
             dependencies: [
-                "DevstackCore",
-                "DevstackHTTP",
-                "PostgresRetry",
-                "DevstackSupervisor",
-                "DevstackPostgres",
+                "DevstackCore", "DevstackHTTP", "PostgresRetry",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
+        ),
+        // The connection discipline all of devstack's HTTP servers share.
+        .target(
+            name: "DevstackHTTP",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Riding over `devstack reset` with postgres-nio's pool.
+        .target(
+            name: "PostgresRetry",
+            dependencies: [.product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
+        // The machine: processes, signals, folders, files, ports; one file per platform concern.
+        .target(
+            name: "DevstackSystem",
+            dependencies: ["DevstackCore"]
+        ),
+        // Pure: files to plan.
+        .target(
+            name: "DevstackCore",
+            dependencies: [.product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "ExampleGateway",
@@ -138,7 +163,7 @@ let package = Package(
         ),
         .target(
             name: "DevstackTestSupport",
-            dependencies: ["DevstackCore", "DevstackSupervisor", "DevstackPostgres"]
+            dependencies: ["DevstackCore", "DevstackSystem", "DevstackProject", "DevstackSupervisor", "DevstackPostgres"]
         ),
         .testTarget(
             name: "DevstackCoreTests",
@@ -146,23 +171,28 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
-            name: "DevstackSupervisorTests",
-            dependencies: ["DevstackSupervisor", "DevstackTestSupport", .product(name: "JWTKit", package: "jwt-kit")]
+            name: "DevstackProjectTests",
+            dependencies: [
+                "DevstackCore", "DevstackProject", "DevstackSystem", "DevstackDriverKit", "DevstackTestSupport",
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ]
         ),
         .testTarget(
             name: "DevstackPostgresTests",
-            dependencies: ["DevstackPostgres", "DevstackTestSupport"]
+            dependencies: ["DevstackPostgres", "DevstackDrivers", "DevstackTestSupport"]
         ),
         .testTarget(
             name: "MockInferenceTests",
             dependencies: [
-                "MockInference", "DevstackTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "MockInference", "DevstackCore", "DevstackTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["DevstackCore", "DevstackSupervisor", "DevstackPostgres", "DevstackTestSupport"]
+            dependencies: [
+                "DevstackCore", "DevstackSystem", "DevstackProject", "DevstackDriverKit", "DevstackSupervisor", "DevstackPostgres", "DevstackTestSupport",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -22,7 +22,6 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(status) \(code): \(message)" }
 
-    static func configuration(_ message: String) -> AuthError { AuthError(500, "unexpected_failure", message) }
 
     static let invalidCredentials = AuthError(400, "invalid_credentials", "Invalid login credentials")
     static let notAdmin = AuthError(403, "not_admin", "User not allowed")

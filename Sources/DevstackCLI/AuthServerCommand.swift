@@ -1,11 +1,12 @@
 import ArgumentParser
 import AuthEmulator
+import DevstackSystem
 
 /// The auth emulator's process: `kind: auth` services run devstack itself with this (hidden).
 struct AuthServerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "__auth-server", shouldDisplay: false)
+    static let configuration = CommandConfiguration(commandName: SelfInvocation.authServerCommand, shouldDisplay: false)
 
-    @Option(help: "The service's configuration, written by devstack.")
+    @Option(name: .customLong(SelfInvocation.configurationOption), help: "The service's configuration, written by devstack.")
     var config: String
 
     func run() async throws {

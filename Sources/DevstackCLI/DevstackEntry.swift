@@ -1,10 +1,8 @@
 import ArgumentParser
 import DevstackCore
-import DevstackPostgres
-import DevstackSupervisor
 import Foundation
 
-/// Runs the command line and maps each module's errors to its exit status: 2 for configuration, 1 otherwise.
+/// Runs the command line; every error devstack makes is printed here, with its exit status.
 public enum DevstackEntry {
     public static func run() async {
         do {
@@ -14,28 +12,11 @@ public enum DevstackEntry {
             } else {
                 try command.run()
             }
-        } catch let error as ConfigError {
-            Console.standardError.write(error.description + "\n")
-            exit(2)
-        } catch let error as SupervisorError {
-            Console.standardError.write(error.description + "\n")
+        } catch let error as any DevstackError {
+            Console.standardError.write(error.report + "\n")
             exit(error.exitStatus)
-        } catch let error as PostgresServiceError {
-            Console.standardError.write("error: \(error)\n")
-            exit(1)
         } catch {
             DevstackCommand.exit(withError: error)
-        }
-    }
-}
-
-extension SupervisorError {
-    /// A service name that is not in the stack is a mistake in the command, like a configuration error.
-    var exitStatus: Int32 {
-        switch code {
-        case .refused: return 3
-        case .unknownService: return 2
-        default: return 1
         }
     }
 }

@@ -1,10 +1,10 @@
 #if os(macOS)
     import ArgumentParser
-    import DevstackSupervisor
+    import DevstackSystem
 
     /// macOS has no setpriv: children are exec'd through this to lead their own process group (hidden).
     struct ExecInGroupCommand: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "__exec-in-group", shouldDisplay: false)
+        static let configuration = CommandConfiguration(commandName: SelfInvocation.execInGroupCommand, shouldDisplay: false)
 
         @Argument(parsing: .captureForPassthrough) var command: [String] = []
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import DevstackSupervisor
+import DevstackProject
 import Foundation
 
 struct Init: ParsableCommand {

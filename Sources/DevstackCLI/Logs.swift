@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevstackCore
+import DevstackProject
 import DevstackSupervisor
 import Foundation
 

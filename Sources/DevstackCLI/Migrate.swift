@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevstackPostgres
+import DevstackProject
 import DevstackSupervisor
 
 struct Migrate: AsyncParsableCommand {

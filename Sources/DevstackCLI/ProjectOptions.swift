@@ -1,6 +1,6 @@
 import ArgumentParser
 import DevstackCore
-import DevstackSupervisor
+import DevstackProject
 import Foundation
 
 /// --stack, --profile and --project-dir, shared by every command that reads a project.

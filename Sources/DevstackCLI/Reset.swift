@@ -1,4 +1,7 @@
 import ArgumentParser
+import DevstackDriverKit
+import DevstackDrivers
+import DevstackProject
 import DevstackSupervisor
 import Foundation
 
@@ -30,7 +33,7 @@ struct Reset: AsyncParsableCommand {
     static func perform(project: ProjectOptions, snapshot: String?, force: Bool, json: Bool) async throws {
         let workspace = try project.workspace()
         let (outcomes, started) = try await StackRunner.withSupervisor(
-            workspace: workspace, environment: project.environment, drivers: Drivers.all,
+            workspace: workspace, environment: project.environment, drivers: DriverSet.standard,
             check: { try StackRunner.checkResetAllowed($0, force: force) }
         ) { control in
             try await control.reset(to: snapshot, force: force)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DevstackProject
 import DevstackSupervisor
 
 /// `restart`, `stop` and `start` of one service in the running stack.

@@ -1,5 +1,8 @@
 import ArgumentParser
+import DevstackDriverKit
+import DevstackDrivers
 import DevstackPostgres
+import DevstackProject
 import DevstackSupervisor
 import Foundation
 
@@ -18,7 +21,7 @@ struct Snapshot: ParsableCommand {
     static func withDatabase<T: Sendable>(
         _ project: ProjectOptions, service name: String?, _ body: @escaping @Sendable (DatabaseReset) async throws -> T
     ) async throws -> T {
-        try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment, drivers: Drivers.all) { plan, _ in
+        try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment, drivers: DriverSet.standard) { plan, _ in
             let service = try PostgresTools.service(in: plan, named: name)
             guard let database = DatabaseReset(service: service, plan: plan) else {
                 throw PostgresServiceError(.connection, "\(service.name) has no port or password in the plan: devstack does not run it")

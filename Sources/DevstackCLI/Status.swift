@@ -1,4 +1,5 @@
 import ArgumentParser
+import DevstackProject
 import DevstackSupervisor
 import Foundation
 

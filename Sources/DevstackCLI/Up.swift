@@ -1,6 +1,10 @@
 import ArgumentParser
 import DevstackCore
+import DevstackDriverKit
+import DevstackDrivers
+import DevstackProject
 import DevstackSupervisor
+import DevstackSystem
 import Foundation
 
 struct Up: AsyncParsableCommand {
@@ -27,7 +31,7 @@ struct Up: AsyncParsableCommand {
     @Flag(help: "Stop the stack and exit non-zero as soon as a service fails (for CI).")
     var exitOnFailure = false
 
-    @Flag(help: .hidden)
+    @Flag(name: .customLong(SelfInvocation.backgroundSupervisorFlag), help: .hidden)
     var backgroundSupervisor = false
 
     func validate() throws {
@@ -42,11 +46,11 @@ struct Up: AsyncParsableCommand {
             projectArguments: ["--stack", workspace.stack, "--profile", workspace.profile, "--project-dir", workspace.projectDirectory])
         if detach && !backgroundSupervisor {
             Console.standardOutput.write(
-                try await StackRunner.runDetached(workspace: workspace, options: options, environment: project.environment, drivers: Drivers.all) + "\n")
+                try await StackRunner.runDetached(workspace: workspace, options: options, environment: project.environment, drivers: DriverSet.standard) + "\n")
             return
         }
         let status = try await StackRunner.runForeground(
-            workspace: workspace, options: options, environment: project.environment, drivers: Drivers.all)
+            workspace: workspace, options: options, environment: project.environment, drivers: DriverSet.standard)
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import DevstackCore
-import DevstackSupervisor
+import DevstackProject
 import Foundation
 
 struct Validate: AsyncParsableCommand {

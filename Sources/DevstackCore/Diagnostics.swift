@@ -55,7 +55,7 @@ public struct ConfigDiagnostic: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The error type of `DevstackCore`: everything found wrong with the files, all at once.
-public struct ConfigError: Error, Sendable, CustomStringConvertible {
+public struct ConfigError: DevstackError, CustomStringConvertible {
     public enum Code: String, Sendable, Codable {
         case invalidConfiguration = "invalid_configuration"
         case projectNotFound = "project_not_found"
@@ -63,13 +63,21 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
         case profileNotFound = "profile_not_found"
     }
 
-    public var code: Code
+    public var kind: Code
     public var diagnostics: [ConfigDiagnostic]
 
     public init(code: Code = .invalidConfiguration, diagnostics: [ConfigDiagnostic]) {
-        self.code = code
+        self.kind = code
         self.diagnostics = diagnostics
     }
+
+    public var code: String { kind.rawValue }
+    public var message: String { diagnostics.map(\.message).joined(separator: "; ") }
+    public var location: SourceLocation? { diagnostics.count == 1 ? diagnostics[0].location : nil }
+    public var fix: String? { diagnostics.count == 1 ? diagnostics[0].fix : nil }
+    public var exitStatus: Int32 { 2 }
+    /// Every diagnostic with its snippet, and the count when there are several.
+    public var report: String { description }
 
     public init(code: Code, message: String, fix: String? = nil) {
         self.init(code: code, diagnostics: [ConfigDiagnostic(location: nil, keyPath: "", message: message, fix: fix)])

@@ -27,7 +27,7 @@ public struct DatabaseReset: Sendable {
     let endpoint: PostgresSession.Endpoint
 
     public init?(service: PlannedService, plan: Plan) {
-        guard let endpoint = PostgresDriver.endpoint(service) else { return nil }
+        guard let endpoint = PostgresSession.Endpoint.of(service) else { return nil }
         self.service = service
         self.plan = plan
         self.endpoint = endpoint

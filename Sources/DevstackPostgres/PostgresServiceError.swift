@@ -1,7 +1,8 @@
+import DevstackCore
 import Foundation
 
 /// The error type of `DevstackPostgres`: what happened, where, and what to do.
-public struct PostgresServiceError: Error, Sendable, CustomStringConvertible {
+public struct PostgresServiceError: DevstackError, CustomStringConvertible {
     public enum Code: String, Sendable {
         case binariesMissing = "binaries_missing"
         case versionMismatch = "version_mismatch"
@@ -15,15 +16,17 @@ public struct PostgresServiceError: Error, Sendable, CustomStringConvertible {
         case connection
     }
 
-    public var code: Code
+    public var kind: Code
     public var message: String
     public var fix: String?
 
-    public init(_ code: Code, _ message: String, fix: String? = nil) {
-        self.code = code
+    public init(_ kind: Code, _ message: String, fix: String? = nil) {
+        self.kind = kind
         self.message = message
         self.fix = fix
     }
 
+    public var code: String { kind.rawValue }
+    /// Without the `error:` of the report: this text also goes inside other messages and logs.
     public var description: String { message + (fix.map { "\n    fix: \($0)" } ?? "") }
 }

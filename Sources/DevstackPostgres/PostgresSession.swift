@@ -1,3 +1,4 @@
+import DevstackCore
 import Foundation
 import Logging
 import NIOCore
@@ -140,5 +141,15 @@ public struct PostgresSession: Sendable {
         if let detail = info[.detail] { text += " (\(detail))" }
         if let hint = info[.hint] { text += "; hint: \(hint)" }
         return text
+    }
+}
+
+extension PostgresSession.Endpoint {
+    /// How to reach a planned Postgres service with its own credentials; nil when the plan gives no port or password.
+    public static func of(_ service: PlannedService, database: String? = nil) -> PostgresSession.Endpoint? {
+        guard let port = service.primaryPort, let password = service.attributes["password"] else { return nil }
+        return PostgresSession.Endpoint(
+            host: service.attributes["host"] ?? "127.0.0.1", port: port, user: service.attributes["user"] ?? "postgres", password: password,
+            database: database ?? service.attributes["database"] ?? service.name, socketDirectory: service.attributes["socket"])
     }
 }

@@ -1,12 +1,6 @@
 import DevstackCore
-import DevstackSupervisor
+import DevstackSystem
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// `devstack migrate`, `devstack migration new`, `devstack psql`.
 public enum PostgresTools {
@@ -31,7 +25,7 @@ public enum PostgresTools {
 
     /// Applies pending migrations to the running server.
     public static func migrate(plan: Plan, service: PlannedService) async throws -> [String] {
-        guard let endpoint = PostgresDriver.endpoint(service) else { return [] }
+        guard let endpoint = PostgresSession.Endpoint.of(service) else { return [] }
         guard (try? await PostgresSession.with(endpoint.with(database: "postgres")) { try await $0.execute("select 1") }) != nil else {
             throw PostgresServiceError(
                 .connection, "\(service.name) is not running (nothing answers on port \(endpoint.port))", fix: "start it: devstack up \(service.name)")
@@ -67,7 +61,7 @@ public enum PostgresTools {
         let installation = try PostgresInstallation.find(
             binDirectory: service.setting("bin_dir").map { FilePath.absolute($0.description, relativeTo: plan.projectDirectory) },
             version: nil, environment: environment)
-        guard let endpoint = PostgresDriver.endpoint(service) else { throw PostgresServiceError(.connection, "\(service.name) has no port") }
+        guard let endpoint = PostgresSession.Endpoint.of(service) else { throw PostgresServiceError(.connection, "\(service.name) has no port") }
         guard let psql = installation.psql(environment: environment) else {
             throw PostgresServiceError(.binariesMissing, "psql is not installed", fix: "install the Postgres client: \(PostgresInstallation.installCommand(nil))")
         }

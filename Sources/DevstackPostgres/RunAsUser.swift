@@ -1,19 +1,13 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// Postgres refuses to run as root. When devstack is root, Postgres runs as an unprivileged user.
-struct RunAsUser: Sendable {
-    let name: String
+public struct RunAsUser: Sendable {
+    public let name: String
     let uid: uid_t
     let gid: gid_t
 
     /// nil when devstack is not root (Postgres runs as devstack's own user).
-    static func resolve(_ requested: String?) throws -> RunAsUser? {
+    public static func resolve(_ requested: String?) throws -> RunAsUser? {
         guard geteuid() == 0 else { return nil }
         let name = requested ?? "postgres"
         guard let entry = getpwnam(name) else {
@@ -24,12 +18,12 @@ struct RunAsUser: Sendable {
         return RunAsUser(name: name, uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid)
     }
 
-    func own(_ path: String) {
+    public func own(_ path: String) {
         chown(path, uid, gid)
     }
 
     /// Whether this user can reach `path`: every folder above it must let them through.
-    func canTraverse(to path: String) -> Bool {
+    public func canTraverse(to path: String) -> Bool {
         var url = URL(fileURLWithPath: path).deletingLastPathComponent()
         while url.path != "/" {
             var info = stat()

@@ -4,13 +4,13 @@ import Foundation
 
 /// A role's password as Postgres stores it for SCRAM-SHA-256 (RFC 7677):
 /// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, base64 parts.
-struct ScramVerifier {
+public struct ScramVerifier: Sendable {
     let iterations: Int
     let salt: Data
     let storedKey: Data
     let serverKey: Data
 
-    init?(_ text: String) {
+    public init?(_ text: String) {
         guard text.hasPrefix("SCRAM-SHA-256$") else { return nil }
         let parts = text.dropFirst("SCRAM-SHA-256$".count).split(separator: "$")
         guard parts.count == 2 else { return nil }
@@ -28,7 +28,7 @@ struct ScramVerifier {
 
     /// Whether the server would accept this password, computed as it does; nil for a password
     /// outside printable ASCII, which the server first normalises (SASLprep) and this does not.
-    func matches(_ password: String) -> Bool? {
+    public func matches(_ password: String) -> Bool? {
         guard password.utf8.allSatisfy({ (0x20...0x7E).contains($0) }),
             let salted = try? KDF.Insecure.PBKDF2.deriveKey(
                 from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: iterations)

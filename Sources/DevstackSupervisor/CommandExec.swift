@@ -1,11 +1,8 @@
 import DevstackCore
+import DevstackDriverKit
+import DevstackProject
+import DevstackSystem
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// `devstack exec`: becomes the command (exec, not a child), so its exit status and signals are exactly its own.
 public enum CommandExec {

@@ -1,11 +1,8 @@
 import DevstackCore
+import DevstackDriverKit
+import DevstackProject
+import DevstackSystem
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// What the person at the terminal sees during `up`: prefixed, coloured log lines and, on a
 /// terminal, a live per-service progress block while the stack starts. Plain lines otherwise.
@@ -106,11 +103,11 @@ public final class ConsoleView: @unchecked Sendable {
     private func emit(_ text: String) {
         lock.withLock {
             guard live, blockOnScreen > 0 else {
-                LogSink.writeAll(descriptor, Data(text.utf8))
+                Descriptor.writeAll(descriptor, Data(text.utf8))
                 return
             }
             // Lift the progress block, print above it, put it back.
-            LogSink.writeAll(descriptor, Data(("\u{1B}[\(blockOnScreen)A\u{1B}[J" + text).utf8))
+            Descriptor.writeAll(descriptor, Data(("\u{1B}[\(blockOnScreen)A\u{1B}[J" + text).utf8))
             blockOnScreen = 0
             redrawLocked(clearing: false)
         }
@@ -120,7 +117,7 @@ public final class ConsoleView: @unchecked Sendable {
         var text = clearing && blockOnScreen > 0 ? "\u{1B}[\(blockOnScreen)A\u{1B}[J" : ""
         text += block.map { $0 + "\n" }.joined()
         blockOnScreen = block.count
-        LogSink.writeAll(descriptor, Data(text.utf8))
+        Descriptor.writeAll(descriptor, Data(text.utf8))
     }
 }
 
@@ -131,6 +128,6 @@ extension ConsoleView {
         for line in lines {
             for part in LogSink.printable(Data(line.text.utf8)) { text += prefix(line.service) + part + "\n" }
         }
-        if !text.isEmpty { LogSink.writeAll(STDOUT_FILENO, Data(text.utf8)) }
+        if !text.isEmpty { Descriptor.writeAll(STDOUT_FILENO, Data(text.utf8)) }
     }
 }

@@ -1,4 +1,8 @@
 import AsyncHTTPClient
+import DevstackCore
+import DevstackDriverKit
+import DevstackProject
+import DevstackSystem
 import Foundation
 import NIOCore
 

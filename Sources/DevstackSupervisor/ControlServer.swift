@@ -1,16 +1,13 @@
 import DevstackCore
+import DevstackDriverKit
 import DevstackHTTP
+import DevstackProject
+import DevstackSystem
 import Foundation
 import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// The running supervisor's control API: HTTP on a Unix socket in the state folder (mode 0600).
 ///
@@ -49,7 +46,7 @@ public final class ControlServer: Sendable {
                 return try Self.json(try await supervisor.reset(to: snapshot, force: force))
             } catch let error as SupervisorError {
                 return try Self.json(
-                    ControlReply(ok: false, message: error.message, refused: error.code == .refused, fix: error.fix), status: .conflict)
+                    ControlReply(ok: false, message: error.message, refused: error.kind == .refused, fix: error.fix), status: .conflict)
             } catch {
                 return try Self.json(ControlReply(ok: false, message: "\(error)"), status: .conflict)
             }

@@ -1,10 +1,8 @@
+import DevstackCore
+import DevstackDriverKit
+import DevstackProject
+import DevstackSystem
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// A small process (`devstack __guardian`) holding a pipe from the supervisor. When the pipe
 /// closes — the supervisor exited, however it died — it stops every process group it was told
@@ -19,7 +17,7 @@ public final class Guardian: @unchecked Sendable {
     /// Starts the guardian and returns at once: the spawn (~1 ms) runs beside whatever comes next,
     /// and lines sent meanwhile wait in the pipe. Launched directly, not through the launcher: a
     /// parent-death signal would kill the guardian at the very moment it is needed.
-    public init(executable: String = Workspace.executablePath) {
+    public init(executable: String = SelfInvocation.guardian.executable) {
         let pipe = Pipe()
         _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
         let process = Process()
@@ -28,7 +26,7 @@ public final class Guardian: @unchecked Sendable {
         let nice = "/usr/bin/nice"
         let lowPriority = FileManager.default.isExecutableFile(atPath: nice)
         process.executableURL = URL(fileURLWithPath: lowPriority ? nice : executable)
-        process.arguments = (lowPriority ? ["-n", "19", executable] : []) + ["__guardian"]
+        process.arguments = (lowPriority ? ["-n", "19", executable] : []) + SelfInvocation.guardian.arguments
         process.standardInput = pipe
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.standardError

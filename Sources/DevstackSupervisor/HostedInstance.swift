@@ -1,12 +1,10 @@
+import DevstackCore
+import DevstackDriverKit
+import DevstackProject
+import DevstackSystem
 import Foundation
 import Logging
 import ServiceLifecycle
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// A running service, whether a child process or hosted inside devstack.
 public protocol ServiceInstance: AnyObject, Sendable {
@@ -19,6 +17,8 @@ public protocol ServiceInstance: AnyObject, Sendable {
     /// Asks it to stop: any signal but SIGKILL is a graceful stop for a hosted service.
     func signalGroup(_ signal: Int32)
 }
+
+extension ChildProcess: ServiceInstance {}
 
 /// A service run inside the devstack process (an HTTP server on its own port), supervised like a child:
 /// a stop signal becomes a graceful shutdown, SIGKILL a cancellation, and a thrown error a crash.

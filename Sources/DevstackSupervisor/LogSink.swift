@@ -1,10 +1,9 @@
+import DevstackCore
+import DevstackDriverKit
+import DevstackProject
+import DevstackSystem
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import Logging
 
 public enum OutputStreamKind: String, Sendable, Codable {
     case stdout = "out"
@@ -12,7 +11,7 @@ public enum OutputStreamKind: String, Sendable, Codable {
 }
 
 /// Where every line of every service goes: its log file, and the console when someone watches.
-public final class LogSink: @unchecked Sendable {
+public final class LogSink: ServiceOutput, @unchecked Sendable {
     public let directory: String
     private let console: ConsoleView?
     private let lock = NSLock()
@@ -27,7 +26,7 @@ public final class LogSink: @unchecked Sendable {
         try StateDirectory.create(directory)
     }
 
-    public static func path(directory: String, service: String) -> String { "\(directory)/\(service).log" }
+
 
     /// One chunk of complete lines from one stream; written with one system call per destination.
     func write(service: String, stream: OutputStreamKind, lines: [Data]) {
@@ -42,14 +41,16 @@ public final class LogSink: @unchecked Sendable {
             if console != nil { consoleLines += Self.printable(line) }
         }
         let descriptor = lock.withLock { file(for: service) }
-        if descriptor >= 0 { Self.writeAll(descriptor, fileBytes) }
+        if descriptor >= 0 { Descriptor.writeAll(descriptor, fileBytes) }
         console?.log(service: service, lines: consoleLines)
     }
 
     /// A note from devstack itself about a service (restarts, exits), in its log and on the console.
+    public func logger(service: String) -> Logger { SinkLogHandler.logger(service: service, sink: self) }
+
     public func note(service: String, _ text: String) {
         let descriptor = lock.withLock { file(for: service) }
-        if descriptor >= 0 { Self.writeAll(descriptor, Data("\(Self.timestamp()) devstack \(text)\n".utf8)) }
+        if descriptor >= 0 { Descriptor.writeAll(descriptor, Data("\(Self.timestamp()) devstack \(text)\n".utf8)) }
         console?.note(service: service, text)
     }
 
@@ -62,26 +63,9 @@ public final class LogSink: @unchecked Sendable {
 
     private func file(for service: String) -> Int32 {
         if let descriptor = files[service] { return descriptor }
-        let descriptor = open(Self.path(directory: directory, service: service), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let descriptor = open(LogFiles.path(directory: directory, service: service), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         files[service] = descriptor
         return descriptor
-    }
-
-    /// Whether all of it was written (errno says why not).
-    @discardableResult
-    public static func writeAll(_ descriptor: Int32, _ data: Data) -> Bool {
-        data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += written
-            }
-            return true
-        }
     }
 
     /// Binary-safe console text: invalid UTF-8 becomes U+FFFD, control characters are shown escaped,

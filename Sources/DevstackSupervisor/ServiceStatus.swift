@@ -1,4 +1,7 @@
 import DevstackCore
+import DevstackDriverKit
+import DevstackProject
+import DevstackSystem
 import Foundation
 
 /// Where a service is in its life. The supervisor moves each service through these, and nothing else.

@@ -1,11 +1,8 @@
 import DevstackCore
+import DevstackDriverKit
+import DevstackProject
+import DevstackSystem
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 public struct UpOptions: Sendable {
     public var services: [String]
@@ -57,7 +54,7 @@ public enum StackRunner {
         let view = background ? nil : ConsoleView(services: services.map(\.name), showLogs: true, environment: environment)
         // The background supervisor's output is its log file; nothing may sit in a buffer.
         let say: @Sendable (String) -> Void = { line in
-            if let view { view.message(line) } else { LogSink.writeAll(STDOUT_FILENO, Data((line + "\n").utf8)) }
+            if let view { view.message(line) } else { Descriptor.writeAll(STDOUT_FILENO, Data((line + "\n").utf8)) }
         }
         recovered.forEach(say)
         let sink = try LogSink(directory: store.logDirectory, console: view)
@@ -211,8 +208,10 @@ public enum StackRunner {
         for group in stopped where ProcessTable.groupIsAlive(group) { killpg(group, SIGKILL) }
         // Sockets and throw-away data (the ci profile's database) went with the run; only persistent data stays.
         if let runtime = record.runtimeDirectory, FileManager.default.fileExists(atPath: runtime) {
-            try? FileManager.default.removeItem(atPath: runtime)
-            lines.append("devstack: removed the last run's sockets and throw-away data (\(runtime))")
+            lines.append(
+                StateDirectory.removeTree(runtime)
+                    ? "devstack: removed the last run's sockets and throw-away data (\(runtime))"
+                    : "devstack: could not remove \(runtime); remove it by hand")
         }
         store.remove()
         unlink(record.controlSocket)
@@ -235,10 +234,10 @@ public enum StackRunner {
         let logPath = "\(store.logDirectory)/supervisor.log"
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Workspace.executablePath)
-        process.arguments =
-            ["up", "--background-supervisor"] + options.projectArguments + (options.exitOnFailure ? ["--exit-on-failure"] : [])
-            + options.services
+        let invocation = SelfInvocation.backgroundSupervisor(
+            projectArguments: options.projectArguments, exitOnFailure: options.exitOnFailure, services: options.services)
+        process.executableURL = URL(fileURLWithPath: invocation.executable)
+        process.arguments = invocation.arguments
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle(fileDescriptor: log, closeOnDealloc: true)

@@ -1,11 +1,8 @@
 import DevstackCore
+import DevstackDriverKit
+import DevstackProject
+import DevstackSystem
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Runs a plan: starts services in dependency order, watches their health, restarts them by
 /// policy, and stops them in reverse order. All mutable state lives here.
@@ -555,4 +552,23 @@ public actor Supervisor {
     public func closeState() async {
         await stateWriter.close()
     }
+}
+
+/// Writes the supervisor's record away from the supervisor's actor, so supervising never waits on
+/// the disk or the encoder (the first write of a run takes ~2 ms). Writes are numbered in the order
+/// they were asked for; one that arrives after a newer one was written is dropped.
+actor StateWriter {
+    private let store: StateStore
+    private var written = 0
+    private var closed = false
+
+    init(store: StateStore) { self.store = store }
+
+    func write(_ record: SupervisorRecord, number: Int) {
+        guard !closed, number > written else { return }
+        try? store.save(record)
+        written = number
+    }
+
+    func close() { closed = true }
 }

@@ -1,7 +1,11 @@
+import DevstackCore
+import DevstackDriverKit
+import DevstackProject
+import DevstackSystem
 import Foundation
 
 /// The error type of `DevstackSupervisor`: what happened, where, and what to do.
-public struct SupervisorError: Error, Sendable, CustomStringConvertible {
+public struct SupervisorError: DevstackError, CustomStringConvertible {
     public enum Code: String, Sendable, Codable {
         case stateDirectory = "state_directory"
         case untrustedFolder = "untrusted_folder"
@@ -17,17 +21,26 @@ public struct SupervisorError: Error, Sendable, CustomStringConvertible {
         case timeout
     }
 
-    public var code: Code
+    public var kind: Code
     public var message: String
     public var fix: String?
 
-    public init(_ code: Code, _ message: String, fix: String? = nil) {
-        self.code = code
+    public init(_ kind: Code, _ message: String, fix: String? = nil) {
+        self.kind = kind
         self.message = message
         self.fix = fix
     }
 
-    public var description: String {
-        "error: \(message)" + (fix.map { "\n    fix: \($0)" } ?? "")
+    public var code: String { kind.rawValue }
+
+    /// A service name that is not in the stack is a mistake in the command, like a configuration error.
+    public var exitStatus: Int32 {
+        switch kind {
+        case .refused: return 3
+        case .unknownService: return 2
+        default: return 1
+        }
     }
+
+    public var description: String { report }
 }

@@ -1,12 +1,8 @@
 import DevstackPostgres
+import DevstackProject
 import DevstackSupervisor
+import DevstackSystem
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// A project with a stack, run by the real `devstack up` in the foreground, for tests.
 /// `cleanUp()` (call it in `defer`) kills whatever is left and removes the folder.

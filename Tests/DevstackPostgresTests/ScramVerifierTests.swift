@@ -1,5 +1,4 @@
 import Testing
-
 @testable import DevstackPostgres
 
 /// Verifiers made by Postgres 15 (`create role … password '…'`, then `rolpassword` from `pg_authid`).

@@ -1,5 +1,7 @@
 import DevstackCore
+import DevstackProject
 import DevstackSupervisor
+import DevstackSystem
 import DevstackTestSupport
 import Foundation
 import Testing

@@ -1,16 +1,13 @@
+import DevstackDriverKit
+import DevstackProject
 import DevstackSupervisor
+import DevstackSystem
 import DevstackTestSupport
 import Foundation
 import Testing
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
-#endif
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
 #endif
 
 /// Mock inference servers hosted inside `devstack up`: supervised, reset and stopped like the rest.

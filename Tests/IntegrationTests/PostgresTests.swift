@@ -1,5 +1,7 @@
 import DevstackPostgres
+import DevstackProject
 import DevstackSupervisor
+import DevstackSystem
 import DevstackTestSupport
 import Foundation
 import Testing

@@ -1,5 +1,8 @@
+import DevstackDriverKit
 import DevstackPostgres
+import DevstackProject
 import DevstackSupervisor
+import DevstackSystem
 import DevstackTestSupport
 import Foundation
 import Testing

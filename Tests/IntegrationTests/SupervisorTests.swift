@@ -1,4 +1,6 @@
+import DevstackProject
 import DevstackSupervisor
+import DevstackSystem
 import DevstackTestSupport
 import Foundation
 import Testing

@@ -1,6 +1,8 @@
 import DevstackCore
-import DevstackSupervisor
+import DevstackDriverKit
+import DevstackSystem
 import Foundation
+import MockInference
 
 /// `kind: inference`: a mock server hosted inside devstack on the service's port.
 public final class InferenceDriver: ServiceDriver, @unchecked Sendable {
@@ -13,7 +15,7 @@ public final class InferenceDriver: ServiceDriver, @unchecked Sendable {
         let server = MockInferenceServer(settings: InferenceSettings(service: service))
         lock.withLock { servers[service.name] = server }
         guard let port = service.primaryPort else {
-            throw SupervisorError(.launchFailed, "\(service.name) has no port", fix: "give it one under ports:")
+            throw SystemError(.launchFailed, "\(service.name) has no port", fix: "give it one under ports:")
         }
         return .hosted(server.application(host: context.plan.profile.host, port: port, logger: context.logger(for: service)))
     }

@@ -1,4 +1,5 @@
 import DevstackCore
+import DevstackSystem
 import Foundation
 
 /// One project, stack and profile: where its files and state are, and how its plan is made.

@@ -1,4 +1,5 @@
 import DevstackCore
+import DevstackSystem
 import Foundation
 
 /// `devstack validate`: plans the stack under each profile without writing anything.

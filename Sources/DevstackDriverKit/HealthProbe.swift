@@ -1,17 +1,12 @@
 import AsyncHTTPClient
 import DevstackCore
+import DevstackSystem
 import Foundation
 import NIOCore
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// One health check: true when the service answered in time.
 public enum HealthProbe {
-    static func check(_ probe: PlannedHealth.Probe, timeout: Duration, service: PlannedService, environment: [String: String]) async -> Bool {
+    public static func check(_ probe: PlannedHealth.Probe, timeout: Duration, service: PlannedService, environment: [String: String]) async -> Bool {
         switch probe {
         case .tcp(let port), .builtIn(_, let port):  // kinds with their own check go through their driver
             return await tcpConnects(port: port, timeout: timeout)
@@ -98,21 +93,5 @@ public enum HealthProbe {
             group.cancelAll()
             return first ?? false
         }
-    }
-}
-
-/// Finds a command the way a shell would: a path as given (relative to the working folder), else along PATH.
-enum ExecutableLookup {
-    static func resolve(_ command: String, workingDirectory: String, environment: [String: String]) -> String? {
-        if command.contains("/") {
-            let path = command.hasPrefix("/") ? command : URL(fileURLWithPath: workingDirectory).appendingPathComponent(command).standardizedFileURL.path
-            return FileManager.default.isExecutableFile(atPath: path) ? path : nil
-        }
-        let searchPath = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for folder in searchPath.split(separator: ":") {
-            let candidate = "\(folder)/\(command)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
     }
 }

@@ -1,12 +1,6 @@
 import DevstackCore
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// Sockets and throw-away data live in a per-user folder that no other user can have made or
 /// changed: `$XDG_RUNTIME_DIR/devstack` for an ordinary user who has one, else `/tmp/devstack-<uid>`
 /// (short, for Unix socket paths, and passable by the `postgres` user when devstack runs as root).
@@ -31,12 +25,12 @@ public enum RuntimeFolder {
             return
         }
         guard errno == EEXIST else {
-            throw SupervisorError(
+            throw SystemError(
                 .stateDirectory, "cannot create \(path): \(String(cString: strerror(errno)))",
                 fix: "check that its parent folder exists and is writable, or set DEVSTACK_RUNTIME_DIR to a folder of yours")
         }
         if let problem = untrusted(path) {
-            throw SupervisorError(
+            throw SystemError(
                 .untrustedFolder, "\(path) \(problem): devstack will not keep sockets or data there",
                 fix: "remove it (`rm -rf \(path)`) and start again, or set DEVSTACK_RUNTIME_DIR to a folder only you can write")
         }

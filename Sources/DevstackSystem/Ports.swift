@@ -1,11 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// Loopback port checks: which ports are free, and picking free ones for `ports: auto`.
 public enum Ports {
     /// Asks the kernel for a free port by binding port 0.

@@ -1,5 +1,6 @@
 import Crypto
 import DevstackCore
+import DevstackSystem
 import Foundation
 import JWTKit
 
@@ -39,7 +40,7 @@ public struct SecretStore: Sendable {
             }
         }
         guard let jwtSecret = resolved.values["jwt_secret"], jwtSecret.utf8.count >= 32 else {
-            throw SupervisorError(
+            throw ProjectError(
                 .secrets, "the JWT secret is shorter than 32 bytes",
                 fix: "use at least 32 random bytes, e.g. `openssl rand -hex 32`, or remove it from the profile so devstack generates one")
         }
@@ -76,7 +77,7 @@ public struct SecretStore: Sendable {
     private func load() throws -> [String: String]? {
         guard let data = FileManager.default.contents(atPath: file) else { return nil }
         guard let values = try? JSONDecoder().decode([String: String].self, from: data) else {
-            throw SupervisorError(.secrets, "\(file) is not a JSON object of strings", fix: "repair it, or delete it and devstack generates new secrets")
+            throw ProjectError(.secrets, "\(file) is not a JSON object of strings", fix: "repair it, or delete it and devstack generates new secrets")
         }
         // Someone loosened the permissions: tighten them again rather than leak.
         if let mode = (try? FileManager.default.attributesOfItem(atPath: file))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
@@ -91,7 +92,7 @@ public struct SecretStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         if let failure = StateDirectory.replace(file, with: try encoder.encode(values), durable: true) {
-            throw SupervisorError(.secrets, failure, fix: "check the permissions of \(stateDirectory)")
+            throw ProjectError(.secrets, failure, fix: "check the permissions of \(stateDirectory)")
         }
     }
 

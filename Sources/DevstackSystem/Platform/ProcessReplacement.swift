@@ -1,17 +1,11 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// Becomes another program (`exec`, not a child): its exit status and signals are exactly its own.
 public enum ProcessReplacement {
     public static func exec(_ executable: String, arguments: [String], environment: [String: String]) throws -> Never {
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         execve(executable, argv, envp)
-        throw SupervisorError(.launchFailed, "cannot run \(executable): \(String(cString: strerror(errno)))")
+        throw SystemError(.launchFailed, "cannot run \(executable): \(String(cString: strerror(errno)))")
     }
 }

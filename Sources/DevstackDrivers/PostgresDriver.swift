@@ -1,12 +1,8 @@
 import DevstackCore
-import DevstackSupervisor
+import DevstackDriverKit
+import DevstackPostgres
+import DevstackSystem
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// `kind: postgres`: the real server, found on the machine, initialised on first start, run as an
 /// unprivileged user when devstack is root, ready when `select 1` answers, then bootstrapped,
@@ -65,7 +61,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     /// once set up). Asking before the first would make Postgres log "the database system is starting up".
     public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
         guard serverSaysReady(service) else { return false }
-        guard let endpoint = Self.endpoint(service) else { return false }
+        guard let endpoint = PostgresSession.Endpoint.of(service) else { return false }
         if lock.withLock({ awaitingSetUp.contains(service.name) }) {
             do {
                 let session = try await PostgresSession.connect(endpoint)
@@ -122,7 +118,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     /// Whether the service's password is the role's: computed against the stored verifier when there
     /// is one to read, else by signing in over TCP (false there is Postgres's refusal, 28P01, thrown).
     private static func passwordWorks(_ service: PlannedService, verifier: ScramVerifier?) async throws -> Bool {
-        guard let password = service.attributes["password"], var tcp = endpoint(service, database: "postgres") else { return true }
+        guard let password = service.attributes["password"], var tcp = PostgresSession.Endpoint.of(service, database: "postgres") else { return true }
         if let matches = verifier?.matches(password) { return matches }
         tcp.socketDirectory = nil
         try await PostgresSession.with(tcp) { try await $0.execute("select 1") }
@@ -203,7 +199,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         // The socket folder belongs to the user Postgres runs as: a file made afresh, never through a link left there.
         unlink(passwordFile)
         let descriptor = open(passwordFile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0, LogSink.writeAll(descriptor, Data((service.attributes["password"] ?? "").utf8)) else {
+        guard descriptor >= 0, Descriptor.writeAll(descriptor, Data((service.attributes["password"] ?? "").utf8)) else {
             if descriptor >= 0 { close(descriptor) }
             throw PostgresServiceError(.initdbFailed, "cannot write \(passwordFile): \(String(cString: strerror(errno)))", fix: "remove \(layout.socketDirectory) and start again")
         }
@@ -281,89 +277,5 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
 
     static func serverEnvironment(_ environment: [String: String]) -> [String: String] {
         environment.filter { ["PATH", "HOME", "LANG", "TZ"].contains($0.key) }
-    }
-
-    public static func endpoint(_ service: PlannedService, database: String? = nil) -> PostgresSession.Endpoint? {
-        guard let port = service.primaryPort, let password = service.attributes["password"] else { return nil }
-        return PostgresSession.Endpoint(
-            host: service.attributes["host"] ?? "127.0.0.1", port: port, user: service.attributes["user"] ?? "postgres", password: password,
-            database: database ?? service.attributes["database"] ?? service.name, socketDirectory: service.attributes["socket"])
-    }
-}
-
-/// Everything inside a running server: the database, the Supabase bootstrap, migrations, seed.
-public enum PostgresSetup {
-    /// Returns what it did, as lines for the log.
-    /// `building`: the database was just created empty, to become the clean-state template.
-    /// `session`: an open connection to the service's database to use (and close), instead of a new one.
-    public static func run(
-        _ service: PlannedService, plan: Plan, seedNewDatabase: Bool, database name: String? = nil, building: Bool = false,
-        on session: PostgresSession? = nil
-    ) async throws -> [String] {
-        guard var endpoint = PostgresDriver.endpoint(service) else { return [] }
-        if let name { endpoint.database = name }
-        let database = endpoint.database
-        let display = { (path: String) in path.hasPrefix(plan.projectDirectory + "/") ? String(path.dropFirst(plan.projectDirectory.count + 1)) : path }
-        func setUp(_ session: PostgresSession, created: Bool) async throws -> [String] {
-            var notes = created ? ["created database \(database)"] : []
-            let supabase = service.setting("supabase") == .bool(true)
-            // Scripts run with Supabase's search path. New sessions get it from the database (the bootstrap
-            // sets it there), the one that applies the bootstrap does not: set it here before the first
-            // script, and only then, so a warm start is its reads alone.
-            var searchPathSet = !supabase
-            func beforeScript() async throws {
-                guard !searchPathSet else { return }
-                try await session.execute("set search_path to \"$user\", public, extensions")
-                searchPathSet = true
-            }
-            if supabase {
-                let rows = try await DevstackSchema.rows("select value from devstack.state where key = 'supabase_bootstrap'", on: session)
-                if rows.first?.first ?? nil != SupabaseBootstrap.fingerprint {
-                    do {
-                        try await session.run(
-                            SQLScript(SupabaseBootstrap.sql), file: "supabase bootstrap",
-                            then: [
-                                "alter database \"\(database)\" set search_path to \"$user\", public, extensions",
-                                "insert into devstack.state values ('supabase_bootstrap', '\(SupabaseBootstrap.fingerprint)') on conflict (key) do update set value = excluded.value",
-                            ])
-                    } catch {
-                        throw PostgresServiceError(.bootstrapFailed, "the Supabase bootstrap failed: \(error)")
-                    }
-                    notes.append("applied the Supabase bootstrap (roles, auth schema, auth.uid())")
-                }
-            }
-            if let folder = service.setting("migrations")?.description {
-                let applied = try await Migrator(directory: FilePath.absolute(folder, relativeTo: plan.stackDirectory))
-                    .apply(on: session, display: display, beforeFirst: beforeScript)
-                notes += applied.map { "applied migration \($0)" }
-            }
-            if created && seedNewDatabase, let seed = service.setting("seed")?.description {
-                let path = FilePath.absolute(seed, relativeTo: plan.stackDirectory)
-                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                    throw PostgresServiceError(.seedFailed, "seed file \(display(path)) does not exist", fix: "create it, or remove 'seed:' from \(service.name)")
-                }
-                do {
-                    try await beforeScript()
-                    try await session.run(SQLScript(text), file: display(path))
-                } catch {
-                    throw PostgresServiceError(.seedFailed, "seed failed: \(error)", fix: "fix \(display(path)); the database keeps its migrations")
-                }
-                notes.append("seeded from \(display(path))")
-            }
-            return notes
-        }
-        if let session {
-            defer { session.closeInBackground() }
-            return try await setUp(session, created: building)
-        }
-        // Straight to the database, which is there on every start but the first: a connection costs milliseconds.
-        do {
-            return try await PostgresSession.with(endpoint) { try await setUp($0, created: building) }
-        } catch where PostgresSession.sqlState(of: error) == "3D000" {
-            try await PostgresSession.with(endpoint.with(database: "postgres")) { session in
-                try await session.execute("create database \"\(database.replacingOccurrences(of: "\"", with: "\"\""))\"")
-            }
-            return try await PostgresSession.with(endpoint) { try await setUp($0, created: true) }
-        }
     }
 }

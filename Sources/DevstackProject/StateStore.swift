@@ -1,11 +1,6 @@
 import DevstackCore
+import DevstackSystem
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// What a running supervisor records in `.devstack/<profile>/state.json`, so other commands and a
 /// later run after a crash can find it and everything it started.
@@ -17,6 +12,14 @@ public struct SupervisorRecord: Codable, Sendable {
         public var startTime: UInt64?
         public var startedAt: Date
         public var ports: [String: Int]
+
+        public init(pid: Int32, processGroup: Int32, startTime: UInt64?, startedAt: Date, ports: [String: Int]) {
+            self.pid = pid
+            self.processGroup = processGroup
+            self.startTime = startTime
+            self.startedAt = startedAt
+            self.ports = ports
+        }
     }
 
     public var pid: Int32
@@ -31,6 +34,22 @@ public struct SupervisorRecord: Codable, Sendable {
     public var ports: [String: [String: Int]]?
     /// The run's sockets and throw-away data, for the clean-up after a crash.
     public var runtimeDirectory: String?
+
+    public init(
+        pid: Int32, startTime: UInt64?, startedAt: Date, stack: String, profile: String, detached: Bool, controlSocket: String,
+        children: [String: Child], ports: [String: [String: Int]]?, runtimeDirectory: String?
+    ) {
+        self.pid = pid
+        self.startTime = startTime
+        self.startedAt = startedAt
+        self.stack = stack
+        self.profile = profile
+        self.detached = detached
+        self.controlSocket = controlSocket
+        self.children = children
+        self.ports = ports
+        self.runtimeDirectory = runtimeDirectory
+    }
 
     /// What `env` and `exec` must wire to while this run is up.
     public var runningPorts: [String: [String: Int]] { ports ?? children.mapValues(\.ports) }
@@ -61,7 +80,7 @@ public struct StateStore: Sendable {
     public func save(_ record: SupervisorRecord) throws {
         // Not durable: the record describes running processes, which a power loss takes with it.
         if let failure = StateDirectory.replace(stateFile, with: try Self.encoder.encode(record), durable: false) {
-            throw SupervisorError(.stateDirectory, failure, fix: "check the permissions of \(directory)")
+            throw ProjectError(.stateDirectory, failure, fix: "check the permissions of \(directory)")
         }
     }
 
@@ -101,7 +120,7 @@ public final class ProjectLock: @unchecked Sendable {
     public static func acquire(_ path: String) throws -> ProjectLock? {
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw SupervisorError(.stateDirectory, "cannot open \(path): \(String(cString: strerror(errno)))", fix: "check the permissions of the project's .devstack folder")
+            throw ProjectError(.stateDirectory, "cannot open \(path): \(String(cString: strerror(errno)))", fix: "check the permissions of the project's .devstack folder")
         }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             close(descriptor)
@@ -125,23 +144,4 @@ public final class ProjectLock: @unchecked Sendable {
         flock(descriptor, LOCK_UN)
         close(descriptor)
     }
-}
-
-/// Writes the supervisor's record away from the supervisor's actor, so supervising never waits on
-/// the disk or the encoder (the first write of a run takes ~2 ms). Writes are numbered in the order
-/// they were asked for; one that arrives after a newer one was written is dropped.
-actor StateWriter {
-    private let store: StateStore
-    private var written = 0
-    private var closed = false
-
-    init(store: StateStore) { self.store = store }
-
-    func write(_ record: SupervisorRecord, number: Int) {
-        guard !closed, number > written else { return }
-        try? store.save(record)
-        written = number
-    }
-
-    func close() { closed = true }
 }

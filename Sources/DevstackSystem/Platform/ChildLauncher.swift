@@ -1,11 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// What to run and where its output goes.
 public struct LaunchRequest: Sendable {
     public var executable: String
@@ -32,7 +26,7 @@ public struct LaunchRequest: Sendable {
 }
 
 /// A running child. Its pid is also its process group: signals go to the whole group.
-public final class ChildProcess: ServiceInstance, @unchecked Sendable {
+public final class ChildProcess: @unchecked Sendable {
     public let pid: Int32
     public let startTime: UInt64?
     private let process: Process
@@ -72,7 +66,7 @@ public enum ExitStatus: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 }
 
-func signalName(_ signal: Int32) -> String {
+public func signalName(_ signal: Int32) -> String {
     let names: [Int32: String] = [
         SIGTERM: "SIGTERM", SIGINT: "SIGINT", SIGKILL: "SIGKILL", SIGQUIT: "SIGQUIT", SIGHUP: "SIGHUP", SIGSEGV: "SIGSEGV",
         SIGABRT: "SIGABRT", SIGUSR1: "SIGUSR1", SIGUSR2: "SIGUSR2", SIGPIPE: "SIGPIPE", SIGBUS: "SIGBUS",
@@ -82,14 +76,16 @@ func signalName(_ signal: Int32) -> String {
 
 /// Resumes everyone waiting once the exit status is known; a bounded wait gives up on its own, so a
 /// stop never hangs on a process that ignores its signal.
-final class ExitLatch: @unchecked Sendable {
+public final class ExitLatch: @unchecked Sendable {
     private let lock = NSLock()
     private var status: ExitStatus?
     private var waiters: [CheckedContinuation<ExitStatus, Never>] = []
     private var boundedWaiters: [Int: CheckedContinuation<ExitStatus?, Never>] = [:]
     private var nextWaiter = 0
 
-    func resolve(_ value: ExitStatus) {
+    public init() {}
+
+    public func resolve(_ value: ExitStatus) {
         let (toResume, bounded): ([CheckedContinuation<ExitStatus, Never>], [CheckedContinuation<ExitStatus?, Never>]) = lock.withLock {
             guard status == nil else { return ([], []) }
             status = value
@@ -103,7 +99,7 @@ final class ExitLatch: @unchecked Sendable {
         bounded.forEach { $0.resume(returning: value) }
     }
 
-    func wait() async -> ExitStatus {
+    public func wait() async -> ExitStatus {
         await withCheckedContinuation { continuation in
             let known: ExitStatus? = lock.withLock {
                 if let status { return status }
@@ -115,7 +111,7 @@ final class ExitLatch: @unchecked Sendable {
     }
 
     /// The exit status, or nil when `timeout` passed first.
-    func wait(within timeout: Duration) async -> ExitStatus? {
+    public func wait(within timeout: Duration) async -> ExitStatus? {
         await withCheckedContinuation { (continuation: CheckedContinuation<ExitStatus?, Never>) in
             let (known, ticket): (ExitStatus?, Int) = lock.withLock {
                 if let status { return (status, -1) }
@@ -208,7 +204,8 @@ enum ParentDeath {
             let identity = user.map { ["--reuid=\($0)", "--regid=\($0)", "--init-groups"] } ?? []
             return ("/usr/bin/setpriv", identity + ["--pdeathsig", "KILL", "--", executable] + arguments)
         #else
-            return (Workspace.executablePath, ["__exec-in-group", "--", executable] + arguments)
+            let invocation = SelfInvocation.execInGroup(program: executable, arguments: arguments)
+            return (invocation.executable, invocation.arguments)
         #endif
     }
 }

@@ -1,4 +1,5 @@
 import DevstackCore
+import DevstackSystem
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -28,14 +29,27 @@ public enum ServiceLaunch: Sendable {
     case hosted(any Service)
 }
 
+/// Where a driver tells the user things: each service's log, as the runtime keeps it.
+public protocol ServiceOutput: Sendable {
+    /// A line from devstack itself about the service.
+    func note(service: String, _ text: String)
+    /// swift-log output of a service hosted inside devstack, into that service's log like a child's output.
+    func logger(service: String) -> Logger
+}
+
 /// What a driver may use: the plan, the environment, and a way to tell the user things.
 public struct DriverContext: Sendable {
     public let plan: Plan
     public let environment: [String: String]
-    public let sink: LogSink
+    public let sink: any ServiceOutput
 
-    /// swift-log output of a service hosted inside devstack, into that service's log like a child's output.
-    public func logger(for service: PlannedService) -> Logger { SinkLogHandler.logger(service: service.name, sink: sink) }
+    public init(plan: Plan, environment: [String: String], sink: any ServiceOutput) {
+        self.plan = plan
+        self.environment = environment
+        self.sink = sink
+    }
+
+    public func logger(for service: PlannedService) -> Logger { sink.logger(service: service.name) }
 }
 
 /// How one kind of service is prepared, launched, checked and set up. The supervisor owns the
@@ -80,37 +94,17 @@ extension ServiceDriver {
     }
 }
 
-/// `kind: process`: the command from the plan, run as is.
-public struct ProcessDriver: ServiceDriver {
-    public init() {}
-
-    public func prepare(_ service: PlannedService, context: DriverContext) async throws -> ServiceLaunch {
-        guard let command = service.command, let program = command.first else {
-            throw SupervisorError(.launchFailed, "\(service.name): no command to run", fix: "add services.\(service.name).command")
-        }
-        let environment = context.environment.merging(service.environment) { $1 }
-        guard let executable = ExecutableLookup.resolve(program, workingDirectory: service.workingDirectory, environment: environment) else {
-            throw SupervisorError(
-                .launchFailed, "\(service.name): command '\(program)' not found" + (program.contains("/") ? "" : " in PATH"),
-                fix: "check services.\(service.name).command; relative paths start from \(service.workingDirectory)")
-        }
-        return .process(
-            LaunchSpec(
-                executable: executable, arguments: Array(command.dropFirst()), environment: environment, workingDirectory: service.workingDirectory))
-    }
-}
-
 /// The drivers of a run, by kind.
 public struct DriverSet: Sendable {
     let drivers: [ServiceKind: any ServiceDriver]
 
     public init(_ drivers: [ServiceKind: any ServiceDriver]) {
-        self.drivers = drivers.merging([.process: ProcessDriver()]) { mine, _ in mine }
+        self.drivers = drivers
     }
 
-    func driver(for service: PlannedService) throws -> any ServiceDriver {
+    public func driver(for service: PlannedService) throws -> any ServiceDriver {
         guard let driver = drivers[service.kind] else {
-            throw SupervisorError(
+            throw SystemError(
                 .launchFailed, "\(service.name): devstack cannot run services of kind \(service.kind.rawValue) yet",
                 fix: "remove it from the stack for now, or start only the services you need: devstack up SERVICE...")
         }

@@ -1,12 +1,7 @@
 import DevstackCore
-import DevstackSupervisor
+import DevstackPostgres
+import DevstackSystem
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Where one Postgres service keeps its data and its socket.
 struct DataLayout: Sendable {

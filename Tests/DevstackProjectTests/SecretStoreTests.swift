@@ -1,10 +1,10 @@
 import DevstackCore
+import DevstackSystem
 import DevstackTestSupport
 import Foundation
 import JWTKit
 import Testing
-
-@testable import DevstackSupervisor
+@testable import DevstackProject
 
 @Suite struct SecretStoreTests {
     struct Claims: JWTPayload {
@@ -91,7 +91,7 @@ import Testing
 
     @Test func shortSecretsAreRefused() async throws {
         try await withTemporaryDirectory { directory in
-            await #expect(throws: SupervisorError.self) {
+            await #expect(throws: ProjectError.self) {
                 try await SecretStore(stateDirectory: directory.path).resolve(
                     requested: ["jwt_secret": ("too-short", ValueOrigin(.profile))], remote: false)
             }

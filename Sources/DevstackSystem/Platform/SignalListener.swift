@@ -1,11 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// Written by the signal handler, read by the listener thread (a self-pipe: the only async-signal-safe hand-off).
 nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
 

@@ -1,11 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// Getting what was written onto the disk, for what must survive a power loss.
 public enum DiskSync {
     /// Syncs a folder's entries, so a file created or renamed in it stays after a power loss.

@@ -1,15 +1,9 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// The devstack executable this process runs, symlinks resolved. Asked of the kernel rather than
 /// `Bundle.main`, which lists the executable's whole folder first (~1 ms in /usr/bin, at every start).
-enum RunningExecutable {
-    static let path: String = {
+public enum RunningExecutable {
+    public static let path: String = {
         #if os(Linux)
             // After a rebuild replaced the file, the kernel adds " (deleted)": the path still names the new build.
             if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {

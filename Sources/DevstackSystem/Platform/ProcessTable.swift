@@ -1,11 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// Facts about other processes: are they alive, when did they start, who holds a port.
 public enum ProcessTable {
     /// Zombies count as dead: they answer `kill -0` until someone reaps them, which may take a while.

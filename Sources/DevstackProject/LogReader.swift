@@ -1,4 +1,5 @@
 import DevstackCore
+import DevstackSystem
 import Foundation
 
 /// Reads the per-service log files for `devstack logs`.
@@ -31,7 +32,7 @@ public enum LogReader {
         var lines: [Line] = []
         var offsets: [String: UInt64] = [:]
         for service in services {
-            let path = LogSink.path(directory: directory, service: service)
+            let path = LogFiles.path(directory: directory, service: service)
             guard let data = FileManager.default.contents(atPath: path) else { continue }
             offsets[service] = UInt64(data.count)
             var parsed = String(decoding: data, as: UTF8.self).split(separator: "\n").map { parse($0, service: service) }
@@ -50,7 +51,7 @@ public enum LogReader {
     public static func follow(services: [String], directory: String, offsets: inout [String: UInt64]) -> [Line] {
         var lines: [Line] = []
         for service in services {
-            let path = LogSink.path(directory: directory, service: service)
+            let path = LogFiles.path(directory: directory, service: service)
             guard let handle = FileHandle(forReadingAtPath: path) else { continue }
             defer { try? handle.close() }
             let start = offsets[service] ?? 0
@@ -74,4 +75,9 @@ public enum LogReader {
         if let duration = DurationParser.parse(text) { return now.addingTimeInterval(-Double(duration.milliseconds) / 1000) }
         return try? Date.ISO8601FormatStyle().parse(text)
     }
+}
+
+/// Where each service's log lives: `<log folder>/<service>.log`.
+public enum LogFiles {
+    public static func path(directory: String, service: String) -> String { "\(directory)/\(service).log" }
 }

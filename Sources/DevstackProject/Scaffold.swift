@@ -1,4 +1,5 @@
 import DevstackCore
+import DevstackSystem
 import Foundation
 
 /// `devstack init`: writes the default stack and profiles into a project, refusing to overwrite anything.
@@ -9,7 +10,7 @@ public enum Scaffold {
     public static func write(into directory: String) throws -> [String] {
         let existing = files.map(\.path).filter { FileManager.default.fileExists(atPath: "\(directory)/\($0)") }
         guard existing.isEmpty else {
-            throw SupervisorError(
+            throw ProjectError(
                 .refused, "devstack init would overwrite \(existing.joined(separator: ", ")) in \(directory)",
                 fix: "move those files aside, or run init in another folder; nothing was written")
         }

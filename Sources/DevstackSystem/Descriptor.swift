@@ -1,0 +1,21 @@
+import Foundation
+
+/// Writing to a file descriptor.
+public enum Descriptor {
+    /// Whether all of it was written (errno says why not); interrupted writes go on.
+    @discardableResult
+    public static func writeAll(_ descriptor: Int32, _ data: Data) -> Bool {
+        data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += written
+            }
+            return true
+        }
+    }
+}
