@@ -93,17 +93,20 @@ struct YAMLReader {
                 "duplicate key \(keys) in one mapping", fix: "keep one entry per key: the second would silently replace the first")
             return
         }
-        let (problem, mark, context): (String, Mark?, String?) = {
+        let (problem, mark, context): (String, Mark?, YamlError.Context?) = {
             switch error {
-            case .scanner(let context, let problem, let mark, _): return (problem, mark, context?.text)
-            case .parser(let context, let problem, let mark, _): return (problem, mark, context?.text)
-            case .composer(let context, let problem, let mark, _): return (problem, mark, context?.text)
+            case .scanner(let context, let problem, let mark, _): return (problem, mark, context)
+            case .parser(let context, let problem, let mark, _): return (problem, mark, context)
+            case .composer(let context, let problem, let mark, _): return (problem, mark, context)
             case .reader(let problem, _, _, _): return (problem, nil, nil)
             default: return ("\(error)", nil, nil)
             }
         }()
         let location = mark.map { source.location(line: $0.line, column: $0.column) }
-        let message = "YAML syntax error: \(problem)" + (context.map { " (\($0))" } ?? "")
+        // Where the parser noticed is often the line after the mistake: say where the construct began too,
+        // as PyYAML does ("while parsing a flow sequence started at 4:9").
+        let started = context.map { " (\($0.text) started at \($0.mark.line):\($0.mark.column))" } ?? ""
+        let message = "YAML syntax error: \(problem)" + started
         diagnostics.report(
             at: location, in: source, "", message,
             fix: "check indentation and quoting near this spot; values containing ': ' or starting with '{', '[', '*', '&' or '@' need quotes")

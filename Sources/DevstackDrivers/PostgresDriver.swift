@@ -14,6 +14,8 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     /// Services launched and not yet set up, and the connection that found each ready: the set-up
     /// runs on it rather than on a second one (a connection is a new server process, ~5 ms here).
     private var awaitingSetUp: Set<String> = []
+    /// Services whose cluster initdb made in this run.
+    private var freshClusters: Set<String> = []
     private var readyConnections: [String: ReadyConnection] = [:]
 
     /// The connection that found a server ready, and the role's stored password verifier, which its
@@ -47,6 +49,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             try removeStalePidFile(layout.dataDirectory)
         } else {
             try await initdb(service, installation: installation, layout: layout, user: user, context: context)
+            lock.withLock { _ = freshClusters.insert(service.name) }
         }
         guard let port = service.primaryPort else { throw PostgresServiceError(.dataDirectory, "\(service.name) has no port") }
         var arguments = ["-D", layout.dataDirectory, "-p", String(port), "-k", layout.socketDirectory, "-h", plan.profile.host]
@@ -62,7 +65,9 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
         guard serverSaysReady(service) else { return false }
         guard let endpoint = PostgresSession.Endpoint.of(service) else { return false }
-        if lock.withLock({ awaitingSetUp.contains(service.name) }) {
+        // A cluster initdb just made has no database of the service's yet: asking for it would put a
+        // FATAL in the user's log, so only the maintenance database is asked.
+        if lock.withLock({ awaitingSetUp.contains(service.name) && !freshClusters.contains(service.name) }) {
             do {
                 let session = try await PostgresSession.connect(endpoint)
                 let verifier: String?
@@ -75,7 +80,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                 let ready = ReadyConnection(session: session, verifier: verifier.flatMap(ScramVerifier.init))
                 lock.withLock { readyConnections.updateValue(ready, forKey: service.name) }?.session.closeInBackground()
                 return true
-            } catch where PostgresSession.sqlState(of: error) == "3D000" {
+            } catch  where PostgresSession.sqlState(of: error) == "3D000" {
                 // The set-up creates the database; whether the server answers is asked of the maintenance database.
             } catch {
                 return false
@@ -85,16 +90,18 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     }
 
     public func initialize(_ service: PlannedService, context: DriverContext) async throws {
-        let ready = lock.withLock {
+        let (ready, fresh) = lock.withLock {
             awaitingSetUp.remove(service.name)
-            return readyConnections.removeValue(forKey: service.name)
+            return (readyConnections.removeValue(forKey: service.name), freshClusters.remove(service.name) != nil)
         }
         do {
             // The socket trusts, so make sure the password clients are given really works: against the
             // stored verifier the ready connection read (no TCP connection, no hashing in the server),
             // else by signing in over TCP during the set-up.
             async let passwordWorks = Self.passwordWorks(service, verifier: ready?.verifier)
-            for line in try await PostgresSetup.run(service, plan: context.plan, seedNewDatabase: true, on: ready?.session) {
+            for line in try await PostgresSetup.run(
+                service, plan: context.plan, seedNewDatabase: true, on: ready?.session, freshCluster: fresh)
+            {
                 context.sink.note(service: service.name, line)
             }
             guard try await passwordWorks else { throw wrongPassword(service, context: context) }
@@ -110,7 +117,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                     }
                 }
             }
-        } catch where PostgresSession.sqlState(of: error) == "28P01" {
+        } catch  where PostgresSession.sqlState(of: error) == "28P01" {
             throw wrongPassword(service, context: context)
         }
     }
@@ -145,7 +152,8 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                 if self.serverSaysReady(service) { sink.note(service: service.name, "preparing the next reset failed: \(error)") }
             }
         }
-        var summary = snapshot.map { "restored snapshot \($0) into \(report.database)" } ?? "reset \(report.database) to the migrated and seeded state"
+        var summary =
+            snapshot.map { "restored snapshot \($0) into \(report.database)" } ?? "reset \(report.database) to the migrated and seeded state"
         summary += " in \(report.milliseconds) ms"
         if report.rebuiltTemplate { summary += " (rebuilt the clean-state template first: \(report.rebuildReason ?? "it changed"))" }
         if !report.usedSpare && !report.rebuiltTemplate { summary += " (no spare was ready: cloned one)" }
@@ -169,6 +177,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         lock.withLock {
             prepared.remove(service.name)
             awaitingSetUp.remove(service.name)
+            freshClusters.remove(service.name)
             return readyConnections.removeValue(forKey: service.name)
         }?.session.closeInBackground()
     }
@@ -201,7 +210,9 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         let descriptor = open(passwordFile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0, Descriptor.writeAll(descriptor, Data((service.attributes["password"] ?? "").utf8)) else {
             if descriptor >= 0 { close(descriptor) }
-            throw PostgresServiceError(.initdbFailed, "cannot write \(passwordFile): \(String(cString: strerror(errno)))", fix: "remove \(layout.socketDirectory) and start again")
+            throw PostgresServiceError(
+                .initdbFailed, "cannot write \(passwordFile): \(String(cString: strerror(errno)))",
+                fix: "remove \(layout.socketDirectory) and start again")
         }
         close(descriptor)
         user?.own(passwordFile)

@@ -17,10 +17,14 @@ enum DevstackSchema {
     static func rows(_ sql: String, on session: PostgresSession) async throws -> [[String?]] {
         do {
             return try await session.rows(sql)
-        } catch where ["42P01", "3F000"].contains(PostgresSession.sqlState(of: error)) {
+        } catch  where ["42P01", "3F000"].contains(PostgresSession.sqlState(of: error)) {
             // undefined_table, invalid_schema_name: a database devstack has not set up yet.
-            for statement in SQLScript(tables).statements { try await session.execute(statement.text) }
+            try await create(on: session)
             return try await session.rows(sql)
         }
+    }
+
+    static func create(on session: PostgresSession) async throws {
+        for statement in SQLScript(tables).statements { try await session.execute(statement.text) }
     }
 }

@@ -8,14 +8,17 @@ public enum PostgresSetup {
     /// `session`: an open connection to the service's database to use (and close), instead of a new one.
     public static func run(
         _ service: PlannedService, plan: Plan, seedNewDatabase: Bool, database name: String? = nil, building: Bool = false,
-        on session: PostgresSession? = nil
+        on session: PostgresSession? = nil, freshCluster: Bool = false
     ) async throws -> [String] {
         guard var endpoint = PostgresSession.Endpoint.of(service) else { return [] }
         if let name { endpoint.database = name }
         let database = endpoint.database
-        let display = { (path: String) in path.hasPrefix(plan.projectDirectory + "/") ? String(path.dropFirst(plan.projectDirectory.count + 1)) : path }
+        let display = { (path: String) in path.hasPrefix(plan.projectDirectory + "/") ? String(path.dropFirst(plan.projectDirectory.count + 1)) : path
+        }
         func setUp(_ session: PostgresSession, created: Bool) async throws -> [String] {
             var notes = created ? ["created database \(database)"] : []
+            // A new database has no bookkeeping tables: made before the first read, which would fail in the log.
+            if created { try await DevstackSchema.create(on: session) }
             let supabase = service.setting("supabase") == .bool(true)
             // Scripts run with Supabase's search path. New sessions get it from the database (the bootstrap
             // sets it there), the one that applies the bootstrap does not: set it here before the first
@@ -50,7 +53,8 @@ public enum PostgresSetup {
             if created && seedNewDatabase, let seed = service.setting("seed")?.description {
                 let path = FilePath.absolute(seed, relativeTo: plan.stackDirectory)
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                    throw PostgresServiceError(.seedFailed, "seed file \(display(path)) does not exist", fix: "create it, or remove 'seed:' from \(service.name)")
+                    throw PostgresServiceError(
+                        .seedFailed, "seed file \(display(path)) does not exist", fix: "create it, or remove 'seed:' from \(service.name)")
                 }
                 do {
                     try await beforeScript()
@@ -66,14 +70,19 @@ public enum PostgresSetup {
             defer { session.closeInBackground() }
             return try await setUp(session, created: building)
         }
-        // Straight to the database, which is there on every start but the first: a connection costs milliseconds.
-        do {
-            return try await PostgresSession.with(endpoint) { try await setUp($0, created: building) }
-        } catch where PostgresSession.sqlState(of: error) == "3D000" {
+        func create() async throws -> [String] {
             try await PostgresSession.with(endpoint.with(database: "postgres")) { session in
                 try await session.execute("create database \"\(database.replacingOccurrences(of: "\"", with: "\"\""))\"")
             }
             return try await PostgresSession.with(endpoint) { try await setUp($0, created: true) }
+        }
+        // A cluster initdb just made has no such database: asking for it would put a FATAL in the log.
+        if freshCluster { return try await create() }
+        // Straight to the database, which is there on every start but the first: a connection costs milliseconds.
+        do {
+            return try await PostgresSession.with(endpoint) { try await setUp($0, created: building) }
+        } catch  where PostgresSession.sqlState(of: error) == "3D000" {
+            return try await create()
         }
     }
 }

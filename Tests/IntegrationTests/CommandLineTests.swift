@@ -17,7 +17,9 @@ import Testing
 
     @Test func configErrorsExitTwoNameTheSpotAndWriteNothing() async throws {
         try await withTemporaryDirectory { directory in
-            try directory.write("stacks/default/stack.yaml", "services:\n  db:\n    kind: postgress\n  web:\n    kind: process\n    command: ./web\n    depends_on: [cache]\n")
+            try directory.write(
+                "stacks/default/stack.yaml",
+                "services:\n  db:\n    kind: postgress\n  web:\n    kind: process\n    command: ./web\n    depends_on: [cache]\n")
             try directory.write("profiles/local.yaml", "ports: { base: 40000 }\n")
             let result = try DevstackBinary.run(["validate"], in: directory.path)
             #expect(result.status == 2)
@@ -37,6 +39,17 @@ import Testing
         let stack = try DevstackBinary.run(["validate", "--stack", "nope"], in: root)
         #expect(stack.status == 2)
         #expect(stack.standardError.contains("use --stack with one of: default"))
+    }
+
+    @Test func aYAMLSyntaxErrorSaysWhereTheConstructBegan() async throws {
+        try await withTemporaryDirectory { directory in
+            try directory.write("stacks/default/stack.yaml", "services:\n  a: { kind: process, command: [\"true\",\n  b: 1\n")
+            try directory.write("profiles/local.yaml", "ports: auto\n")
+            let result = try DevstackBinary.run(["validate"], in: directory.path)
+            #expect(result.status == 2)
+            #expect(result.standardError.contains("stacks/default/stack.yaml:4:1: YAML syntax error: did not find expected ',' or ']'"))
+            #expect(result.standardError.contains("(while parsing a flow sequence started at 2:32)"), "\(result.standardError)")
+        }
     }
 
     @Test func profileComesFromTheEnvironment() throws {
@@ -98,7 +111,10 @@ import Testing
 
     @Test func envOfOneServiceAndSecretsStableAcrossRuns() async throws {
         try await withTemporaryDirectory { directory in
-            try directory.write("stacks/default/stack.yaml", "services:\n  db: { kind: postgres }\n  auth: { kind: auth }\n  web:\n    kind: process\n    command: ./web\n    env: { KEY: '${auth.anon_key}', DB: '${db.url}' }\n")
+            try directory.write(
+                "stacks/default/stack.yaml",
+                "services:\n  db: { kind: postgres }\n  auth: { kind: auth }\n  web:\n    kind: process\n    command: ./web\n    env: { KEY: '${auth.anon_key}', DB: '${db.url}' }\n"
+            )
             try directory.write("profiles/local.yaml", "ports: { base: 41500 }\n")
             let first = try DevstackBinary.run(["env", "--service", "web", "--format", "dotenv"], in: directory.path)
             let second = try DevstackBinary.run(["env", "--service", "web", "--format", "dotenv"], in: directory.path)

@@ -50,8 +50,11 @@ import Testing
         stack: String = Self.stack, profile: String = "ports: auto\n", migrations: [String: String] = ["001_notes.sql": notesMigration],
         arguments: [String] = []
     ) throws -> StackUnderTest {
-        try StackUnderTest(stack: stack, profile: profile, arguments: arguments, files: ["stacks/default/seed.sql": Self.seed].merging(
-            Dictionary(uniqueKeysWithValues: migrations.map { ("stacks/default/migrations/\($0.key)", $0.value) })) { $1 })
+        try StackUnderTest(
+            stack: stack, profile: profile, arguments: arguments,
+            files: ["stacks/default/seed.sql": Self.seed].merging(
+                Dictionary(uniqueKeysWithValues: migrations.map { ("stacks/default/migrations/\($0.key)", $0.value) })
+            ) { $1 })
     }
 
     /// Counts the notes a session sees, acting as `role` with these claims.
@@ -80,10 +83,13 @@ import Testing
             try await session.execute("set local role authenticated")
             try await session.execute(#"select set_config('request.jwt.claims', '{"sub":"\#(Self.carol)"}', true)"#)
             try await session.execute("insert into public.notes (body) values ('c1')")
-            await #expect(throws: (any Error).self) { try await session.execute("insert into public.notes (user_id, body) values ('\(Self.alice)', 'forged')") }
+            await #expect(throws: (any Error).self) {
+                try await session.execute("insert into public.notes (user_id, body) values ('\(Self.alice)', 'forged')")
+            }
             try await session.execute("rollback")
             #expect(try await session.strings("select (auth.role() is null)::text").first == "true")
-            let roles = try await session.strings("select rolname from pg_roles where rolname in ('anon','authenticated','service_role','authenticator') order by 1")
+            let roles = try await session.strings(
+                "select rolname from pg_roles where rolname in ('anon','authenticated','service_role','authenticator') order by 1")
             #expect(roles == ["anon", "authenticated", "authenticator", "service_role"])
             #expect(try await session.strings("select rolbypassrls::text from pg_roles where rolname = 'service_role'") == ["true"])
             // Seeded users with NULL tokens and the generated confirmed_at column.
@@ -91,6 +97,23 @@ import Testing
             #expect(try await session.strings("select (confirmed_at is not null)::text from auth.users where id = '\(Self.alice)'") == ["true"])
         }
         #expect(try await stack.stop() == 0)
+    }
+
+    @Test func aFirstStartAndAWarmOnePutNoErrorIntoTheLog() async throws {
+        // devstack's own probing asks the catalog first: the user's log shows the user's problems only.
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        _ = try await stack.postgresEndpoint()
+        #expect(try await stack.stop() == 0)
+        let again = try stack.restart()
+        _ = try await again.postgresEndpoint()
+        #expect(try await again.stop() == 0)
+        let log = stack.log("db")
+        #expect(log.contains("created database app"))
+        // (Postgres's own "terminating connection due to administrator command" at a stop is its word, not devstack's.)
+        for marker in ["FATAL:  database", "ERROR"] {
+            #expect(!log.contains(marker), "\(log.split(separator: "\n").filter { $0.contains(marker) })")
+        }
     }
 
     @Test func aFailingMigrationNamesFileLineAndMessageAndKeepsTheLastGoodOne() async throws {
@@ -127,7 +150,9 @@ import Testing
         let stack = try makeStack()
         defer { stack.cleanUp() }
         let endpoint = try await stack.postgresEndpoint()
-        try await PostgresSession.with(endpoint) { try await $0.execute("insert into public.notes (user_id, body) values ('\(Self.carol)', 'committed')") }
+        try await PostgresSession.with(endpoint) {
+            try await $0.execute("insert into public.notes (user_id, body) values ('\(Self.carol)', 'committed')")
+        }
         let before = try #require(await stack.status()?.services.first)
         let postmaster = try #require(before.pid)
         #if os(Linux)
@@ -293,7 +318,8 @@ import Testing
     }
 
     @Test func ephemeralDataIsGoneAfterDown() async throws {
-        let stack = try makeStack(profile: "ports: auto\ndata: ephemeral\npostgres: { fsync: \"off\", synchronous_commit: \"off\", full_page_writes: \"off\" }\n")
+        let stack = try makeStack(
+            profile: "ports: auto\ndata: ephemeral\npostgres: { fsync: \"off\", synchronous_commit: \"off\", full_page_writes: \"off\" }\n")
         defer { stack.cleanUp() }
         let endpoint = try await stack.postgresEndpoint()
         try await PostgresSession.with(endpoint) { (session: PostgresSession) async throws in
@@ -365,7 +391,8 @@ import Testing
             defer { _ = try? DevstackBinary.runProcess("/usr/bin/setpriv", asPostgres + ["down"], in: project) }
             let up = try DevstackBinary.runProcess("/usr/bin/setpriv", asPostgres + ["up", "--detach"], in: project)
             #expect(up.status == 0, "\(up.standardError)")
-            let psql = try DevstackBinary.runProcess("/usr/bin/setpriv", asPostgres + ["psql", "--", "-tAc", "select current_user || ' ' || count(*) from public.notes"], in: project)
+            let psql = try DevstackBinary.runProcess(
+                "/usr/bin/setpriv", asPostgres + ["psql", "--", "-tAc", "select current_user || ' ' || count(*) from public.notes"], in: project)
             #expect(psql.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == "postgres 3")
             var isLink: ObjCBool = false
             #expect(FileManager.default.fileExists(atPath: "\(project)/.devstack/local/data/db/PG_VERSION", isDirectory: &isLink))
