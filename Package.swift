@@ -191,7 +191,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "DevstackCore", "DevstackSystem", "DevstackProject", "DevstackDriverKit", "DevstackSupervisor", "DevstackPostgres", "DevstackTestSupport",
+                "DevstackCore", "DevstackSystem", "DevstackProject", "DevstackDriverKit", "DevstackSupervisor", "DevstackPostgres",
+                "DevstackTestSupport",
             ]
         ),
     ],

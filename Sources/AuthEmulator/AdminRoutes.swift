@@ -167,7 +167,8 @@ extension AuthServer {
             try checkStrength(password)
             if let user, user.emailConfirmed { throw AuthError(422, "email_exists", "A user with this email address has already been registered") }
             if user == nil {
-                user = try await store.create(.init(email: email, passwordHash: try await hashPassword(password), userMetadata: try body.dictionary("data") ?? [:]))
+                user = try await store.create(
+                    .init(email: email, passwordHash: try await hashPassword(password), userMetadata: try body.dictionary("data") ?? [:]))
             }
             sendType = "signup"
         case "invite":

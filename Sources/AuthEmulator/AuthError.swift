@@ -22,7 +22,6 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(status) \(code): \(message)" }
 
-
     static let invalidCredentials = AuthError(400, "invalid_credentials", "Invalid login credentials")
     static let notAdmin = AuthError(403, "not_admin", "User not allowed")
     static let noAuthorization = AuthError(401, "no_authorization", "This endpoint requires a Bearer token")

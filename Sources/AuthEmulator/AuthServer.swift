@@ -113,7 +113,8 @@ public struct AuthServer: Sendable {
             user = try await store.update(existing.id, .init(passwordHash: hash, userMetadata: metadata))
         } else {
             user = try await store.create(
-                .init(email: email, phone: phone, passwordHash: hash, emailConfirmed: email != nil && autoconfirm,
+                .init(
+                    email: email, phone: phone, passwordHash: hash, emailConfirmed: email != nil && autoconfirm,
                     phoneConfirmed: email == nil && autoconfirm, userMetadata: metadata))
         }
         if autoconfirm {
@@ -254,7 +255,9 @@ public struct AuthServer: Sendable {
         let email = try body.text("email")?.lowercased()
         let phone = magicLinkOnly ? nil : try body.text("phone").map(Self.normalizedPhone)
         guard email != nil || phone != nil else {
-            throw AuthError(400, "validation_failed", magicLinkOnly ? "Password recovery requires an email" : "Only an email address or phone number should be provided")
+            throw AuthError(
+                400, "validation_failed",
+                magicLinkOnly ? "Password recovery requires an email" : "Only an email address or phone number should be provided")
         }
         if let email { try Self.validate(email: email) }
         if email != nil && !configuration.emailEnabled { throw AuthError(422, "email_provider_disabled", "Email logins are disabled") }
@@ -275,7 +278,9 @@ public struct AuthServer: Sendable {
         var request = request
         try await limit("otp", request)
         let body = try await RequestBody.read(&request)
-        guard let email = try body.text("email")?.lowercased() else { throw AuthError(400, "validation_failed", "Password recovery requires an email") }
+        guard let email = try body.text("email")?.lowercased() else {
+            throw AuthError(400, "validation_failed", "Password recovery requires an email")
+        }
         try Self.validate(email: email)
         // Unknown addresses get the same answer: no user enumeration.
         if let user = try await store.user(email: email) {
@@ -409,7 +414,8 @@ public struct AuthServer: Sendable {
             changes.recoverySent = true
         }
         let updated = try await store.update(user.id, changes)
-        let link = "\(configuration.issuer)/verify?token=\(hash)&type=\(type)&redirect_to=\(redirect.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=?#"))) ?? redirect)"
+        let link =
+            "\(configuration.issuer)/verify?token=\(hash)&type=\(type)&redirect_to=\(redirect.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=?#"))) ?? redirect)"
         let subjects = [
             "signup": "Confirm Your Signup", "invite": "You have been invited", "magiclink": "Your Magic Link", "recovery": "Reset Your Password",
             "email_change": "Confirm Email Change", "sms": "Your code",

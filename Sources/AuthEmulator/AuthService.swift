@@ -20,7 +20,8 @@ public enum AuthService {
             router: server.router(), server: .devstack(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "devstack-auth"), logger: logger)
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: client), .init(service: application)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [.init(service: client), .init(service: application)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -200,8 +200,10 @@ struct AuthStore: Sendable {
                 }
             }
         } catch let error where error.postgres?.sqlState == "23505" {
-            throw AuthError(422, new.phone != nil && new.email == nil ? "phone_exists" : "email_exists",
-                new.phone != nil && new.email == nil ? "Phone number already registered by another user" : "A user with this email address has already been registered")
+            throw AuthError(
+                422, new.phone != nil && new.email == nil ? "phone_exists" : "email_exists",
+                new.phone != nil && new.email == nil
+                    ? "Phone number already registered by another user" : "A user with this email address has already been registered")
         }
         guard let user = try await user(id: id) else { throw AuthError.userNotFound }
         return user

@@ -28,10 +28,14 @@ struct Logs: AsyncParsableCommand {
         let known = LogReader.services(in: directory)
         let wanted = services.isEmpty ? known : services
         if let missing = wanted.first(where: { !known.contains($0) }) {
-            throw SupervisorError(.unknownService, "no logs for '\(missing)' in \(directory)", fix: known.isEmpty ? "start the stack with `devstack up`" : "logs exist for: \(known.joined(separator: ", "))")
+            throw SupervisorError(
+                .unknownService, "no logs for '\(missing)' in \(directory)",
+                fix: known.isEmpty ? "start the stack with `devstack up`" : "logs exist for: \(known.joined(separator: ", "))")
         }
         let sinceDate = try since.map { text in
-            guard let date = LogReader.parseSince(text) else { throw ValidationError("--since: '\(text)' is neither a duration (10m) nor an ISO 8601 time") }
+            guard let date = LogReader.parseSince(text) else {
+                throw ValidationError("--since: '\(text)' is neither a duration (10m) nor an ISO 8601 time")
+            }
             return date
         }
         let view = ConsoleView(services: wanted, showLogs: true, environment: ProcessInfo.processInfo.environment)

@@ -16,7 +16,8 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let (plan, _) = try await project.workspace().planMatchingRunningStack(environment: project.environment)
         let notes = try await PostgresTools.migrate(plan: plan, service: PostgresTools.service(in: plan, named: service))
-        Console.standardOutput.write((notes.isEmpty ? ["devstack: no pending migrations"] : notes.map { "devstack: \($0)" }).joined(separator: "\n") + "\n")
+        Console.standardOutput.write(
+            (notes.isEmpty ? ["devstack: no pending migrations"] : notes.map { "devstack: \($0)" }).joined(separator: "\n") + "\n")
     }
 }
 

@@ -44,6 +44,7 @@ struct Reset: AsyncParsableCommand {
         }
         let lines = outcomes.map { "devstack: \($0.service): \($0.summary)" }
         Console.standardOutput.write(
-            (lines.isEmpty ? ["devstack: nothing to reset"] : lines).joined(separator: "\n") + (started ? " (the stack was stopped: its databases were started for this)" : "") + "\n")
+            (lines.isEmpty ? ["devstack: nothing to reset"] : lines).joined(separator: "\n")
+                + (started ? " (the stack was stopped: its databases were started for this)" : "") + "\n")
     }
 }

@@ -28,7 +28,8 @@ struct Restart: ServiceControlCommand {
 }
 
 struct Stop: ServiceControlCommand {
-    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop one service of the running stack (it stays stopped until `start`).")
+    static let configuration = CommandConfiguration(
+        commandName: "stop", abstract: "Stop one service of the running stack (it stays stopped until `start`).")
     static let action = "stop"
     @OptionGroup var project: ProjectOptions
     @Argument(help: "The service.") var service: String

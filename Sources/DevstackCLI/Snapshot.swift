@@ -21,7 +21,8 @@ struct Snapshot: ParsableCommand {
     static func withDatabase<T: Sendable>(
         _ project: ProjectOptions, service name: String?, _ body: @escaping @Sendable (DatabaseReset) async throws -> T
     ) async throws -> T {
-        try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment, drivers: DriverSet.standard) { plan, _ in
+        try await StackRunner.withRunningStack(workspace: project.workspace(), environment: project.environment, drivers: DriverSet.standard) {
+            plan, _ in
             let service = try PostgresTools.service(in: plan, named: name)
             guard let database = DatabaseReset(service: service, plan: plan) else {
                 throw PostgresServiceError(.connection, "\(service.name) has no port or password in the plan: devstack does not run it")
@@ -31,7 +32,8 @@ struct Snapshot: ParsableCommand {
     }
 
     struct Save: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "save", abstract: "Save the database's current state under NAME (replacing one of that name).")
+        static let configuration = CommandConfiguration(
+            commandName: "save", abstract: "Save the database's current state under NAME (replacing one of that name).")
         @OptionGroup var project: ProjectOptions
         @Option(help: "The postgres service. (default: the only one)") var service: String?
         @Argument(help: "Lowercase letters, digits and '_'.") var name: String
@@ -55,7 +57,8 @@ struct Snapshot: ParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "List snapshots; stale ones predate a change of migrations or seed.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "List snapshots; stale ones predate a change of migrations or seed.")
         @OptionGroup var project: ProjectOptions
         @Option(help: "The postgres service. (default: the only one)") var service: String?
 

@@ -46,7 +46,8 @@ struct Up: AsyncParsableCommand {
             projectArguments: ["--stack", workspace.stack, "--profile", workspace.profile, "--project-dir", workspace.projectDirectory])
         if detach && !backgroundSupervisor {
             Console.standardOutput.write(
-                try await StackRunner.runDetached(workspace: workspace, options: options, environment: project.environment, drivers: DriverSet.standard) + "\n")
+                try await StackRunner.runDetached(
+                    workspace: workspace, options: options, environment: project.environment, drivers: DriverSet.standard) + "\n")
             return
         }
         let status = try await StackRunner.runForeground(

@@ -46,7 +46,9 @@ public struct ConfigDiagnostic: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         var text = "error: \(headline)"
         if let snippet {
-            text += "\n" + snippet.split(separator: "\n", omittingEmptySubsequences: false)
+            text +=
+                "\n"
+                + snippet.split(separator: "\n", omittingEmptySubsequences: false)
                 .map { "    | " + $0 }.joined(separator: "\n")
         }
         if let fix { text += "\n    fix: \(fix)" }

@@ -26,7 +26,8 @@ public enum EnvFormat: String, Sendable, CaseIterable {
     /// Single quotes where they suffice (literal in dotenv readers); otherwise double quotes with escapes.
     static func dotenvQuoted(_ value: String) -> String {
         if !value.contains("'") && !value.contains("\n") { return "'\(value)'" }
-        let escaped = value
+        let escaped =
+            value
             .replacingOccurrences(of: "\\", with: "\\\\")
             .replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "\n", with: "\\n")

@@ -203,7 +203,9 @@ struct FixtureParser {
             do {
                 _ = try NSRegularExpression(pattern: text)
             } catch {
-                reader.error(value, "'\(text)' is not a valid regular expression", fix: "check brackets and escapes; in YAML, single-quote patterns with backslashes")
+                reader.error(
+                    value, "'\(text)' is not a valid regular expression",
+                    fix: "check brackets and escapes; in YAML, single-quote patterns with backslashes")
                 return nil
             }
             return .regex(text)
@@ -291,7 +293,8 @@ extension ProjectLoader {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
                 diagnostics.report(
-                    at: entry.location, in: sources.first { $0.displayPath == entry.location.file }, entry.keyPath, "fixtures folder \(folder) does not exist",
+                    at: entry.location, in: sources.first { $0.displayPath == entry.location.file }, entry.keyPath,
+                    "fixtures folder \(folder) does not exist",
                     fix: "create it with a fixtures/*.yaml file, or remove '\(entry.key)'")
                 loaded[folder] = []
                 continue

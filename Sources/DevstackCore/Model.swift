@@ -33,17 +33,18 @@ public enum DataMode: String, Sendable, Codable, CaseIterable {
 }
 
 public enum StopSignal: String, Sendable, Codable, CaseIterable {
-    case TERM, INT, QUIT, HUP, KILL, USR1, USR2
+    // Spelled as in `kill -l`, which is how stack files write them.
+    case term = "TERM", interrupt = "INT", quit = "QUIT", hangUp = "HUP", kill = "KILL", user1 = "USR1", user2 = "USR2"
 
     public var number: Int32 {
         switch self {
-        case .TERM: return SIGTERM
-        case .INT: return SIGINT
-        case .QUIT: return SIGQUIT
-        case .HUP: return SIGHUP
-        case .KILL: return SIGKILL
-        case .USR1: return SIGUSR1
-        case .USR2: return SIGUSR2
+        case .term: return SIGTERM
+        case .interrupt: return SIGINT
+        case .quit: return SIGQUIT
+        case .hangUp: return SIGHUP
+        case .kill: return SIGKILL
+        case .user1: return SIGUSR1
+        case .user2: return SIGUSR2
         }
     }
 }

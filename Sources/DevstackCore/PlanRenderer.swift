@@ -101,6 +101,7 @@ public struct PlanRenderer {
         case .exec(let command): probe = "exec " + command.map(EnvFormat.shellQuoted).joined(separator: " ")
         case .builtIn(let kind, let port): probe = "built-in \(kind.rawValue) check on \(port)"
         }
-        return "\(probe), every \(health.intervalMs)ms once ready, timeout \(health.timeoutMs)ms, \(health.retries) retries, \(health.startPeriodMs)ms to start"
+        return
+            "\(probe), every \(health.intervalMs)ms once ready, timeout \(health.timeoutMs)ms, \(health.retries) retries, \(health.startPeriodMs)ms to start"
     }
 }

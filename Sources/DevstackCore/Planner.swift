@@ -127,7 +127,9 @@ public struct Planner {
             requested[name] = (value, origin)
         }
         if (profile.protected || profile.remote) {
-            for (name, demo) in [("jwt_secret", SupabaseDemo.jwtSecret), ("anon_key", SupabaseDemo.anonKey), ("service_role_key", SupabaseDemo.serviceRoleKey)]
+            for (name, demo) in [
+                ("jwt_secret", SupabaseDemo.jwtSecret), ("anon_key", SupabaseDemo.anonKey), ("service_role_key", SupabaseDemo.serviceRoleKey),
+            ]
             where requested[name]?.value == demo {
                 let template = profile.secrets.first { $0.name == name }?.value
                 diagnostics.report(
@@ -219,7 +221,9 @@ public struct Planner {
             let overrides = profile.override(for: service.name)?.ports ?? [:]
             for portName in service.portNames {
                 if let located = overrides[portName] {
-                    ports.append(PlannedPort(name: portName, number: located.value, origin: ValueOrigin(.profile, location: located.location, detail: "pinned")))
+                    ports.append(
+                        PlannedPort(
+                            name: portName, number: located.value, origin: ValueOrigin(.profile, location: located.location, detail: "pinned")))
                     continue
                 }
                 if let running = inputs.runningPorts[service.name]?[portName] {
@@ -233,11 +237,15 @@ public struct Planner {
                     while used.contains(candidate) { candidate += 1 }
                     used.insert(candidate)
                     next = candidate + 1
-                    ports.append(PlannedPort(name: portName, number: candidate, origin: ValueOrigin(.profile, location: profile.ports?.location, detail: "ports.base")))
+                    ports.append(
+                        PlannedPort(
+                            name: portName, number: candidate, origin: ValueOrigin(.profile, location: profile.ports?.location, detail: "ports.base"))
+                    )
                 case .auto:
                     guard let allocator = inputs.portAllocator, let free = allocator(used) else {
                         diagnostics.report(
-                            at: profile.ports?.location, in: inputs.project.profileSource, "ports", "no free port could be found for \(service.name).\(portName)",
+                            at: profile.ports?.location, in: inputs.project.profileSource, "ports",
+                            "no free port could be found for \(service.name).\(portName)",
                             fix: "free some ports, or pin this one under services.\(service.name).ports")
                         continue
                     }
@@ -247,7 +255,9 @@ public struct Planner {
                     diagnostics.report(
                         at: profile.location, in: inputs.project.profileSource, "ports",
                         "service \(service.name) needs port '\(portName)' but the profile assigns no ports",
-                        fix: "add 'ports: { base: 54321 }' or 'ports: auto' to \(profile.file), or pin it under services.\(service.name).ports.\(portName)")
+                        fix:
+                            "add 'ports: { base: 54321 }' or 'ports: auto' to \(profile.file), or pin it under services.\(service.name).ports.\(portName)"
+                    )
                 }
             }
             planned[service.name] = ports
@@ -265,9 +275,10 @@ public struct Planner {
     /// Kahn's algorithm in stack order; a cycle is reported with its path.
     private func startLayers() -> [[String]] {
         let names = stack.services.map(\.name)
-        var remaining = Dictionary(uniqueKeysWithValues: stack.services.map { service in
-            (service.name, Set(service.dependsOn.map(\.service).filter { names.contains($0) && $0 != service.name }))
-        })
+        var remaining = Dictionary(
+            uniqueKeysWithValues: stack.services.map { service in
+                (service.name, Set(service.dependsOn.map(\.service).filter { names.contains($0) && $0 != service.name }))
+            })
         var layers: [[String]] = []
         while !remaining.isEmpty {
             let ready = names.filter { remaining[$0]?.isEmpty == true }
@@ -322,7 +333,8 @@ public struct Planner {
                 continue
             }
             if target.name == spec.name {
-                diagnostics.report(at: dependency.location, in: source, dependency.keyPath, "a service cannot depend on itself", fix: "remove this entry")
+                diagnostics.report(
+                    at: dependency.location, in: source, dependency.keyPath, "a service cannot depend on itself", fix: "remove this entry")
                 continue
             }
             let hasProbe = target.health != nil || target.kind.hasBuiltInProbe
@@ -337,7 +349,8 @@ public struct Planner {
                 let policy = restartPolicy(of: target).policy
                 if target.kind != .process {
                     diagnostics.report(
-                        at: dependency.location, in: source, dependency.keyPath, "'\(target.name)' is a \(target.kind.rawValue) service and never completes",
+                        at: dependency.location, in: source, dependency.keyPath,
+                        "'\(target.name)' is a \(target.kind.rawValue) service and never completes",
                         fix: "depend on it with 'healthy'")
                 } else if policy == .always {
                     diagnostics.report(
@@ -384,9 +397,9 @@ public struct Planner {
             origin: restartSpec.origin)
 
         let stop = PlannedStop(
-            signal: spec.stop.signal ?? (spec.kind == .postgres ? .INT : .TERM),
+            signal: spec.stop.signal ?? (spec.kind == .postgres ? .interrupt : .term),
             timeoutMs: Int(spec.stop.timeout?.milliseconds ?? Int64(Self.defaultStopTimeoutMs)),
-            escalation: spec.kind == .postgres && spec.stop.signal == nil ? .QUIT : nil)
+            escalation: spec.kind == .postgres && spec.stop.signal == nil ? .quit : nil)
 
         let env = resolveEnv(stackEntries: spec.env, profileEntries: override?.env ?? [], service: spec, context: context, envFile: spec.envFile)
 
@@ -414,7 +427,8 @@ public struct Planner {
         } else if databases.count != 1 {
             diagnostics.report(
                 at: spec.location, in: inputs.project.stackSource, spec.keyPath,
-                databases.isEmpty ? "an auth service needs a postgres service to keep its users in" : "several postgres services: say which one keeps the users",
+                databases.isEmpty
+                    ? "an auth service needs a postgres service to keep its users in" : "several postgres services: say which one keeps the users",
                 fix: databases.isEmpty ? "add a service of kind postgres" : "add 'database: <service>' (one of \(databases.joined(separator: ", ")))")
         }
     }
@@ -524,7 +538,9 @@ public struct Planner {
                     continue
                 }
                 guard let resolved = context.resolve(template, service: service, source: source) else { continue }
-                set(PlannedValue(name: entry.name, value: resolved.value, origin: ValueOrigin(origin, location: entry.location, detail: resolved.explanation)))
+                set(
+                    PlannedValue(
+                        name: entry.name, value: resolved.value, origin: ValueOrigin(origin, location: entry.location, detail: resolved.explanation)))
             }
         }
         return values.compactMap { $0 }
@@ -550,7 +566,9 @@ public struct Planner {
                     fix: "add 'remote: true' to this profile, or remove the url: devstack runs this service itself here")
                 continue
             }
-            guard let value = ResolutionContext.resolveSimple(template, planner: self, source: inputs.project.profileSource, what: "urls", profileValues: profileValues)
+            guard
+                let value = ResolutionContext.resolveSimple(
+                    template, planner: self, source: inputs.project.profileSource, what: "urls", profileValues: profileValues)
             else { continue }
             guard let components = URLComponents(string: value), components.scheme != nil, components.host != nil else {
                 diagnostics.report(
@@ -567,7 +585,9 @@ public struct Planner {
         if profile.remote {
             guard let url = context.remoteURLs[spec.name], let components = URLComponents(string: url) else { return [:] }
             var attributes = ["url": url, "host": components.host ?? ""]
-            let port = components.port ?? (components.scheme == "https" ? 443 : components.scheme == "postgresql" || components.scheme == "postgres" ? 5432 : 80)
+            let port =
+                components.port
+                ?? (components.scheme == "https" ? 443 : components.scheme == "postgresql" || components.scheme == "postgres" ? 5432 : 80)
             attributes["port"] = String(port)
             for name in spec.portNames { attributes["port.\(name)"] = String(port) }
             if spec.kind == .postgres {
@@ -588,7 +608,8 @@ public struct Planner {
         let base = ports.first.map { "http://\(host):\($0.number)" }
         switch spec.kind {
         case .postgres:
-            let database = spec.settings.first { $0.key == "database" }.map(\.value.description)
+            let database =
+                spec.settings.first { $0.key == "database" }.map(\.value.description)
                 ?? profile.override(for: spec.name)?.settings.first { $0.key == "database" }.map(\.value.description) ?? spec.name
             let password = inputs.secrets.values["postgres_password"] ?? ""
             attributes["user"] = "postgres"

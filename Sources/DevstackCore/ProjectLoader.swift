@@ -49,14 +49,16 @@ public enum ProjectLoader {
         switch read("\(projectDirectory)/\(stackPath)") {
         case .text(let text): stackText = text
         case .unusable(let problem):
-            throw ConfigError(code: .stackNotFound, message: "stack '\(stackName)': \(projectDirectory)/\(stackPath) \(problem.reason)", fix: problem.fix)
+            throw ConfigError(
+                code: .stackNotFound, message: "stack '\(stackName)': \(projectDirectory)/\(stackPath) \(problem.reason)", fix: problem.fix)
         case .missing:
             let available = availableStacks(in: projectDirectory)
             throw ConfigError(
                 code: .stackNotFound, message: "no stack '\(stackName)': \(projectDirectory)/\(stackPath) does not exist",
                 fix: available.isEmpty
                     ? "run `devstack init` to create stacks/default"
-                    : "use --stack with one of: \(available.joined(separator: ", "))" + (Suggestion.closest(to: stackName, among: available).map { " (did you mean '\($0)'?)" } ?? ""))
+                    : "use --stack with one of: \(available.joined(separator: ", "))"
+                        + (Suggestion.closest(to: stackName, among: available).map { " (did you mean '\($0)'?)" } ?? ""))
         }
         let profileText: String
         switch read("\(projectDirectory)/\(profilePath)") {
@@ -70,7 +72,8 @@ public enum ProjectLoader {
                 code: .profileNotFound, message: "no profile '\(profileName)': \(projectDirectory)/\(profilePath) does not exist",
                 fix: available.isEmpty
                     ? "run `devstack init` to create profiles/"
-                    : "use --profile (or DEVSTACK_PROFILE) with one of: \(available.joined(separator: ", "))" + (Suggestion.closest(to: profileName, among: available).map { " (did you mean '\($0)'?)" } ?? ""))
+                    : "use --profile (or DEVSTACK_PROFILE) with one of: \(available.joined(separator: ", "))"
+                        + (Suggestion.closest(to: profileName, among: available).map { " (did you mean '\($0)'?)" } ?? ""))
         }
         let diagnostics = DiagnosticCollector()
         let stackSource = SourceText(displayPath: stackPath, text: stackText)

@@ -72,7 +72,9 @@ struct ResolutionContext {
     private func explain(_ attribute: String, of target: ServiceSpec) -> String {
         var parts: [String] = []
         let usesPort = ["url", "port"].contains(attribute) || attribute.hasPrefix("port.")
-        if usesPort, let port = attribute.hasPrefix("port.") ? ports[target.name]?.first(where: { "port.\($0.name)" == attribute }) : ports[target.name]?.first {
+        if usesPort,
+            let port = attribute.hasPrefix("port.") ? ports[target.name]?.first(where: { "port.\($0.name)" == attribute }) : ports[target.name]?.first
+        {
             parts.append("port \(port.number) from \(port.origin)")
         }
         let secret: String? = {
@@ -115,8 +117,9 @@ struct ResolutionContext {
             }
             return fail(
                 template, source, "unknown secret '\(name)'",
-                fix: "declare it under 'secrets:' in \(profile.file); " + Suggestion.didYouMean(
-                    name, among: Array(Set(inputs.secrets.values.keys).union(BuiltInSecret.allCases.map(\.rawValue))), noun: "secrets"))
+                fix: "declare it under 'secrets:' in \(profile.file); "
+                    + Suggestion.didYouMean(
+                        name, among: Array(Set(inputs.secrets.values.keys).union(BuiltInSecret.allCases.map(\.rawValue))), noun: "secrets"))
         case .devstack(let name):
             let paths = inputs.paths
             let known = [
@@ -124,7 +127,8 @@ struct ResolutionContext {
                 "stack_dir": paths.stackDirectory(inputs.project.stack.name), "state_dir": paths.stateDirectory(profile.name),
             ]
             if let value = known[name] { return (value, "\(reference)") }
-            return fail(template, source, "devstack has no '\(name)'", fix: Suggestion.didYouMean(name, among: Array(known.keys), noun: "known paths"))
+            return fail(
+                template, source, "devstack has no '\(name)'", fix: Suggestion.didYouMean(name, among: Array(known.keys), noun: "known paths"))
         case .service(let name, let attribute):
             let targetName: String
             if name == "self" {
@@ -168,7 +172,8 @@ struct ResolutionContext {
                     fix: "add services.\(target.name).url to \(profile.file), or remove this variable there (NAME: null)")
             }
             if target.portNames.isEmpty {
-                return fail(template, source, "\(reference) needs a port, and '\(target.name)' has none", fix: "add 'ports: [http]' to \(target.name)")
+                return fail(
+                    template, source, "\(reference) needs a port, and '\(target.name)' has none", fix: "add 'ports: [http]' to \(target.name)")
             }
             return fail(template, source, "\(reference) is not available", fix: "check the profile's ports and secrets")
         }

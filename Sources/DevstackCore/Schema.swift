@@ -14,11 +14,17 @@ public enum ConfigSchema {
     static let durationPattern = #"^[0-9]+(\.[0-9]+)?(ms|s|m|h)?$"#
 
     static var duration: JSONValue {
-        .object(["type": .array([.string("string"), .string("number")]), "pattern": .string(durationPattern), "description": .string("500ms, 5s, 2m, 1h, or seconds")])
+        .object([
+            "type": .array([.string("string"), .string("number")]), "pattern": .string(durationPattern),
+            "description": .string("500ms, 5s, 2m, 1h, or seconds"),
+        ])
     }
 
     static var template: JSONValue {
-        .object(["type": .array([.string("string"), .string("number"), .string("boolean")]), "description": .string("may hold ${...} references; $$ is a literal $")])
+        .object([
+            "type": .array([.string("string"), .string("number"), .string("boolean")]),
+            "description": .string("may hold ${...} references; $$ is a literal $"),
+        ])
     }
 
     static func enumeration(_ values: [String], description: String? = nil) -> JSONValue {
@@ -43,21 +49,28 @@ public enum ConfigSchema {
     static var stringList: JSONValue { .object(["type": .string("array"), "items": .object(["type": .string("string")])]) }
 
     static var command: JSONValue {
-        .object(["oneOf": .array([
-            .object(["type": .string("array"), "items": .object(["type": .string("string")]), "minItems": .number(1), "description": .string("exec'd as is")]),
-            .object(["type": .string("string"), "description": .string("run by /bin/sh -c")]),
-        ])])
+        .object([
+            "oneOf": .array([
+                .object([
+                    "type": .string("array"), "items": .object(["type": .string("string")]), "minItems": .number(1),
+                    "description": .string("exec'd as is"),
+                ]),
+                .object(["type": .string("string"), "description": .string("run by /bin/sh -c")]),
+            ])
+        ])
     }
 
     static var restart: JSONValue {
         let policies = RestartPolicy.allCases.map(\.rawValue)
-        return .object(["oneOf": .array([
-            enumeration(policies),
-            object([
-                "policy": enumeration(policies), "backoff": duration, "max_backoff": duration,
-                "max_restarts": .object(["type": .string("integer"), "minimum": .number(1)]), "window": duration,
-            ]),
-        ])])
+        return .object([
+            "oneOf": .array([
+                enumeration(policies),
+                object([
+                    "policy": enumeration(policies), "backoff": duration, "max_backoff": duration,
+                    "max_restarts": .object(["type": .string("integer"), "minimum": .number(1)]), "window": duration,
+                ]),
+            ])
+        ])
     }
 
     static func settingSchema(_ key: SettingKey) -> JSONValue {
@@ -69,21 +82,31 @@ public enum ConfigSchema {
             guard case .object(var object) = duration else { return duration }
             object["description"] = description
             return .object(object)
-        case .list: return .object(["type": .array([.string("array"), .string("string")]), "items": .object(["type": .string("string")]), "description": description])
+        case .list:
+            return .object([
+                "type": .array([.string("array"), .string("string")]), "items": .object(["type": .string("string")]), "description": description,
+            ])
         case .int(let range):
-            return .object(["type": .string("integer"), "minimum": .number(range.lowerBound), "maximum": .number(range.upperBound), "description": description])
+            return .object([
+                "type": .string("integer"), "minimum": .number(range.lowerBound), "maximum": .number(range.upperBound), "description": description,
+            ])
         case .choice(let options): return enumeration(options, description: key.summary)
         }
     }
 
     static var stackSchema: JSONValue {
-        let dependency = JSONValue.object(["oneOf": .array([
-            stringList,
-            map(of: .object(["oneOf": .array([
-                enumeration(DependencyCondition.allCases.map(\.rawValue)),
-                object(["condition": enumeration(DependencyCondition.allCases.map(\.rawValue))], required: ["condition"]),
-            ])])),
-        ])])
+        let dependency = JSONValue.object([
+            "oneOf": .array([
+                stringList,
+                map(
+                    of: .object([
+                        "oneOf": .array([
+                            enumeration(DependencyCondition.allCases.map(\.rawValue)),
+                            object(["condition": enumeration(DependencyCondition.allCases.map(\.rawValue))], required: ["condition"]),
+                        ])
+                    ])),
+            ])
+        ])
         let health = object([
             "tcp": .object(["type": .array([.string("string"), .string("boolean")])]),
             "http": .object(["type": .string("string"), "pattern": .string("^/")]),
@@ -127,7 +150,8 @@ public enum ConfigSchema {
     }
 
     static var profileSchema: JSONValue {
-        let allSettings = Dictionary(ServiceKind.allCases.flatMap(\.settingKeys).map { ($0.name, settingSchema($0)) }, uniquingKeysWith: { first, _ in first })
+        let allSettings = Dictionary(
+            ServiceKind.allCases.flatMap(\.settingKeys).map { ($0.name, settingSchema($0)) }, uniquingKeysWith: { first, _ in first })
         let override = object([
             "env": map(of: .object(["oneOf": .array([template, .object(["type": .string("null")])])]), description: "null removes a variable"),
             "settings": object(allSettings),
@@ -138,10 +162,13 @@ public enum ConfigSchema {
         var root = object(
             [
                 "description": .object(["type": .string("string")]),
-                "ports": .object(["oneOf": .array([
-                    .object(["const": .string("auto")]),
-                    object(["base": .object(["type": .string("integer"), "minimum": .number(1024), "maximum": .number(65000)])], required: ["base"]),
-                ])]),
+                "ports": .object([
+                    "oneOf": .array([
+                        .object(["const": .string("auto")]),
+                        object(
+                            ["base": .object(["type": .string("integer"), "minimum": .number(1024), "maximum": .number(65000)])], required: ["base"]),
+                    ])
+                ]),
                 "host": .object(["type": .string("string")]),
                 "data": enumeration(DataMode.allCases.map(\.rawValue)),
                 "protected": .object(["type": .string("boolean")]),

@@ -39,11 +39,15 @@ struct StackParser {
         if !Naming.isServiceName(name) {
             reader.error(
                 node.atKey, "'\(name)' is not a valid service name",
-                fix: "use lowercase letters, digits, '-' and '_', starting with a letter; 'self', 'env', 'profile', 'secret' and 'devstack' are reserved")
+                fix:
+                    "use lowercase letters, digits, '-' and '_', starting with a letter; 'self', 'env', 'profile', 'secret' and 'devstack' are reserved"
+            )
         }
         guard let entries = reader.mapping(node) else { return nil }
         guard let kindNode = entries.first(where: { $0.key == "kind" })?.value else {
-            reader.error(node.atKey, "missing required key 'kind'", fix: "add 'kind:' with one of \(ServiceKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            reader.error(
+                node.atKey, "missing required key 'kind'",
+                fix: "add 'kind:' with one of \(ServiceKind.allCases.map(\.rawValue).joined(separator: ", "))")
             return nil
         }
         guard let kind = reader.oneOf(kindNode, ServiceKind.self) else { return nil }
@@ -56,7 +60,9 @@ struct StackParser {
                         value.atKey, "key '\(key)' belongs to kind \(owner.rawValue), not \(kind.rawValue)",
                         fix: "remove it, or change this service's kind")
                 } else {
-                    reader.error(value.atKey, "unknown key '\(key)'", fix: Suggestion.didYouMean(key, among: allowed, noun: "keys of a \(kind.rawValue) service"))
+                    reader.error(
+                        value.atKey, "unknown key '\(key)'",
+                        fix: Suggestion.didYouMean(key, among: allowed, noun: "keys of a \(kind.rawValue) service"))
                 }
                 continue
             }
@@ -67,7 +73,9 @@ struct StackParser {
             case "ports": service.ports = parsePorts(value)
             case "env": service.env = parseEnv(value, reader: reader, allowRemoval: false)
             case "env_file":
-                service.envFile = reader.nonEmptyString(value, what: "a path").map { Located(value: $0, location: value.location, keyPath: value.path) }
+                service.envFile = reader.nonEmptyString(value, what: "a path").map {
+                    Located(value: $0, location: value.location, keyPath: value.path)
+                }
             case "health": service.health = parseHealth(value)
             case "restart": service.restart = parseRestart(value, reader: reader)
             case "stop": service.stop = parseStop(value)
@@ -81,10 +89,14 @@ struct StackParser {
             }
         }
         for required in kind.settingKeys where required.required && !entries.contains(where: { $0.key == required.name }) {
-            reader.error(node.atKey, "missing required key '\(required.name)' for \(kind.article) \(kind.rawValue) service", fix: "add '\(required.name):' (\(required.summary))")
+            reader.error(
+                node.atKey, "missing required key '\(required.name)' for \(kind.article) \(kind.rawValue) service",
+                fix: "add '\(required.name):' (\(required.summary))")
         }
         if kind == .process && service.command == nil && entries.contains(where: { $0.key == "kind" }) {
-            reader.error(node.atKey, "missing required key 'command' for a process service", fix: "add 'command:' as a list ([\"./server\", \"--port\", \"${self.port}\"]) or a shell string")
+            reader.error(
+                node.atKey, "missing required key 'command' for a process service",
+                fix: "add 'command:' as a list ([\"./server\", \"--port\", \"${self.port}\"]) or a shell string")
         }
         return service
     }
@@ -116,7 +128,9 @@ struct StackParser {
         var ports: [Located<String>] = []
         for (name, item) in items {
             guard Naming.isPortName(name) else {
-                reader.error(item, "'\(name)' is not a valid port name", fix: "ports are named, e.g. [http, metrics]; numbers are set per profile under services.NAME.ports")
+                reader.error(
+                    item, "'\(name)' is not a valid port name",
+                    fix: "ports are named, e.g. [http, metrics]; numbers are set per profile under services.NAME.ports")
                 continue
             }
             guard seen.insert(name).inserted else {
@@ -134,7 +148,9 @@ struct StackParser {
         let probeKeys = entries.filter { ["tcp", "http", "exec"].contains($0.key) }
         guard probeKeys.count == 1, let probeEntry = probeKeys.first else {
             reader.error(
-                node, probeKeys.isEmpty ? "a health check needs a probe" : "a health check has one probe, found \(probeKeys.map(\.key).joined(separator: " and "))",
+                node,
+                probeKeys.isEmpty
+                    ? "a health check needs a probe" : "a health check has one probe, found \(probeKeys.map(\.key).joined(separator: " and "))",
                 fix: "use exactly one of tcp: <port name>, http: /path or exec: [command]")
             return nil
         }
@@ -185,7 +201,8 @@ struct StackParser {
                 if let signal = StopSignal(rawValue: bare) {
                     stop.signal = signal
                 } else {
-                    reader.error(value, "'\(text)' is not a stop signal", fix: "use one of \(StopSignal.allCases.map(\.rawValue).joined(separator: ", "))")
+                    reader.error(
+                        value, "'\(text)' is not a stop signal", fix: "use one of \(StopSignal.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
             }
         }
@@ -195,7 +212,8 @@ struct StackParser {
     private func parseCommand(_ node: ConfigNode) -> CommandSpec? {
         if let items = reader.sequence(node) {
             guard !items.isEmpty else {
-                reader.error(node, "the command is empty", fix: "give the program and its arguments, e.g. [\"./server\", \"--port\", \"${self.port}\"]")
+                reader.error(
+                    node, "the command is empty", fix: "give the program and its arguments, e.g. [\"./server\", \"--port\", \"${self.port}\"]")
                 return nil
             }
             let parts = items.compactMap { reader.template($0) }

@@ -125,7 +125,9 @@ public enum Reference: Sendable, Hashable, CustomStringConvertible {
             return .failure(
                 .init(
                     message: trimmed.isEmpty ? "empty reference '${}'" : "'${\(body)}' is not a valid reference",
-                    fix: "references look like ${db.url}, ${self.port}, ${profile.log_level}, ${env:NAME}, ${secret.jwt_secret}; write '$$' for a literal '$'"))
+                    fix:
+                        "references look like ${db.url}, ${self.port}, ${profile.log_level}, ${env:NAME}, ${secret.jwt_secret}; write '$$' for a literal '$'"
+                ))
         }
         switch parts[0] {
         case "profile": return .success(.profileValue(parts[1]))

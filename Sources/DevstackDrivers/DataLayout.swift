@@ -68,7 +68,8 @@ struct DataLayout: Sendable {
             do {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
             } catch {
-                throw PostgresServiceError(.dataDirectory, "cannot create \(path): \(error.localizedDescription)", fix: "check the folder's permissions")
+                throw PostgresServiceError(
+                    .dataDirectory, "cannot create \(path): \(error.localizedDescription)", fix: "check the folder's permissions")
             }
         }
         chmod(path, mode)

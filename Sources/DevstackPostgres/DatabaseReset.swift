@@ -81,10 +81,11 @@ public struct DatabaseReset: Sendable {
                 rebuilt = try await ensureTemplate(key: key, admin)
                 (source, ready) = (template, spare)
             }
-            let usedSpare = try await admin.strings(
-                "select ((select shobj_description(oid, 'pg_database') from pg_database where datname = \(literal(ready))) = "
-                    + "(select shobj_description(oid, 'pg_database') from pg_database where datname = \(literal(source))))::text"
-            ).first == "true"
+            let usedSpare =
+                try await admin.strings(
+                    "select ((select shobj_description(oid, 'pg_database') from pg_database where datname = \(literal(ready))) = "
+                        + "(select shobj_description(oid, 'pg_database') from pg_database where datname = \(literal(source))))::text"
+                ).first == "true"
             if !usedSpare {
                 try await drop(ready, admin)
                 try await clone(source, into: ready, admin)
@@ -157,11 +158,14 @@ public struct DatabaseReset: Sendable {
         let prefix = snapshotName("")
         return try await withAdminSession { admin in
             let rows = try await admin.rows(
-                "select datname, shobj_description(oid, 'pg_database') from pg_database where datname like \(literal(prefix.replacingOccurrences(of: "_", with: "\\_")) + " || '%'") order by datname")
+                "select datname, shobj_description(oid, 'pg_database') from pg_database where datname like \(literal(prefix.replacingOccurrences(of: "_", with: "\\_")) + " || '%'") order by datname"
+            )
             return rows.compactMap { row in
                 guard let name = row[0], let comment = row[1] else { return nil }
                 let parts = comment.dropFirst(Self.marker.count).split(separator: " ")
-                return Snapshot(name: String(name.dropFirst(prefix.count)), createdAt: parts.count > 1 ? String(parts[1]) : "", stale: parts.first.map(String.init) != key)
+                return Snapshot(
+                    name: String(name.dropFirst(prefix.count)), createdAt: parts.count > 1 ? String(parts[1]) : "",
+                    stale: parts.first.map(String.init) != key)
             }
         }
     }

@@ -67,7 +67,8 @@ public struct Migrator: Sendable {
             } catch let failure as PostgresSession.ScriptFailure {
                 throw PostgresServiceError(
                     .migrationFailed, "migration failed: \(failure)",
-                    fix: "fix \(display(file.path)) and run `devstack migrate`; the database stays at the last good migration" + (done.last.map { " (\($0))" } ?? ""))
+                    fix: "fix \(display(file.path)) and run `devstack migrate`; the database stays at the last good migration"
+                        + (done.last.map { " (\($0))" } ?? ""))
             }
             done.append(file.name)
         }

@@ -9,7 +9,8 @@ public struct PostgresInstallation: Sendable {
     public var initdb: String { "\(binDirectory)/initdb" }
     /// psql beside the server, else the first on PATH (some set-ups link only the server tools).
     public func psql(environment: [String: String]) -> String? {
-        let candidates = ["\(binDirectory)/psql"] + (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/psql" }
+        let candidates =
+            ["\(binDirectory)/psql"] + (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/psql" }
             + Self.platformCandidates().map { "\($0)/psql" }
         return candidates.first(where: FileManager.default.isExecutableFile(atPath:))
     }
@@ -42,12 +43,14 @@ public struct PostgresInstallation: Sendable {
         }
         if let version, !found.isEmpty {
             throw PostgresServiceError(
-                .binariesMissing, "no Postgres \(version) found; found \(found.map { "\($0.majorVersion) in \($0.binDirectory)" }.joined(separator: ", "))",
+                .binariesMissing,
+                "no Postgres \(version) found; found \(found.map { "\($0.majorVersion) in \($0.binDirectory)" }.joined(separator: ", "))",
                 fix: "install Postgres \(version) (\(installCommand(version))), or change 'version:' or set 'bin_dir:'")
         }
         throw PostgresServiceError(
             .binariesMissing,
-            binDirectory.map { "no postgres and initdb in \($0)" } ?? "Postgres is not installed: no postgres and initdb on PATH or in the usual places",
+            binDirectory.map { "no postgres and initdb in \($0)" }
+                ?? "Postgres is not installed: no postgres and initdb on PATH or in the usual places",
             fix: "install it: \(installCommand(version)); or set 'bin_dir:' on the postgres service")
     }
 

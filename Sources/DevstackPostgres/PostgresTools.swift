@@ -18,7 +18,8 @@ public enum PostgresTools {
         guard databases.count == 1, let only = databases.first else {
             throw PostgresServiceError(
                 .connection, databases.isEmpty ? "stack '\(plan.stack)' has no postgres service" : "several postgres services",
-                fix: databases.isEmpty ? "add a service of kind postgres" : "name one with --service (\(databases.map(\.name).joined(separator: ", ")))")
+                fix: databases.isEmpty
+                    ? "add a service of kind postgres" : "name one with --service (\(databases.map(\.name).joined(separator: ", ")))")
         }
         return only
     }
@@ -28,7 +29,8 @@ public enum PostgresTools {
         guard let endpoint = PostgresSession.Endpoint.of(service) else { return [] }
         guard (try? await PostgresSession.with(endpoint.with(database: "postgres")) { try await $0.execute("select 1") }) != nil else {
             throw PostgresServiceError(
-                .connection, "\(service.name) is not running (nothing answers on port \(endpoint.port))", fix: "start it: devstack up \(service.name)")
+                .connection, "\(service.name) is not running (nothing answers on port \(endpoint.port))", fix: "start it: devstack up \(service.name)"
+            )
         }
         return try await PostgresSetup.run(service, plan: plan, seedNewDatabase: false)
     }
@@ -36,7 +38,8 @@ public enum PostgresTools {
     /// `migrations/<UTC timestamp>_<name>.sql`, empty but for a comment.
     public static func newMigration(plan: Plan, service: PlannedService, name: String, now: Date = Date()) throws -> String {
         guard let folder = service.setting("migrations")?.description else {
-            throw PostgresServiceError(.migrationFailed, "\(service.name) has no 'migrations:' folder", fix: "add 'migrations: migrations' to it in the stack")
+            throw PostgresServiceError(
+                .migrationFailed, "\(service.name) has no 'migrations:' folder", fix: "add 'migrations: migrations' to it in the stack")
         }
         let slug = name.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }.reduce(into: "") { text, character in
             if !(character == "_" && text.hasSuffix("_")) { text.append(character) }
@@ -63,7 +66,8 @@ public enum PostgresTools {
             version: nil, environment: environment)
         guard let endpoint = PostgresSession.Endpoint.of(service) else { throw PostgresServiceError(.connection, "\(service.name) has no port") }
         guard let psql = installation.psql(environment: environment) else {
-            throw PostgresServiceError(.binariesMissing, "psql is not installed", fix: "install the Postgres client: \(PostgresInstallation.installCommand(nil))")
+            throw PostgresServiceError(
+                .binariesMissing, "psql is not installed", fix: "install the Postgres client: \(PostgresInstallation.installCommand(nil))")
         }
         let argv = [psql, "-h", endpoint.host, "-p", String(endpoint.port), "-U", endpoint.user, "-d", endpoint.database] + arguments
         var merged = environment

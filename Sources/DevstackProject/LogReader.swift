@@ -40,7 +40,10 @@ public enum LogReader {
             if let last { parsed = Array(parsed.suffix(last)) }
             lines += parsed
         }
-        return (lines.enumerated().sorted { ($0.element.timestamp ?? .distantPast, $0.offset) < ($1.element.timestamp ?? .distantPast, $1.offset) }.map(\.element), offsets)
+        return (
+            lines.enumerated().sorted { ($0.element.timestamp ?? .distantPast, $0.offset) < ($1.element.timestamp ?? .distantPast, $1.offset) }.map(
+                \.element), offsets
+        )
     }
 
     public static func lastLines(of service: String, count: Int, directory: String) -> [String] {

@@ -18,7 +18,8 @@ public struct SecretStore: Sendable {
 
     /// Merges what the profile asks for with what is stored, generating and storing what is missing.
     /// Remote profiles get exactly what they asked for: devstack never makes up production secrets.
-    public func resolve(requested: [String: (value: String, origin: ValueOrigin)], remote: Bool, persist: Bool = true) async throws -> ResolvedSecrets {
+    public func resolve(requested: [String: (value: String, origin: ValueOrigin)], remote: Bool, persist: Bool = true) async throws -> ResolvedSecrets
+    {
         var resolved = ResolvedSecrets()
         for (name, entry) in requested {
             resolved.values[name] = entry.value
@@ -66,7 +67,8 @@ public struct SecretStore: Sendable {
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         return try await keys.sign(
-            APIKeyClaims(iss: IssuerClaim(value: "supabase-demo"), role: role, exp: ExpirationClaim(value: Date(timeIntervalSince1970: apiKeyExpiry))))
+            APIKeyClaims(iss: IssuerClaim(value: "supabase-demo"), role: role, exp: ExpirationClaim(value: Date(timeIntervalSince1970: apiKeyExpiry)))
+        )
     }
 
     private var displayPath: String {

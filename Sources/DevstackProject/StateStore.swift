@@ -120,7 +120,9 @@ public final class ProjectLock: @unchecked Sendable {
     public static func acquire(_ path: String) throws -> ProjectLock? {
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw ProjectError(.stateDirectory, "cannot open \(path): \(String(cString: strerror(errno)))", fix: "check the permissions of the project's .devstack folder")
+            throw ProjectError(
+                .stateDirectory, "cannot open \(path): \(String(cString: strerror(errno)))",
+                fix: "check the permissions of the project's .devstack folder")
         }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             close(descriptor)

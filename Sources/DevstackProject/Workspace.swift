@@ -45,7 +45,8 @@ public struct Workspace: Sendable {
     public func plan(environment: [String: String], runningPorts: [String: [String: Int]] = [:], persistSecrets: Bool = true) async throws -> Plan {
         let project = try load()
         let requested = try Planner.requestedSecrets(project: project, environment: environment)
-        let secrets = try await SecretStore(stateDirectory: stateDirectory).resolve(requested: requested, remote: project.profile.remote, persist: persistSecrets)
+        let secrets = try await SecretStore(stateDirectory: stateDirectory).resolve(
+            requested: requested, remote: project.profile.remote, persist: persistSecrets)
         let inputs = PlanInputs(
             project: project, environment: environment, secrets: secrets, paths: paths,
             portAllocator: { Ports.freePort(avoiding: $0) }, runningPorts: runningPorts)

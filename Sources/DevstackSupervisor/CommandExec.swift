@@ -6,12 +6,14 @@ import Foundation
 
 /// `devstack exec`: becomes the command (exec, not a child), so its exit status and signals are exactly its own.
 public enum CommandExec {
-    public static func replaceProcess(workspace: Workspace, service: String?, command: [String], environment: [String: String]) async throws -> Never {
+    public static func replaceProcess(workspace: Workspace, service: String?, command: [String], environment: [String: String]) async throws -> Never
+    {
         // A running stack's ports win, so `auto` profiles point at what is really listening.
         let (plan, _) = try await workspace.planMatchingRunningStack(environment: environment)
         let wired = try plan.wiredEnv(service: service)
         let merged = environment.merging(wired.map { ($0.name, $0.value) }) { $1 }
-        guard let executable = ExecutableLookup.resolve(command[0], workingDirectory: FileManager.default.currentDirectoryPath, environment: merged) else {
+        guard let executable = ExecutableLookup.resolve(command[0], workingDirectory: FileManager.default.currentDirectoryPath, environment: merged)
+        else {
             throw SupervisorError(.launchFailed, "command '\(command[0])' not found", fix: "check the name and PATH")
         }
         try ProcessReplacement.exec(executable, arguments: command, environment: merged)

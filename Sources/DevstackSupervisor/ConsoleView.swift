@@ -75,7 +75,9 @@ public final class ConsoleView: @unchecked Sendable {
             lock.withLock {
                 block = rows.map { row in
                     let name = row.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                    let detail = [row.detail, row.seconds.map { DurationParser.seconds(.seconds($0), fractionDigits: 1) } ?? ""].filter { !$0.isEmpty }.joined(separator: " ")
+                    let detail = [row.detail, row.seconds.map { DurationParser.seconds(.seconds($0), fractionDigits: 1) } ?? ""].filter {
+                        !$0.isEmpty
+                    }.joined(separator: " ")
                     return " \(row.symbol) \(paint(name, colors[row.name] ?? "1")) \(row.state)" + (detail.isEmpty ? "" : paint("  \(detail)", "2"))
                 }
                 redrawLocked(clearing: true)

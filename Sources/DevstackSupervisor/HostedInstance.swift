@@ -83,6 +83,7 @@ struct SinkLogHandler: LogHandler {
     func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         let suffix = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        sink.write(service: service, stream: event.level >= .warning ? .stderr : .stdout, lines: [Data("\(event.level) \(event.message)\(suffix)".utf8)])
+        sink.write(
+            service: service, stream: event.level >= .warning ? .stderr : .stdout, lines: [Data("\(event.level) \(event.message)\(suffix)".utf8)])
     }
 }

@@ -26,8 +26,6 @@ public final class LogSink: ServiceOutput, @unchecked Sendable {
         try StateDirectory.create(directory)
     }
 
-
-
     /// One chunk of complete lines from one stream; written with one system call per destination.
     func write(service: String, stream: OutputStreamKind, lines: [Data]) {
         guard !lines.isEmpty else { return }

@@ -59,8 +59,11 @@ extension StatusReport {
             ])
         }
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        let header = "stack \(stack) · profile \(profile) · supervisor pid \(supervisorPid)\(detached ? " (detached)" : "") · up \(Self.format(now.timeIntervalSince(startedAt)))"
-        return ([header] + rows.map { row in row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ") })
+        let header =
+            "stack \(stack) · profile \(profile) · supervisor pid \(supervisorPid)\(detached ? " (detached)" : "") · up \(Self.format(now.timeIntervalSince(startedAt)))"
+        return
+            ([header]
+            + rows.map { row in row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ") })
             .joined(separator: "\n") + "\n"
     }
 

@@ -127,7 +127,8 @@ public enum StackRunner {
         let report = await supervisor.status()
         let failures = report.services.filter { $0.phase == .failed }.map(\.name)
         say(
-            clean ? "devstack: stopped cleanly" + (failures.isEmpty ? "" : " (failed before: \(failures.joined(separator: ", ")))")
+            clean
+                ? "devstack: stopped cleanly" + (failures.isEmpty ? "" : " (failed before: \(failures.joined(separator: ", ")))")
                 : "devstack: stopped, but some services had to be killed")
         return clean && failedService == nil ? 0 : 1
     }
@@ -141,7 +142,9 @@ public enum StackRunner {
 
     /// The plan, its selected services, and ports that are free right now. `auto` ports taken in
     /// the meantime are picked again; fixed ones in use are an error naming port, service and holder.
-    static func planWithFreePorts(workspace: Workspace, selecting names: [String], environment: [String: String]) async throws -> (Plan, [PlannedService]) {
+    static func planWithFreePorts(workspace: Workspace, selecting names: [String], environment: [String: String]) async throws -> (
+        Plan, [PlannedService]
+    ) {
         for _ in 0..<5 {
             let plan = try await workspace.plan(environment: environment)
             if plan.profile.remote {
@@ -156,15 +159,20 @@ public enum StackRunner {
                     fix: "services: \(plan.services.map(\.name).joined(separator: ", "))")
             }
             let services = names.isEmpty ? plan.services : plan.closure(of: names)
-            let busy = services.flatMap { service in service.ports.map { (service, $0) } }.filter { !Ports.isFree($0.1.number, host: plan.profile.host) }
+            let busy = services.flatMap { service in service.ports.map { (service, $0) } }.filter {
+                !Ports.isFree($0.1.number, host: plan.profile.host)
+            }
             if busy.isEmpty { return (plan, services) }
             if plan.profile.ports == "auto" && busy.allSatisfy({ $0.1.origin.source == .generated }) { continue }
             let lines = busy.map { service, port in
-                "port \(port.number) for \(service.name).\(port.name) is in use" + (ProcessTable.listener(onPort: port.number).map { " by \($0)" } ?? "")
+                "port \(port.number) for \(service.name).\(port.name) is in use"
+                    + (ProcessTable.listener(onPort: port.number).map { " by \($0)" } ?? "")
             }
             throw SupervisorError(
                 .portInUse, lines.joined(separator: "\n       ") + "\n       nothing was started",
-                fix: "stop what holds it, pin another port under services.NAME.ports in \(plan.profile.file), or use a profile with 'ports: auto' (--profile ci)")
+                fix:
+                    "stop what holds it, pin another port under services.NAME.ports in \(plan.profile.file), or use a profile with 'ports: auto' (--profile ci)"
+            )
         }
         throw SupervisorError(.portInUse, "could not find free ports after 5 tries", fix: "free some ports and try again")
     }
@@ -272,7 +280,9 @@ public enum StackRunner {
                 }.joined(separator: "\n")
             } else {
                 let waiting = report?.services.filter { !$0.phase.isSettled }.map { "\($0.name) (\($0.phase.rawValue))" } ?? []
-                message = "timed out after \(DurationParser.format(options.waitTimeout))" + (waiting.isEmpty ? "" : " waiting for \(waiting.joined(separator: ", "))")
+                message =
+                    "timed out after \(DurationParser.format(options.waitTimeout))"
+                    + (waiting.isEmpty ? "" : " waiting for \(waiting.joined(separator: ", "))")
             }
             try? await stop(store: store, timeout: .seconds(60))
             throw SupervisorError(.serviceFailed, message + "\nthe stack was stopped", fix: "logs: \(store.logDirectory)")
@@ -299,7 +309,8 @@ public enum StackRunner {
         let deadline = ContinuousClock.now + timeout
         while ProjectLock.isHeld(store.lockFile) {
             guard ContinuousClock.now < deadline else {
-                throw SupervisorError(.timeout, "the supervisor (pid \(record.pid)) did not stop within \(DurationParser.format(timeout))", fix: "kill \(record.pid)")
+                throw SupervisorError(
+                    .timeout, "the supervisor (pid \(record.pid)) did not stop within \(DurationParser.format(timeout))", fix: "kill \(record.pid)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -312,7 +323,9 @@ enum Summary {
         let seconds = DurationParser.seconds(elapsed, fractionDigits: 2)
         var lines: [String] = []
         if report.failed.isEmpty {
-            lines.append("devstack: \(report.services.count) service\(report.services.count == 1 ? "" : "s") ready in \(seconds) (stack \(plan.stack), profile \(plan.profile.name))")
+            lines.append(
+                "devstack: \(report.services.count) service\(report.services.count == 1 ? "" : "s") ready in \(seconds) (stack \(plan.stack), profile \(plan.profile.name))"
+            )
         } else {
             lines.append("devstack: \(report.failed.map(\.name).joined(separator: ", ")) failed; the rest is up (\(seconds))")
         }

@@ -260,7 +260,8 @@ public actor Supervisor {
         }
         if Task.isCancelled { return }
         guard healthy else {
-            return await unhealthy(service, child: child, reason: "not healthy within its start period of \(DurationParser.format(.milliseconds(health.startPeriodMs)))")
+            return await unhealthy(
+                service, child: child, reason: "not healthy within its start period of \(DurationParser.format(.milliseconds(health.startPeriodMs)))")
         }
         do {
             try await drivers.driver(for: service).initialize(service, context: context)
@@ -540,9 +541,10 @@ public actor Supervisor {
         let record = SupervisorRecord(
             pid: ownPid, startTime: ownStartTime, startedAt: startedAt, stack: plan.stack,
             profile: plan.profile.name, detached: detached, controlSocket: store.controlSocket, children: children,
-            ports: Dictionary(uniqueKeysWithValues: services.map { service in
-                (service.name, Dictionary(uniqueKeysWithValues: service.ports.map { ($0.name, $0.number) }))
-            }), runtimeDirectory: plan.runtimeDirectory)
+            ports: Dictionary(
+                uniqueKeysWithValues: services.map { service in
+                    (service.name, Dictionary(uniqueKeysWithValues: service.ports.map { ($0.name, $0.number) }))
+                }), runtimeDirectory: plan.runtimeDirectory)
         persisted += 1
         let number = persisted
         Task { await stateWriter.write(record, number: number) }

@@ -6,7 +6,8 @@ public enum StateDirectory {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw SystemError(.stateDirectory, "cannot create \(path): \(error.localizedDescription)", fix: "check that the project folder is writable")
+            throw SystemError(
+                .stateDirectory, "cannot create \(path): \(error.localizedDescription)", fix: "check that the project folder is writable")
         }
     }
 

@@ -146,7 +146,8 @@ struct Gateway: Sendable {
                         }
                         if let reasoning = delta?["reasoning"] as? String { out["reasoning"] = reasoning }
                         if out.isEmpty { continue }
-                        try await writer.write(ByteBuffer(string: "data: " + String(decoding: try JSONSerialization.data(withJSONObject: out), as: UTF8.self) + "\n\n"))
+                        try await writer.write(
+                            ByteBuffer(string: "data: " + String(decoding: try JSONSerialization.data(withJSONObject: out), as: UTF8.self) + "\n\n"))
                     }
                 }
                 // The status is sent: a failure from here on ends the stream with an error event, never a cut.

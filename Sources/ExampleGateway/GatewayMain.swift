@@ -14,7 +14,8 @@ enum GatewayMain {
             let database = PostgresClient(configuration: configuration.database, backgroundLogger: logger)
             let gateway = await Gateway(configuration: configuration, database: database, logger: logger)
             let application = Application(
-                router: gateway.router(), server: .devstack(), configuration: .init(address: .hostname("127.0.0.1", port: configuration.port), serverName: "example-gateway"),
+                router: gateway.router(), server: .devstack(),
+                configuration: .init(address: .hostname("127.0.0.1", port: configuration.port), serverName: "example-gateway"),
                 logger: logger)
             let group = ServiceGroup(
                 configuration: .init(

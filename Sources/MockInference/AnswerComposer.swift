@@ -56,7 +56,8 @@ struct AnswerComposer: Sendable {
             }
         }
         let reasoningTokens = reasoning.map(Self.tokenCount)
-        let completion = Self.tokenCount(content ?? "") + (reasoningTokens ?? 0)
+        let completion =
+            Self.tokenCount(content ?? "") + (reasoningTokens ?? 0)
             + toolCalls.reduce(0) { $0 + 1 + Self.tokenCount($1.function.arguments) }
         let prompt = request.messages.reduce(0) { $0 + Self.tokenCount($1.content ?? "") }
         return Answer(

@@ -58,7 +58,10 @@ struct CompletionStream: Sendable {
                 event(ChatChunk.Delta(toolCalls: [.init(index: index, function: .init(arguments: call.function.arguments))])))
         }
         try await writer.write(
-            chunk(ChatChunk(id: id, created: created, model: model, choice: .init(delta: .init(), finishReason: answer.finishReason), usage: usageField(nil))))
+            chunk(
+                ChatChunk(
+                    id: id, created: created, model: model, choice: .init(delta: .init(), finishReason: answer.finishReason), usage: usageField(nil)))
+        )
         if includeUsage {
             let usage = Usage(promptTokens: answer.promptTokens, completionTokens: answer.completionTokens, reasoningTokens: answer.reasoningTokens)
             try await writer.write(chunk(ChatChunk(id: id, created: created, model: model, choice: nil, usage: .some(usage))))

@@ -50,7 +50,8 @@ extension MockInferenceServer {
 
     static func journalObject(_ entry: JournalEntry) -> [String: Any] {
         var object: [String: Any] = [
-            "id": entry.id, "time": entry.time.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)), "method": entry.method, "path": entry.path,
+            "id": entry.id, "time": entry.time.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)), "method": entry.method,
+            "path": entry.path,
             "status": entry.status, "duration_ms": (entry.durationMs * 1000).rounded() / 1000, "headers": entry.headers,
         ]
         if let model = entry.model { object["model"] = model }
@@ -65,7 +66,8 @@ extension MockInferenceServer {
             object["body_bytes"] = entry.bodyBytes
             object["body_sha256"] = hash
         } else if !entry.body.isEmpty {
-            object["body"] = (try? JSONSerialization.jsonObject(with: entry.body, options: [.fragmentsAllowed])) ?? String(decoding: entry.body, as: UTF8.self)
+            object["body"] =
+                (try? JSONSerialization.jsonObject(with: entry.body, options: [.fragmentsAllowed])) ?? String(decoding: entry.body, as: UTF8.self)
         }
         return object
     }

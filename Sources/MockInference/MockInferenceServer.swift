@@ -167,11 +167,13 @@ public struct MockInferenceServer: Sendable {
         note.model = chat.model
         note.stream = chat.stream
         if chat.messages.isEmpty {
-            throw InferenceError(400, "Invalid 'messages': empty array. Expected an array with minimum length 1.", param: "messages", code: "empty_array")
+            throw InferenceError(
+                400, "Invalid 'messages': empty array. Expected an array with minimum length 1.", param: "messages", code: "empty_array")
         }
         if let index = chat.messages.firstIndex(where: { !ChatMessage.roles.contains($0.role) }) {
             throw InferenceError(
-                400, "Invalid value: '\(chat.messages[index].role)'. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'.",
+                400,
+                "Invalid value: '\(chat.messages[index].role)'. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'.",
                 param: "messages[\(index)].role", code: "invalid_value")
         }
         guard settings.models.contains(chat.model) else { throw Self.unknownModel(chat.model) }
@@ -201,14 +203,16 @@ public struct MockInferenceServer: Sendable {
         case .disconnect:
             return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { _ in throw Disconnect() })
         case .malformedChunk:
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"id\": \"\(id)\", \"choi")))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"id\": \"\(id)\", \"choi")))
         case .errorEvent:
             throw InferenceError(500, "The model failed while answering (injected by devstack).")
         default: break
         }
         let completion = ChatCompletion(
             id: id, created: created, model: chat.model,
-            message: AssistantMessage(content: answer.content ?? (answer.toolCalls.isEmpty ? "" : nil), reasoning: answer.reasoning, toolCalls: answer.toolCalls),
+            message: AssistantMessage(
+                content: answer.content ?? (answer.toolCalls.isEmpty ? "" : nil), reasoning: answer.reasoning, toolCalls: answer.toolCalls),
             finishReason: answer.finishReason,
             usage: Usage(promptTokens: answer.promptTokens, completionTokens: answer.completionTokens, reasoningTokens: answer.reasoningTokens))
         var out = JSONOutput()
@@ -234,7 +238,8 @@ public struct MockInferenceServer: Sendable {
         note.model = embedding.model
         guard settings.models.contains(embedding.model) else { throw Self.unknownModel(embedding.model) }
         if embedding.texts.isEmpty || embedding.texts.contains(where: \.isEmpty) {
-            throw InferenceError(400, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", param: "input")
+            throw InferenceError(
+                400, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", param: "input")
         }
         let format = embedding.encodingFormat ?? "float"
         guard format == "float" || format == "base64" else {

@@ -72,7 +72,9 @@ import Testing
         for name in ["SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_ANON_KEY", "INSTANT_URL", "THINK_URL", "LOG_LEVEL", "RATE_LIMIT"] {
             #expect(env[name] != nil, "\(profile): gateway lacks \(name)")
         }
-        let expected = ["local": ("debug", "disabled"), "ci": ("debug", "disabled"), "staging": ("info", "enabled"), "production": ("warn", "strict")]
+        let expected = [
+            "local": ("debug", "disabled"), "ci": ("debug", "disabled"), "staging": ("info", "enabled"), "production": ("warn", "strict"),
+        ]
         #expect(env["LOG_LEVEL"] == expected[profile]?.0)
         #expect(env["RATE_LIMIT"] == expected[profile]?.1)
         if profile == "production" {

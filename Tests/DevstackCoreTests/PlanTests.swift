@@ -168,7 +168,7 @@ import Testing
             #expect(api.health?.probe == .tcp(port: 47000))
             #expect(api.health?.intervalMs == 2000)
             #expect(api.dependsOn.map(\.condition) == [.healthy, .healthy, .started])
-            #expect(plan.service(named: "db")?.stop.signal == .INT)
+            #expect(plan.service(named: "db")?.stop.signal == .interrupt)
             #expect(plan.service(named: "db")?.health?.probe == .builtIn(kind: .postgres, port: 47001))
             #expect(plan.postgresSettings.map { "\($0.name)=\($0.value)" } == ["fsync=off"])
             #expect(plan.profile.data == .ephemeral)

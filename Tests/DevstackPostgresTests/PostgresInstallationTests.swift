@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DevstackPostgres
 
 struct PostgresInstallationTests {
@@ -14,8 +15,12 @@ struct PostgresInstallationTests {
     @Test func versionPicksTheMajorVersionOrSaysWhatWasFound() throws {
         let environment = ProcessInfo.processInfo.environment
         let found = try PostgresInstallation.find(binDirectory: nil, version: nil, environment: environment)
-        #expect(try PostgresInstallation.find(binDirectory: nil, version: found.majorVersion, environment: environment).binDirectory == found.binDirectory)
-        let error = #expect(throws: PostgresServiceError.self) { try PostgresInstallation.find(binDirectory: nil, version: 99, environment: environment) }
+        #expect(
+            try PostgresInstallation.find(binDirectory: nil, version: found.majorVersion, environment: environment).binDirectory == found.binDirectory
+        )
+        let error = #expect(throws: PostgresServiceError.self) {
+            try PostgresInstallation.find(binDirectory: nil, version: 99, environment: environment)
+        }
         #expect(error?.message.contains("no Postgres 99 found; found \(found.majorVersion) in \(found.binDirectory)") == true)
         #expect(error?.fix?.contains("install Postgres 99") == true)
     }

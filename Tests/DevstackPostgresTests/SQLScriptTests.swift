@@ -3,7 +3,8 @@ import Testing
 
 @Suite struct SQLScriptTests {
     @Test func splitsAtTopLevelSemicolonsWithLines() {
-        let script = SQLScript("""
+        let script = SQLScript(
+            """
             -- a comment; not a split
             create table a (x text default 'semi;colon');
 

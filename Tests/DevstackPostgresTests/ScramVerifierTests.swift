@@ -1,4 +1,5 @@
 import Testing
+
 @testable import DevstackPostgres
 
 /// Verifiers made by Postgres 15 (`create role … password '…'`, then `rolpassword` from `pg_authid`).

@@ -4,6 +4,7 @@ import DevstackTestSupport
 import Foundation
 import JWTKit
 import Testing
+
 @testable import DevstackProject
 
 @Suite struct SecretStoreTests {

@@ -98,8 +98,9 @@ import Testing
         let decoded = try #require(Data(base64Encoded: base64))
         let claims = try #require(try JSONSerialization.jsonObject(with: decoded) as? [String: Any])
         let metadata = try #require(claims["user_metadata"] as? [String: Any])
-        #expect(String(decoding: try JSONSerialization.data(withJSONObject: metadata, options: [.sortedKeys]), as: UTF8.self)
-            == #"{"beta":true,"level":1,"name":"Dana"}"#)
+        #expect(
+            String(decoding: try JSONSerialization.data(withJSONObject: metadata, options: [.sortedKeys]), as: UTF8.self)
+                == #"{"beta":true,"level":1,"name":"Dana"}"#)
         #expect(claims["aud"] as? String == "authenticated")
         #expect(claims["role"] as? String == "authenticated")
         #expect(claims["session_id"] is String)
@@ -123,13 +124,19 @@ import Testing
         let session = try await auth.call("POST", "/token?grant_type=password", ["email": "dana@example.com", "password": "secret-pass"])
         #expect(session.status == 200)
         let refresh = try #require(session["refresh_token"] as? String)
-        #expect(try await auth.call("POST", "/token?grant_type=password", ["email": "dana@example.com", "password": "nope"])["error_code"] as? String == "invalid_credentials")
+        #expect(
+            try await auth.call("POST", "/token?grant_type=password", ["email": "dana@example.com", "password": "nope"])["error_code"] as? String
+                == "invalid_credentials")
         let rotated = try await auth.call("POST", "/token?grant_type=refresh_token", ["refresh_token": refresh])
         let next = try #require(rotated["refresh_token"] as? String)
         #expect(next != refresh)
-        #expect(try await auth.call("POST", "/token?grant_type=refresh_token", ["refresh_token": refresh])["error_code"] as? String == "refresh_token_already_used")
+        #expect(
+            try await auth.call("POST", "/token?grant_type=refresh_token", ["refresh_token": refresh])["error_code"] as? String
+                == "refresh_token_already_used")
         #expect(try await auth.call("POST", "/token?grant_type=refresh_token", ["refresh_token": next]).status == 400)
-        #expect(try await auth.call("POST", "/token?grant_type=refresh_token", ["refresh_token": "nonsense"])["error_code"] as? String == "refresh_token_not_found")
+        #expect(
+            try await auth.call("POST", "/token?grant_type=refresh_token", ["refresh_token": "nonsense"])["error_code"] as? String
+                == "refresh_token_not_found")
         #expect(try await auth.call("POST", "/token?grant_type=password", raw: "{").status == 400)
 
         // The user.
@@ -152,7 +159,9 @@ import Testing
         let inbox = Client(auth.base.replacingOccurrences(of: "/auth/v1", with: ""))
         let messages = try await inbox.call("GET", "/__devstack/inbox?to=otp@example.com")["messages"] as? [[String: Any]]
         let code = try #require(messages?.last?["token"] as? String)
-        #expect(try await auth.call("POST", "/verify", ["type": "email", "email": "otp@example.com", "token": "000000" == code ? "111111" : "000000"]).status == 403)
+        #expect(
+            try await auth.call("POST", "/verify", ["type": "email", "email": "otp@example.com", "token": "000000" == code ? "111111" : "000000"])
+                .status == 403)
         let verified = try await auth.call("POST", "/verify", ["type": "email", "email": "otp@example.com", "token": code])
         #expect(verified.status == 200)
         #expect(verified["access_token"] != nil)
@@ -171,7 +180,8 @@ import Testing
         let notAdmin = try await auth.call("GET", "/admin/users", token: token, headers: ["X-Supabase-Api-Version": "2024-01-01"])
         #expect(notAdmin.status == 403)
         #expect(notAdmin.json as? [String: String] == ["code": "not_admin", "message": "User not allowed"])
-        let created = try await auth.call("POST", "/admin/users", ["email": "made@example.com", "password": "made-pass", "email_confirm": true], token: serviceKey)
+        let created = try await auth.call(
+            "POST", "/admin/users", ["email": "made@example.com", "password": "made-pass", "email_confirm": true], token: serviceKey)
         let madeID = try #require(created["id"] as? String)
         let page = try await auth.call("GET", "/admin/users?page=1&per_page=2", token: serviceKey)
         #expect((page["users"] as? [Any])?.count == 2)
@@ -180,9 +190,13 @@ import Testing
         #expect(try await auth.call("GET", "/admin/users/\(madeID)", token: serviceKey)["email"] as? String == "made@example.com")
         let banned = try await auth.call("PUT", "/admin/users/\(madeID)", ["ban_duration": "24h"], token: serviceKey)
         #expect(banned["banned_until"] is String)
-        #expect(try await auth.call("POST", "/token?grant_type=password", ["email": "made@example.com", "password": "made-pass"])["error_code"] as? String == "user_banned")
+        #expect(
+            try await auth.call("POST", "/token?grant_type=password", ["email": "made@example.com", "password": "made-pass"])["error_code"] as? String
+                == "user_banned")
         // As GoTrue: the ban is told before the password is checked.
-        #expect(try await auth.call("POST", "/token?grant_type=password", ["email": "made@example.com", "password": "wrong"])["error_code"] as? String == "user_banned")
+        #expect(
+            try await auth.call("POST", "/token?grant_type=password", ["email": "made@example.com", "password": "wrong"])["error_code"] as? String
+                == "user_banned")
         #expect(try await auth.call("DELETE", "/admin/users/\(madeID)", token: serviceKey).status == 200)
         #expect(try await auth.call("GET", "/admin/users/\(madeID)", token: serviceKey).status == 404)
         let generated = try await auth.call("POST", "/admin/generate_link", ["type": "magiclink", "email": "linked@example.com"], token: serviceKey)
@@ -195,11 +209,17 @@ import Testing
         let unconfirmed = try await strict.call("POST", "/signup", ["email": "late@example.com", "password": "long-enough-pass"])
         #expect(unconfirmed.status == 200)
         #expect(unconfirmed["access_token"] == nil)
-        #expect(try await strict.call("POST", "/token?grant_type=password", ["email": "late@example.com", "password": "long-enough-pass"])["error_code"] as? String == "email_not_confirmed")
-        #expect(try await strict.call("POST", "/signup", ["email": "short@example.com", "password": "short-pw"])["error_code"] as? String == "weak_password")
+        #expect(
+            try await strict.call("POST", "/token?grant_type=password", ["email": "late@example.com", "password": "long-enough-pass"])["error_code"]
+                as? String == "email_not_confirmed")
+        #expect(
+            try await strict.call("POST", "/signup", ["email": "short@example.com", "password": "short-pw"])["error_code"] as? String
+                == "weak_password")
         #expect(try await strict.call("POST", "/signup", [String: Any]())["access_token"] != nil)
         var limited = 0
-        for _ in 0..<35 where try await strict.call("POST", "/token?grant_type=password", ["email": "x@example.com", "password": "y"]).status == 429 { limited += 1 }
+        for _ in 0..<35 where try await strict.call("POST", "/token?grant_type=password", ["email": "x@example.com", "password": "y"]).status == 429 {
+            limited += 1
+        }
         #expect(limited > 0)
         // Reset clears the inbox and the rate-limit counters.
         #expect(try stack.devstack(["reset"]).status == 0)
@@ -222,8 +242,9 @@ import Testing
                 "POST", "/admin/users", ["email": email, "password_hash": "$\(flavour)$\(digest)", "email_confirm": true], token: serviceKey)
             #expect(created.status == 200)
             #expect(try await auth.call("POST", "/token?grant_type=password", ["email": email, "password": "bench-password"]).status == 200)
-            #expect(try await auth.call("POST", "/token?grant_type=password", ["email": email, "password": "bench-passwore"])["error_code"] as? String
-                == "invalid_credentials")
+            #expect(
+                try await auth.call("POST", "/token?grant_type=password", ["email": email, "password": "bench-passwore"])["error_code"] as? String
+                    == "invalid_credentials")
         }
         // crypt() computes costs 4 to 31 only: anything else is refused when given, and never checked when stored.
         let tooCheap = try await auth.call(

@@ -80,13 +80,16 @@ import Testing
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         listen(holder, 1)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(holder, $0, &length) } }
         let port = Int(UInt16(bigEndian: address.sin_port))
         let stack = try StackUnderTest(
-            stack: "services:\n  instant:\n    kind: inference\n    model: instant\n", profile: "ports: auto\nservices:\n  instant:\n    ports: { http: \(port) }\n")
+            stack: "services:\n  instant:\n    kind: inference\n    model: instant\n",
+            profile: "ports: auto\nservices:\n  instant:\n    ports: { http: \(port) }\n")
         defer { stack.cleanUp() }
         let status = try await stack.waitForExit()
         #expect(status != 0)

@@ -67,7 +67,8 @@ import Testing
         defer { stack.cleanUp() }
         let endpoint = try await stack.postgresEndpoint()
         #expect(try stack.devstack(["reset"]).status == 0)
-        try stack.directory.write("stacks/default/migrations/002_color.sql", "alter table public.items add column color text not null default 'blue';\n")
+        try stack.directory.write(
+            "stacks/default/migrations/002_color.sql", "alter table public.items add column color text not null default 'blue';\n")
         let reset = try stack.devstack(["reset", "--json"])
         let outcomes = try StateStore.decoder.decode([ResetOutcome].self, from: Data(reset.standardOutput.utf8))
         #expect(outcomes.first?.details["template_rebuilt"] == "true")
@@ -213,9 +214,11 @@ import Testing
         #expect(again.status == 0)
         #expect(try await query(endpoint, "select count(*)::text from public.items") == ["3"])
         try stack.directory.write("stacks/default/migrations/002_more.sql", "create table public.more (x int);\n")
-        #expect(try stack.devstack(["snapshot", "list"]).standardOutput.contains("onboarded") )
+        #expect(try stack.devstack(["snapshot", "list"]).standardOutput.contains("onboarded"))
         #expect(try stack.devstack(["snapshot", "list"]).standardOutput.contains("stale"))
-        #expect(try stack.devstack(["reset", "--to", "onboarded"]).standardOutput.contains("warning: the snapshot was taken before the migrations or seed changed"))
+        #expect(
+            try stack.devstack(["reset", "--to", "onboarded"]).standardOutput.contains(
+                "warning: the snapshot was taken before the migrations or seed changed"))
         #expect(try stack.devstack(["snapshot", "rm", "onboarded"]).status == 0)
         #expect(try stack.devstack(["snapshot", "list"]).standardOutput == "no snapshots\n")
         let missing = try stack.devstack(["reset", "--to", "onboarded"])

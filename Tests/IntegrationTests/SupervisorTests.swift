@@ -12,23 +12,24 @@ import Testing
 /// The supervisor with real processes. Assertions are on order, counts and states, never on wall-clock limits.
 @Suite(.serialized) struct SupervisorTests {
     @Test func startsInDependencyOrderGatedByHealth() async throws {
-        let stack = try StackUnderTest(stack: """
-            services:
-              web:
-                kind: process
-                command: "echo web >> order.txt; exec sleep 600"
-                depends_on: { api: healthy }
-              api:
-                kind: process
-                command: "echo api >> order.txt; touch api.ready; exec sleep 600"
-                depends_on: { db: healthy }
-                health: { exec: "test -f api.ready" }
-              db:
-                kind: process
-                command: "sleep 0.3; echo db >> order.txt; exec python3 -m http.server ${self.port} --bind 127.0.0.1"
-                ports: [http]
-                health: { http: / }
-            """)
+        let stack = try StackUnderTest(
+            stack: """
+                services:
+                  web:
+                    kind: process
+                    command: "echo web >> order.txt; exec sleep 600"
+                    depends_on: { api: healthy }
+                  api:
+                    kind: process
+                    command: "echo api >> order.txt; touch api.ready; exec sleep 600"
+                    depends_on: { db: healthy }
+                    health: { exec: "test -f api.ready" }
+                  db:
+                    kind: process
+                    command: "sleep 0.3; echo db >> order.txt; exec python3 -m http.server ${self.port} --bind 127.0.0.1"
+                    ports: [http]
+                    health: { http: / }
+                """)
         defer { stack.cleanUp() }
         let report = try await stack.waitFor("all ready") { $0.allReady }
         #expect(stack.directory.read("order.txt") == "db\napi\nweb\n")
@@ -37,13 +38,14 @@ import Testing
     }
 
     @Test func crashingServiceRestartsWithGrowingDelaysThenFails() async throws {
-        let stack = try StackUnderTest(stack: """
-            services:
-              crasher:
-                kind: process
-                command: "echo crashing; exit 3"
-                restart: { policy: on-failure, backoff: 50ms, max_backoff: 400ms, max_restarts: 4, window: 10m }
-            """)
+        let stack = try StackUnderTest(
+            stack: """
+                services:
+                  crasher:
+                    kind: process
+                    command: "echo crashing; exit 3"
+                    restart: { policy: on-failure, backoff: 50ms, max_backoff: 400ms, max_restarts: 4, window: 10m }
+                """)
         defer { stack.cleanUp() }
         let report = try await stack.waitFor("crash loop") { $0.services.first?.phase == .failed }
         let crasher = try #require(report.services.first)
@@ -63,13 +65,14 @@ import Testing
     }
 
     @Test func livenessFailureRestartsTheService() async throws {
-        let stack = try StackUnderTest(stack: """
-            services:
-              flaky:
-                kind: process
-                command: "touch alive; exec sleep 600"
-                health: { exec: "test -f alive", interval: 100ms, retries: 2, timeout: 2s }
-            """)
+        let stack = try StackUnderTest(
+            stack: """
+                services:
+                  flaky:
+                    kind: process
+                    command: "touch alive; exec sleep 600"
+                    health: { exec: "test -f alive", interval: 100ms, retries: 2, timeout: 2s }
+                """)
         defer { stack.cleanUp() }
         try await stack.waitFor("healthy") { $0.services.first?.phase == .healthy }
         try FileManager.default.removeItem(atPath: "\(stack.path)/alive")
@@ -118,13 +121,14 @@ import Testing
     }
 
     @Test func aSecondSignalForcesTheStopAndTheExitStatusSaysSo() async throws {
-        let stack = try StackUnderTest(stack: """
-            services:
-              stubborn:
-                kind: process
-                command: "trap '' TERM; while true; do sleep 0.05; done"
-                stop: { signal: TERM, timeout: 10m }
-            """)
+        let stack = try StackUnderTest(
+            stack: """
+                services:
+                  stubborn:
+                    kind: process
+                    command: "trap '' TERM; while true; do sleep 0.05; done"
+                    stop: { signal: TERM, timeout: 10m }
+                """)
         defer { stack.cleanUp() }
         let report = try await stack.waitFor("running") { $0.allReady }
         let group = try #require(report.services.first?.pid)
@@ -138,34 +142,37 @@ import Testing
     }
 
     @Test func childrenStartWithAnEmptySignalMaskAndDefaultHandlers() async throws {
-        let stack = try StackUnderTest(stack: """
-            services:
-              probe:
-                kind: process
-                command: ["/bin/grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]
-                restart: "no"
-            """)
+        let stack = try StackUnderTest(
+            stack: """
+                services:
+                  probe:
+                    kind: process
+                    command: ["/bin/grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]
+                    restart: "no"
+                """)
         defer { stack.cleanUp() }
         try await stack.waitFor("completed") { $0.services.first?.phase == .completed }
         let log = stack.log("probe")
         #expect(log.contains(" out SigBlk:\t0000000000000000"), "a blocked signal in the child: \(log)")
         // The signals devstack handles (INT, TERM, HUP) must not arrive ignored: that would make stops fail.
-        let ignored = log.split(separator: "\n").first { $0.contains("SigIgn:") }.flatMap { UInt64($0.split(separator: "\t").last ?? "", radix: 16) } ?? .max
+        let ignored =
+            log.split(separator: "\n").first { $0.contains("SigIgn:") }.flatMap { UInt64($0.split(separator: "\t").last ?? "", radix: 16) } ?? .max
         let handledByDevstack: UInt64 = (1 << (UInt64(SIGINT) - 1)) | (1 << (UInt64(SIGTERM) - 1)) | (1 << (UInt64(SIGHUP) - 1))
         #expect(ignored & handledByDevstack == 0, "SigIgn \(String(ignored, radix: 16))")
         #expect(try await stack.stop() == 0)
     }
 
     @Test func killDashNineOfDevstackLeavesNoProcess() async throws {
-        let stack = try StackUnderTest(stack: """
-            services:
-              direct:
-                kind: process
-                command: ["sleep", "600"]
-              family:
-                kind: process
-                command: "sleep 600 & sleep 600 & wait"
-            """)
+        let stack = try StackUnderTest(
+            stack: """
+                services:
+                  direct:
+                    kind: process
+                    command: ["sleep", "600"]
+                  family:
+                    kind: process
+                    command: "sleep 600 & sleep 600 & wait"
+                """)
         defer { stack.cleanUp() }
         try await stack.waitFor("all ready") { $0.allReady }
         let groups = try #require(stack.store.load()).children.values.map(\.processGroup)
@@ -182,12 +189,13 @@ import Testing
     }
 
     @Test func secondUpIsRefusedAndStaleStateIsRecovered() async throws {
-        let stack = try StackUnderTest(stack: """
-            services:
-              family:
-                kind: process
-                command: "sleep 600 & wait"
-            """)
+        let stack = try StackUnderTest(
+            stack: """
+                services:
+                  family:
+                    kind: process
+                    command: "sleep 600 & wait"
+                """)
         defer { stack.cleanUp() }
         try await stack.waitFor("ready") { $0.allReady }
         let second = try stack.devstack(["up"])
@@ -209,13 +217,14 @@ import Testing
     }
 
     @Test func everyLinePrintedBeforeExitReachesTheLogFile() async throws {
-        let stack = try StackUnderTest(stack: """
-            services:
-              chatty:
-                kind: process
-                command: ["seq", "1", "100000"]
-                restart: "no"
-            """)
+        let stack = try StackUnderTest(
+            stack: """
+                services:
+                  chatty:
+                    kind: process
+                    command: ["seq", "1", "100000"]
+                    restart: "no"
+                """)
         defer { stack.cleanUp() }
         try await stack.waitFor("completed") { $0.services.first?.phase == .completed }
         let lines = stack.log("chatty").split(separator: "\n").filter { $0.contains(" out ") }
@@ -225,13 +234,14 @@ import Testing
     }
 
     @Test func binaryAndVeryLongLinesAreHandled() async throws {
-        let stack = try StackUnderTest(stack: """
-            services:
-              odd:
-                kind: process
-                command: "printf 'bin\\\\000\\\\377\\\\033[31mred\\\\n'; head -c 300000 /dev/zero | tr '\\\\0' x; echo; echo after"
-                restart: "no"
-            """)
+        let stack = try StackUnderTest(
+            stack: """
+                services:
+                  odd:
+                    kind: process
+                    command: "printf 'bin\\\\000\\\\377\\\\033[31mred\\\\n'; head -c 300000 /dev/zero | tr '\\\\0' x; echo; echo after"
+                    restart: "no"
+                """)
         defer { stack.cleanUp() }
         try await stack.waitFor("completed") { $0.services.first?.phase == .completed }
         let log = stack.log("odd")
@@ -257,7 +267,8 @@ import Testing
 
     @Test func execRunsWithTheStackEnvAndReturnsItsStatus() async throws {
         try await withTemporaryDirectory { directory in
-            try directory.write("stacks/default/stack.yaml", "services:\n  web: { kind: process, command: [sleep, '1'], ports: [http] }\nenv:\n  WEB: ${web.url}\n")
+            try directory.write(
+                "stacks/default/stack.yaml", "services:\n  web: { kind: process, command: [sleep, '1'], ports: [http] }\nenv:\n  WEB: ${web.url}\n")
             try directory.write("profiles/local.yaml", "ports: { base: 45100 }\n")
             let status = try DevstackBinary.run(["exec", "--", "sh", "-c", "exit 42"], in: directory.path)
             #expect(status.status == 42)
@@ -271,7 +282,9 @@ import Testing
 
     @Test func detachReturnsWhenReadyThenStatusLogsAndDown() async throws {
         try await withTemporaryDirectory { directory in
-            try directory.write("stacks/default/stack.yaml", """
+            try directory.write(
+                "stacks/default/stack.yaml",
+                """
                 services:
                   web:
                     kind: process
@@ -319,7 +332,9 @@ import Testing
 
     @Test func detachNamesTheFailingServiceWithItsLastLines() async throws {
         try await withTemporaryDirectory { directory in
-            try directory.write("stacks/default/stack.yaml", """
+            try directory.write(
+                "stacks/default/stack.yaml",
+                """
                 services:
                   fine:
                     kind: process

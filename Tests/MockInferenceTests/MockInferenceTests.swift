@@ -1,9 +1,9 @@
 import Crypto
 import DevstackCore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import NIOCore
 import Testing
 
@@ -105,7 +105,9 @@ import Testing
                 #expect(reply["content"] as? String == "You said: ping!")
             }
             let pirate = ByteBuffer(
-                string: #"{"model":"instant","messages":[{"role":"system","content":"You are a pirate."},{"role":"user","content":[{"type":"text","text":"hi"}]}]}"#)
+                string:
+                    #"{"model":"instant","messages":[{"role":"system","content":"You are a pirate."},{"role":"user","content":[{"type":"text","text":"hi"}]}]}"#
+            )
             try await client.execute(uri: "/v1/chat/completions", method: .post, body: pirate) { response in
                 let reply = try message(object(response.body))
                 #expect(reply["content"] as? String == "Arr!")
@@ -288,7 +290,8 @@ import Testing
                 let encoded = try #require(data[0]["embedding"] as? String)
                 let bytes = try #require(Data(base64Encoded: encoded))
                 let decoded = stride(from: 0, to: bytes.count, by: 4).map { offset in
-                    Double(Float(bitPattern: bytes[offset..<offset + 4].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) }))
+                    Double(
+                        Float(bitPattern: bytes[offset..<offset + 4].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) }))
                 }
                 #expect(decoded.count == 8)
                 for (left, right) in zip(decoded, expected) { #expect(abs(left - right) < 1e-6) }
@@ -340,11 +343,15 @@ import Testing
                 (#"{"model":"instant","messages":[{"role":"user","content":[{"text":"x"}]}]}"#, .badRequest, "messages[0].content[0].type"),
                 (#"{"model":"instant","messages":[{"role":"user","content":"x"}],"stream":1}"#, .badRequest, "stream"),
                 (#"{"model":"instant","messages":[{"role":"user","content":"x"}],"max_tokens":1.5}"#, .badRequest, "max_tokens"),
-                (#"{"model":"instant","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":"yes"}}"#, .badRequest,
-                    "stream_options.include_usage"),
+                (
+                    #"{"model":"instant","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":"yes"}}"#, .badRequest,
+                    "stream_options.include_usage"
+                ),
                 (#"{"model":"instant","messages":[{"role":"user","content":"x"}],"tool_choice":"sometimes"}"#, .badRequest, "tool_choice"),
-                (#"{"model":"instant","messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f"}}]}]}"#,
-                    .badRequest, "messages[0].tool_calls[0].function.arguments"),
+                (
+                    #"{"model":"instant","messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f"}}]}]}"#,
+                    .badRequest, "messages[0].tool_calls[0].function.arguments"
+                ),
                 ("[]", .badRequest, nil),
                 ("5", .badRequest, nil),
                 ("", .badRequest, nil),
@@ -358,7 +365,8 @@ import Testing
                     #expect(!(error["message"] as? String ?? "").isEmpty)
                 }
             }
-            let oversized = ByteBuffer(string: #"{"model":"instant","messages":[{"role":"user","content":""# + String(repeating: "x", count: 70_000) + "\"}]}")
+            let oversized = ByteBuffer(
+                string: #"{"model":"instant","messages":[{"role":"user","content":""# + String(repeating: "x", count: 70_000) + "\"}]}")
             try await client.execute(uri: "/v1/chat/completions", method: .post, body: oversized) { response in
                 #expect(response.status == .contentTooLarge)
                 let replied = try object(response.body)
@@ -370,7 +378,8 @@ import Testing
                 #expect((replied["error"] as? [String: Any])?["message"] != nil)
             }
             let badEmbeddings = [
-                (#"{"model":"instant","input":{"a":1}}"#, "input"), (#"{"model":"instant"}"#, "input"), (#"{"model":"instant","input":[1,"a"]}"#, "input"),
+                (#"{"model":"instant","input":{"a":1}}"#, "input"), (#"{"model":"instant"}"#, "input"),
+                (#"{"model":"instant","input":[1,"a"]}"#, "input"),
                 (#"{"model":"instant","input":"x","dimensions":"8"}"#, "dimensions"),
             ]
             for (body, param) in badEmbeddings {
@@ -381,7 +390,8 @@ import Testing
                 }
             }
             // Content given as parts counts its text parts.
-            let parts = #"{"model":"instant","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url"},{"type":"text","text":"b"}]}]}"#
+            let parts =
+                #"{"model":"instant","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url"},{"type":"text","text":"b"}]}]}"#
             try await client.execute(uri: "/v1/chat/completions", method: .post, body: ByteBuffer(string: parts)) { response in
                 let reply = try message(object(response.body))
                 #expect(reply["content"] as? String == "You said: a\nb")
@@ -425,14 +435,18 @@ import Testing
             }
             var statuses: [Int] = []
             for _ in 0..<3 {
-                try await client.execute(uri: "/v1/chat/completions", method: .post, body: Self.chatBody("x")) { statuses.append(Int($0.status.code)) }
+                try await client.execute(uri: "/v1/chat/completions", method: .post, body: Self.chatBody("x")) {
+                    statuses.append(Int($0.status.code))
+                }
             }
             #expect(statuses == [500, 500, 200])
 
             try await client.execute(uri: "/__devstack/faults", method: .post, body: ByteBuffer(string: #"{"status":502,"fraction":0.5}"#)) { _ in }
             statuses = []
             for _ in 0..<4 {
-                try await client.execute(uri: "/v1/chat/completions", method: .post, body: Self.chatBody("x")) { statuses.append(Int($0.status.code)) }
+                try await client.execute(uri: "/v1/chat/completions", method: .post, body: Self.chatBody("x")) {
+                    statuses.append(Int($0.status.code))
+                }
             }
             #expect(statuses == [200, 502, 200, 502])
             try await client.execute(uri: "/__devstack/faults", method: .delete) { _ in }
@@ -482,7 +496,9 @@ import Testing
         let app = Application(router: Self.server().router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         _ = try await app.test(.live) { client in
             await #expect(throws: (any Error).self) {
-                try await client.execute(uri: "/v1/chat/completions", method: .post, body: Self.chatBody("break the stream", extra: #","stream":true"#)) {
+                try await client.execute(
+                    uri: "/v1/chat/completions", method: .post, body: Self.chatBody("break the stream", extra: #","stream":true"#)
+                ) {
                     response in
                     // Either the client fails, or it saw a stream without its end.
                     if !String(buffer: response.body).contains("[DONE]") { throw CancellationError() }

@@ -4,7 +4,8 @@ import Foundation
 public enum ExecutableLookup {
     public static func resolve(_ command: String, workingDirectory: String, environment: [String: String]) -> String? {
         if command.contains("/") {
-            let path = command.hasPrefix("/") ? command : URL(fileURLWithPath: workingDirectory).appendingPathComponent(command).standardizedFileURL.path
+            let path =
+                command.hasPrefix("/") ? command : URL(fileURLWithPath: workingDirectory).appendingPathComponent(command).standardizedFileURL.path
             return FileManager.default.isExecutableFile(atPath: path) ? path : nil
         }
         let searchPath = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
