@@ -285,7 +285,9 @@ extension ProjectLoader {
     static func loadFixtures(
         stack: StackSpec, profile: ProfileSpec, sources: [SourceText], diagnostics: DiagnosticCollector, projectDirectory: String
     ) -> [String: [InferenceFixture]] {
-        let entries = stack.services.filter { $0.kind == .inference }.flatMap(\.settings) + profile.services.flatMap(\.settings)
+        let entries =
+            stack.services.filter { $0.kind.settingKeys.contains { $0.name == "fixtures" } }.flatMap(\.settings)
+            + profile.services.flatMap(\.settings)
         var loaded: [String: [InferenceFixture]] = [:]
         for entry in entries where entry.key == "fixtures" {
             let folder = FilePath.absolute(entry.value.description, relativeTo: stack.directory)

@@ -13,7 +13,7 @@ public struct SettingKey: Sendable {
     public let summary: String
     public let required: Bool
 
-    init(_ name: String, _ type: ValueType, _ summary: String, required: Bool = false) {
+    public init(_ name: String, _ type: ValueType, _ summary: String, required: Bool = false) {
         self.name = name
         self.type = type
         self.summary = summary
@@ -22,50 +22,7 @@ public struct SettingKey: Sendable {
 }
 
 extension ServiceKind {
-    public var settingKeys: [SettingKey] {
-        switch self {
-        case .postgres:
-            return [
-                SettingKey("database", .string, "database created for the stack (default: the service name)"),
-                SettingKey("migrations", .path, "folder of *.sql migrations, applied in name order"),
-                SettingKey("seed", .path, "SQL run after migrations when the database is created or reset"),
-                SettingKey("supabase", .bool, "apply Supabase's roles, auth schema and auth.uid() before migrations"),
-                SettingKey("version", .int(10...99), "required major version of the Postgres binaries"),
-                SettingKey("bin_dir", .path, "folder holding initdb and postgres (default: searched)"),
-                SettingKey("user", .string, "unprivileged OS user that runs Postgres when devstack runs as root"),
-            ]
-        case .auth:
-            return [
-                SettingKey("database", .string, "the postgres service holding auth.users (default: the only one)"),
-                SettingKey("jwt_exp", .duration, "access token lifetime"),
-                SettingKey("site_url", .string, "default redirect target"),
-                SettingKey("uri_allow_list", .list, "redirect_to values accepted besides site_url"),
-                SettingKey("disable_signup", .bool, "refuse new sign-ups"),
-                SettingKey("mailer_autoconfirm", .bool, "confirm e-mail sign-ups without a link"),
-                SettingKey("sms_autoconfirm", .bool, "confirm phone sign-ups without a code"),
-                SettingKey("external_email_enabled", .bool, "allow e-mail sign-up and sign-in"),
-                SettingKey("external_phone_enabled", .bool, "allow phone sign-up and sign-in"),
-                SettingKey("external_anonymous_users_enabled", .bool, "allow anonymous sign-ins"),
-                SettingKey("password_min_length", .int(1...72), "shortest password accepted"),
-                SettingKey("bcrypt_cost", .int(4...31), "bcrypt cost of new password hashes"),
-                SettingKey("rate_limit", .bool, "enforce GoTrue's rate limits"),
-            ]
-        case .inference:
-            return [
-                SettingKey("model", .choice(["instant", "thinking"]), "personality: answers at once, or reasons first", required: true),
-                SettingKey("models", .list, "model ids listed by GET /models (default: the service name)"),
-                SettingKey("fixtures", .path, "folder of *.yaml fixtures with deterministic answers"),
-                SettingKey("time_to_first_token", .duration, "delay before the first token"),
-                SettingKey("token_delay", .duration, "delay between streamed tokens"),
-                SettingKey("jitter", .duration, "random extra delay added to each wait, at most this much"),
-                SettingKey("api_key", .string, "when set, requests must carry it as a Bearer token"),
-                SettingKey("embedding_dimensions", .int(1...8192), "length of embedding vectors"),
-                SettingKey("keep_alive", .bool, "send OpenRouter's ': OPENROUTER PROCESSING' comment lines"),
-            ]
-        case .process:
-            return []
-        }
-    }
+    public var settingKeys: [SettingKey] { descriptor.settingKeys }
 
     /// Keys every kind accepts.
     static let commonKeys = [
@@ -73,13 +30,12 @@ extension ServiceKind {
     ]
 
     var allowedKeys: [String] {
-        Self.commonKeys + settingKeys.map(\.name) + (self == .process ? ["command"] : [])
+        Self.commonKeys + settingKeys.map(\.name) + (descriptor.takesCommand ? ["command"] : [])
     }
 
     /// The kind whose key this is, for "belongs to kind X" messages.
     static func owner(ofKey key: String) -> ServiceKind? {
-        if key == "command" { return .process }
-        return allCases.first { kind in kind.settingKeys.contains { $0.name == key } }
+        allCases.first { kind in kind.settingKeys.contains { $0.name == key } || (key == "command" && kind.descriptor.takesCommand) }
     }
 }
 

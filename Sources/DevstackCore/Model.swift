@@ -1,21 +1,8 @@
 import Foundation
 
+/// What a service is; what each kind means lives in its descriptor (`Kinds/`).
 public enum ServiceKind: String, Sendable, Codable, CaseIterable {
     case postgres, auth, inference, process
-
-    /// The port every service of this kind listens on, when the stack names none.
-    var defaultPorts: [String] {
-        switch self {
-        case .postgres: return ["postgres"]
-        case .auth, .inference: return ["http"]
-        case .process: return []
-        }
-    }
-
-    var article: String { self == .auth || self == .inference ? "an" : "a" }
-
-    /// Kinds devstack knows how to probe without a `health:` block.
-    var hasBuiltInProbe: Bool { self != .process }
 }
 
 public enum DependencyCondition: String, Sendable, Codable, CaseIterable {
@@ -191,7 +178,7 @@ public struct ServiceSpec: Sendable, Hashable {
 
     /// Port names, declared or the kind's default.
     public var portNames: [String] {
-        ports.isEmpty ? kind.defaultPorts : ports.map(\.value)
+        ports.isEmpty ? kind.descriptor.defaultPorts : ports.map(\.value)
     }
 }
 

@@ -337,7 +337,7 @@ public struct Planner {
                     at: dependency.location, in: source, dependency.keyPath, "a service cannot depend on itself", fix: "remove this entry")
                 continue
             }
-            let hasProbe = target.health != nil || target.kind.hasBuiltInProbe
+            let hasProbe = target.health != nil || target.kind.descriptor.hasBuiltInProbe
             let condition = dependency.condition ?? (hasProbe ? .healthy : .started)
             if condition == .healthy && !hasProbe {
                 diagnostics.report(
@@ -396,10 +396,11 @@ public struct Planner {
             windowMs: Int(restartSpec.spec.window?.milliseconds ?? Int64(Self.defaultRestart.windowMs)),
             origin: restartSpec.origin)
 
+        let defaultStop = spec.kind.descriptor.defaultStop
         let stop = PlannedStop(
-            signal: spec.stop.signal ?? (spec.kind == .postgres ? .interrupt : .term),
+            signal: spec.stop.signal ?? defaultStop.signal,
             timeoutMs: Int(spec.stop.timeout?.milliseconds ?? Int64(Self.defaultStopTimeoutMs)),
-            escalation: spec.kind == .postgres && spec.stop.signal == nil ? .quit : nil)
+            escalation: spec.stop.signal == nil ? defaultStop.escalation : nil)
 
         let env = resolveEnv(stackEntries: spec.env, profileEntries: override?.env ?? [], service: spec, context: context, envFile: spec.envFile)
 
@@ -414,8 +415,13 @@ public struct Planner {
     }
 
     private func validateSettingReferences(_ spec: ServiceSpec, settings: [String: PlannedSetting]) {
-        guard spec.kind == .auth, stack.invalidServices.isEmpty else { return }
-        let databases = stack.services.filter { $0.kind == .postgres }.map(\.name)
+        (spec.kind.descriptor as? any CrossServiceCheck)?.validate(spec, settings: settings, in: self)
+    }
+
+    /// A `database:` setting names a database-keeping service of this stack; without one, there must be exactly one.
+    func checkDatabaseReference(_ spec: ServiceSpec, settings: [String: PlannedSetting]) {
+        guard stack.invalidServices.isEmpty else { return }
+        let databases = stack.services.filter { $0.kind.descriptor.keepsDatabase }.map(\.name)
         if case .string(let name)? = settings["database"]?.value {
             if !databases.contains(name) {
                 let entry = spec.settings.first { $0.key == "database" }
@@ -482,7 +488,7 @@ public struct Planner {
                 guard let line = context.resolve(template, service: spec, source: source)?.value else { return nil }
                 probe = .exec(command: ["/bin/sh", "-c", line])
             }
-        } else if spec.kind.hasBuiltInProbe, let first = ports.first {
+        } else if spec.kind.descriptor.hasBuiltInProbe, let first = ports.first {
             probe = .builtIn(kind: spec.kind, port: first.number)
         } else {
             return nil
@@ -590,14 +596,7 @@ public struct Planner {
                 ?? (components.scheme == "https" ? 443 : components.scheme == "postgresql" || components.scheme == "postgres" ? 5432 : 80)
             attributes["port"] = String(port)
             for name in spec.portNames { attributes["port.\(name)"] = String(port) }
-            if spec.kind == .postgres {
-                attributes["database"] = String(components.path.drop { $0 == "/" })
-                attributes["user"] = components.user ?? ""
-            }
-            if spec.kind == .auth, let anon = inputs.secrets.values["anon_key"] { attributes["anon_key"] = anon }
-            if spec.kind == .inference {
-                attributes["openrouter_url"] = url
-            }
+            attributes.merge(spec.kind.descriptor.remoteAttributes(components, secrets: inputs.secrets.values)) { _, kind in kind }
             return attributes
         }
         let host = (profile.host == "0.0.0.0" || profile.host == "::") ? "127.0.0.1" : profile.host
@@ -605,45 +604,22 @@ public struct Planner {
         var attributes = ["host": host, "name": spec.name]
         if let first = ports.first { attributes["port"] = String(first.number) }
         for port in ports { attributes["port.\(port.name)"] = String(port.number) }
-        let base = ports.first.map { "http://\(host):\($0.number)" }
-        switch spec.kind {
-        case .postgres:
-            let database =
-                spec.settings.first { $0.key == "database" }.map(\.value.description)
-                ?? profile.override(for: spec.name)?.settings.first { $0.key == "database" }.map(\.value.description) ?? spec.name
-            let password = inputs.secrets.values["postgres_password"] ?? ""
-            attributes["user"] = "postgres"
-            attributes["password"] = password
-            attributes["database"] = database
-            attributes["socket"] = "\(inputs.paths.runtimeDirectory(profile.name))/\(spec.name)"
-            if let port = ports.first?.number {
-                attributes["url"] = "postgresql://postgres:\(percentEncoded(password))@\(host):\(port)/\(database)"
-            }
-        case .auth:
-            if let base { attributes["url"] = base }
-            attributes["anon_key"] = inputs.secrets.values["anon_key"]
-            attributes["service_role_key"] = inputs.secrets.values["service_role_key"]
-            attributes["jwt_secret"] = inputs.secrets.values["jwt_secret"]
-        case .inference:
-            if let base {
-                attributes["url"] = base + "/v1"
-                attributes["openrouter_url"] = base + "/api/v1"
-            }
-        case .process:
-            if let base { attributes["url"] = base }
-        }
+        let override = profile.override(for: spec.name)
+        let inputs = KindAttributeInputs(
+            name: spec.name, host: host, ports: ports, baseURL: ports.first.map { "http://\(host):\($0.number)" },
+            secrets: self.inputs.secrets.values,
+            socketDirectory: "\(self.inputs.paths.runtimeDirectory(profile.name))/\(spec.name)",
+            setting: { key in
+                spec.settings.first { $0.key == key }.map(\.value.description)
+                    ?? override?.settings.first { $0.key == key }.map(\.value.description)
+            })
+        attributes.merge(spec.kind.descriptor.attributes(inputs)) { _, kind in kind }
         return attributes
     }
 
     func absolute(_ path: String, relativeTo base: String) -> String {
         if path.hasPrefix("~/"), let home = inputs.environment["HOME"] { return home + path.dropFirst(1) }
         return FilePath.absolute(path, relativeTo: base)
-    }
-
-    private func percentEncoded(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 
     static func check(_ template: Template, source: SourceText?, diagnostics: DiagnosticCollector) -> [Template.Segment]? {

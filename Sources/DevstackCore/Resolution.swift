@@ -8,20 +8,7 @@ struct ResolutionContext {
     let remoteURLs: [String: String]
     var attributes: [String: [String: String]]
 
-    static func knownAttributes(of kind: ServiceKind) -> [String] {
-        let common = ["host", "port", "name"]
-        switch kind {
-        case .postgres: return common + ["url", "user", "password", "database", "socket"]
-        case .auth: return common + ["url", "anon_key", "service_role_key", "jwt_secret"]
-        case .inference: return common + ["url", "openrouter_url"]
-        case .process: return common + ["url"]
-        }
-    }
-
-    /// Attributes a remote profile never hands out (seeds, rule 2).
-    static let productionOnlyAttributes: [ServiceKind: Set<String>] = [
-        .auth: ["service_role_key", "jwt_secret"], .postgres: ["password", "url"],
-    ]
+    static func knownAttributes(of kind: ServiceKind) -> [String] { ["host", "port", "name"] + kind.descriptor.attributeNames }
 
     private var diagnostics: DiagnosticCollector { planner.diagnostics }
     private var inputs: PlanInputs { planner.inputs }
@@ -77,14 +64,9 @@ struct ResolutionContext {
         {
             parts.append("port \(port.number) from \(port.origin)")
         }
-        let secret: String? = {
-            switch (target.kind, attribute) {
-            case (.postgres, "url"), (.postgres, "password"): return "postgres_password"
-            case (.auth, "anon_key"), (.auth, "service_role_key"), (.auth, "jwt_secret"): return attribute
-            default: return nil
-            }
-        }()
-        if let secret, let origin = inputs.secrets.origins[secret] { parts.append("\(secret) \(origin)") }
+        if let secret = target.kind.descriptor.secret(behind: attribute), let origin = inputs.secrets.origins[secret] {
+            parts.append("\(secret) \(origin)")
+        }
         if let url = remoteURLs[target.name], attribute == "url" { parts.append("remote url \(url)") }
         return "${\(target.name).\(attribute)} derived" + (parts.isEmpty ? "" : ": " + parts.joined(separator: "; "))
     }
@@ -160,7 +142,7 @@ struct ResolutionContext {
                     template, source, "a \(target.kind.rawValue) service has no attribute '\(attribute)'",
                     fix: Suggestion.didYouMean(attribute, among: Self.knownAttributes(of: target.kind) + ["port.NAME"], noun: "attributes"))
             }
-            if profile.remote, Self.productionOnlyAttributes[target.kind]?.contains(attribute) == true {
+            if profile.remote, target.kind.descriptor.productionOnlyAttributes.contains(attribute) {
                 return fail(
                     template, source, "\(reference) is a production secret, and remote profiles never wire those into a local environment",
                     fix: "remove this variable in the profile (NAME: null); production secrets stay in the vault")

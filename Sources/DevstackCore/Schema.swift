@@ -129,7 +129,7 @@ public enum ConfigSchema {
             properties["kind"] = .object(["const": .string(kind.rawValue)])
             for key in kind.settingKeys { properties[key.name] = settingSchema(key) }
             var required = ["kind"] + kind.settingKeys.filter(\.required).map(\.name)
-            if kind == .process {
+            if kind.descriptor.takesCommand {
                 properties["command"] = command
                 required.append("command")
             }

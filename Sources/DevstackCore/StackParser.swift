@@ -90,10 +90,10 @@ struct StackParser {
         }
         for required in kind.settingKeys where required.required && !entries.contains(where: { $0.key == required.name }) {
             reader.error(
-                node.atKey, "missing required key '\(required.name)' for \(kind.article) \(kind.rawValue) service",
+                node.atKey, "missing required key '\(required.name)' for \(kind.descriptor.article) \(kind.rawValue) service",
                 fix: "add '\(required.name):' (\(required.summary))")
         }
-        if kind == .process && service.command == nil && entries.contains(where: { $0.key == "kind" }) {
+        if kind.descriptor.takesCommand && service.command == nil && entries.contains(where: { $0.key == "kind" }) {
             reader.error(
                 node.atKey, "missing required key 'command' for a process service",
                 fix: "add 'command:' as a list ([\"./server\", \"--port\", \"${self.port}\"]) or a shell string")

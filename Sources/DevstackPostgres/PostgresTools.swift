@@ -6,7 +6,7 @@ import Foundation
 public enum PostgresTools {
     /// The postgres service named, or the only one.
     public static func service(in plan: Plan, named name: String?) throws -> PlannedService {
-        let databases = plan.services.filter { $0.kind == .postgres }
+        let databases = plan.services.filter { $0.kind.descriptor.keepsDatabase }
         if let name {
             guard let service = databases.first(where: { $0.name == name }) else {
                 throw PostgresServiceError(

@@ -335,7 +335,7 @@ enum Summary {
             if let url = plan.service(named: service.name)?.attributes["url"] { line += "  \(url)" }
             lines.append(line)
         }
-        if let anon = plan.secrets["anon_key"], plan.services.contains(where: { $0.kind == .auth }) {
+        if let anon = plan.secrets["anon_key"], plan.services.contains(where: { $0.attributes["anon_key"] != nil }) {
             lines.append("  anon key: \(anon)")
         }
         lines.append("  logs: \(report.logDirectory)")
@@ -386,7 +386,7 @@ extension StackRunner {
         let (plan, running) = try await workspace.planMatchingRunningStack(environment: environment)
         try check(plan)
         if let running { return (try await body(plan, running), false) }
-        let databases = plan.services.filter { $0.kind == .postgres }.map(\.name)
+        let databases = plan.services.filter { $0.kind.descriptor.keepsDatabase }.map(\.name)
         let options = UpOptions(
             services: databases, detach: true, waitTimeout: .seconds(120), exitOnFailure: false, isBackgroundSupervisor: false,
             projectArguments: ["--stack", workspace.stack, "--profile", workspace.profile, "--project-dir", workspace.projectDirectory])

@@ -1,0 +1,44 @@
+import Foundation
+
+/// `kind: auth`: the GoTrue-compatible auth emulator, keeping its users in a postgres service.
+struct AuthKind: KindDescriptor, CrossServiceCheck {
+    let kind = ServiceKind.auth
+    let defaultPorts = ["http"]
+    let settingKeys = [
+        SettingKey("database", .string, "the postgres service holding auth.users (default: the only one)"),
+        SettingKey("jwt_exp", .duration, "access token lifetime"),
+        SettingKey("site_url", .string, "default redirect target"),
+        SettingKey("uri_allow_list", .list, "redirect_to values accepted besides site_url"),
+        SettingKey("disable_signup", .bool, "refuse new sign-ups"),
+        SettingKey("mailer_autoconfirm", .bool, "confirm e-mail sign-ups without a link"),
+        SettingKey("sms_autoconfirm", .bool, "confirm phone sign-ups without a code"),
+        SettingKey("external_email_enabled", .bool, "allow e-mail sign-up and sign-in"),
+        SettingKey("external_phone_enabled", .bool, "allow phone sign-up and sign-in"),
+        SettingKey("external_anonymous_users_enabled", .bool, "allow anonymous sign-ins"),
+        SettingKey("password_min_length", .int(1...72), "shortest password accepted"),
+        SettingKey("bcrypt_cost", .int(4...31), "bcrypt cost of new password hashes"),
+        SettingKey("rate_limit", .bool, "enforce GoTrue's rate limits"),
+    ]
+    let attributeNames = ["url", "anon_key", "service_role_key", "jwt_secret"]
+    let productionOnlyAttributes: Set<String> = ["service_role_key", "jwt_secret"]
+
+    func secret(behind attribute: String) -> String? { ["anon_key", "service_role_key", "jwt_secret"].contains(attribute) ? attribute : nil }
+
+    func attributes(_ service: KindAttributeInputs) -> [String: String] {
+        var attributes: [String: String] = [:]
+        attributes["url"] = service.baseURL
+        attributes["anon_key"] = service.secrets["anon_key"]
+        attributes["service_role_key"] = service.secrets["service_role_key"]
+        attributes["jwt_secret"] = service.secrets["jwt_secret"]
+        return attributes
+    }
+
+    func remoteAttributes(_ url: URLComponents, secrets: [String: String]) -> [String: String] {
+        secrets["anon_key"].map { ["anon_key": $0] } ?? [:]
+    }
+
+    /// Its users live in a postgres service of the same stack: the named one, or the only one.
+    func validate(_ spec: ServiceSpec, settings: [String: PlannedSetting], in planner: Planner) {
+        planner.checkDatabaseReference(spec, settings: settings)
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// `kind: postgres`: the real server, with Supabase's roles and `auth` schema on request.
+struct PostgresKind: KindDescriptor {
+    let kind = ServiceKind.postgres
+    let defaultPorts = ["postgres"]
+    let settingKeys = [
+        SettingKey("database", .string, "database created for the stack (default: the service name)"),
+        SettingKey("migrations", .path, "folder of *.sql migrations, applied in name order"),
+        SettingKey("seed", .path, "SQL run after migrations when the database is created or reset"),
+        SettingKey("supabase", .bool, "apply Supabase's roles, auth schema and auth.uid() before migrations"),
+        SettingKey("version", .int(10...99), "required major version of the Postgres binaries"),
+        SettingKey("bin_dir", .path, "folder holding initdb and postgres (default: searched)"),
+        SettingKey("user", .string, "unprivileged OS user that runs Postgres when devstack runs as root"),
+    ]
+    let attributeNames = ["url", "user", "password", "database", "socket"]
+    let productionOnlyAttributes: Set<String> = ["password", "url"]
+    /// SIGINT is Postgres's fast shutdown; SIGQUIT its immediate one.
+    let defaultStop: (signal: StopSignal, escalation: StopSignal?) = (.interrupt, .quit)
+    let keepsDatabase = true
+
+    func secret(behind attribute: String) -> String? { ["url", "password"].contains(attribute) ? "postgres_password" : nil }
+
+    func attributes(_ service: KindAttributeInputs) -> [String: String] {
+        let database = service.setting("database") ?? service.name
+        let password = service.secrets["postgres_password"] ?? ""
+        var attributes = ["user": "postgres", "password": password, "database": database, "socket": service.socketDirectory]
+        if let port = service.ports.first?.number {
+            attributes["url"] = "postgresql://postgres:\(Self.percentEncoded(password))@\(service.host):\(port)/\(database)"
+        }
+        return attributes
+    }
+
+    func remoteAttributes(_ url: URLComponents, secrets: [String: String]) -> [String: String] {
+        ["database": String(url.path.drop { $0 == "/" }), "user": url.user ?? ""]
+    }
+
+    private static func percentEncoded(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+}
