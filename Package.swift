@@ -178,6 +178,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "DevstackSupervisorTests",
+            dependencies: ["DevstackSupervisor", "DevstackCore", "DevstackDriverKit", "DevstackProject", "DevstackSystem", "DevstackTestSupport"]
+        ),
+        .testTarget(
             name: "DevstackPostgresTests",
             dependencies: ["DevstackPostgres", "DevstackDrivers", "DevstackTestSupport"]
         ),
@@ -186,6 +190,15 @@ let package = Package(
             dependencies: [
                 "MockInference", "DevstackCore", "DevstackTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .testTarget(
+            name: "AuthEmulatorTests",
+            dependencies: [
+                "AuthEmulator", "DevstackTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

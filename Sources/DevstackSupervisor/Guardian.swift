@@ -8,7 +8,7 @@ import Foundation
 /// closes — the supervisor exited, however it died — it stops every process group it was told
 /// about. It covers grandchildren, which the parent-death signal does not reach, and it is the
 /// only mechanism there is on macOS.
-public final class Guardian: @unchecked Sendable {
+public final class Guardian: ProcessGroupWatcher, @unchecked Sendable {
     private let process: Process
     private let input: FileHandle
     private let lock = NSLock()
@@ -92,4 +92,11 @@ public final class Guardian: @unchecked Sendable {
         for group in groups where ProcessTable.groupIsAlive(group) { killpg(group, SIGKILL) }
         exit(0)
     }
+}
+
+/// Whatever stops the services' process groups should the supervisor die (the guardian); injected,
+/// so the supervisor's logic runs in tests without one.
+public protocol ProcessGroupWatcher: Sendable {
+    func watch(group: Int32)
+    func forget(group: Int32)
 }

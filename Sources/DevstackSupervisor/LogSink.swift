@@ -96,7 +96,7 @@ public final class LogSink: ServiceOutput, @unchecked Sendable {
 
 /// Reads one pipe until end-of-file on its own thread, so nothing a process writes is lost,
 /// not even the last lines before it exits.
-final class OutputPump: @unchecked Sendable {
+public final class OutputPump: @unchecked Sendable {
     private let drained = ExitLatch()
 
     init(service: String, stream: OutputStreamKind, reading handle: FileHandle, into sink: LogSink) {

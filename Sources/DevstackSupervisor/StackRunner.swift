@@ -80,19 +80,18 @@ public enum StackRunner {
         }
 
         // Wait for a reason to stop: Ctrl-C, SIGTERM, the terminal going away, `devstack down`, or (with --exit-on-failure) a failure.
-        var failedService: String?
-        let reasons = AsyncStream<String> { continuation in
+        let reasons = AsyncStream<ShutdownReason> { continuation in
             let forwardSignals = Task {
                 for await signal in signals {
                     if signal == SIGHUP && background { continue }
-                    continuation.yield(signalName(signal))
+                    continuation.yield(.signal(signal))
                 }
             }
             let forwardEvents = Task {
                 for await event in supervisor.eventStream {
                     switch event {
-                    case .shutdownRequested: continuation.yield("devstack down")
-                    case .serviceFailed(let name): continuation.yield("failed:\(name)")
+                    case .shutdownRequested: continuation.yield(.down)
+                    case .serviceFailed(let name): continuation.yield(.serviceFailed(name))
                     }
                 }
             }
@@ -102,17 +101,15 @@ public enum StackRunner {
             }
         }
         var iterator = reasons.makeAsyncIterator()
-        let reason = await iterator.next() ?? "end"
-        if reason.hasPrefix("failed:") { failedService = String(reason.dropFirst(7)) }
+        let reason = await iterator.next() ?? .down
         ticker?.cancel()
         settled.cancel()
         view?.finishProgress()
-        let announce = failedService.map { "\($0) failed" } ?? reason
-        say("devstack: stopping (\(announce))" + (background ? "" : "; press Ctrl-C again to force"))
+        say("devstack: stopping (\(reason))" + (background ? "" : "; press Ctrl-C again to force"))
         // A second signal while stopping forces.
         let force = Task {
             while let next = await iterator.next() {
-                guard !next.hasPrefix("failed:") && next != "devstack down" else { continue }
+                guard case .signal = next else { continue }
                 await supervisor.forceKill()
             }
         }
@@ -130,7 +127,8 @@ public enum StackRunner {
             clean
                 ? "devstack: stopped cleanly" + (failures.isEmpty ? "" : " (failed before: \(failures.joined(separator: ", ")))")
                 : "devstack: stopped, but some services had to be killed")
-        return clean && failedService == nil ? 0 : 1
+        if case .serviceFailed = reason { return 1 }
+        return clean ? 0 : 1
     }
 
     private static func tick(_ supervisor: Supervisor, _ view: ConsoleView) async {
@@ -400,6 +398,23 @@ extension StackRunner {
         } catch {
             try? await stop(store: store, timeout: .seconds(60))
             throw error
+        }
+    }
+}
+
+/// Why a running stack stops.
+enum ShutdownReason: Sendable, CustomStringConvertible {
+    case signal(Int32)
+    /// `devstack down`, through the control API.
+    case down
+    /// With `--exit-on-failure`: the service that failed.
+    case serviceFailed(String)
+
+    var description: String {
+        switch self {
+        case .signal(let number): return signalName(number)
+        case .down: return "devstack down"
+        case .serviceFailed(let name): return "\(name) failed"
         }
     }
 }

@@ -38,7 +38,7 @@ public actor Supervisor {
     let store: StateStore
     let sink: LogSink
     let console: ConsoleView?
-    let guardian: Guardian
+    let guardian: any ProcessGroupWatcher
     let baseEnvironment: [String: String]
     let detached: Bool
     let startedAt = Date()
@@ -47,6 +47,7 @@ public actor Supervisor {
     private let ownStartTime = ProcessTable.startTime(of: getpid())
     let exitOnFailure: Bool
     let drivers: DriverSet
+    let launcher: any ServiceLauncher
     var context: DriverContext { DriverContext(plan: plan, environment: baseEnvironment, sink: sink) }
     private var records: [String: Record] = [:]
     private var waiters: [CheckedContinuation<Void, Never>] = []
@@ -71,10 +72,11 @@ public actor Supervisor {
     }
 
     public init(
-        plan: Plan, services: [PlannedService], store: StateStore, sink: LogSink, console: ConsoleView?, guardian: Guardian,
-        environment: [String: String], detached: Bool, exitOnFailure: Bool, drivers: DriverSet
+        plan: Plan, services: [PlannedService], store: StateStore, sink: LogSink, console: ConsoleView?, guardian: any ProcessGroupWatcher,
+        environment: [String: String], detached: Bool, exitOnFailure: Bool, drivers: DriverSet, launcher: any ServiceLauncher = ProcessLauncher()
     ) {
         self.drivers = drivers
+        self.launcher = launcher
         self.plan = plan
         self.services = services
         self.store = store
@@ -209,33 +211,12 @@ public actor Supervisor {
     }
 
     private func launch(_ service: PlannedService) async throws -> (any ServiceInstance, [OutputPump]) {
-        let spec: LaunchSpec
         switch try await drivers.driver(for: service).prepare(service, context: context) {
         case .hosted(let hosted):
             return (HostedInstance(hosted, name: service.name, sink: sink), [])
-        case .process(let process):
-            spec = process
+        case .process(let spec):
+            return try await launcher.launch(spec, service: service.name, sink: sink)
         }
-        let output = Pipe()
-        let errors = Pipe()
-        for pipe in [output, errors] {
-            // Only the child's copies (dup'ed onto 1 and 2) may survive exec, or a sibling holding a
-            // write end would keep this pipe from ever reaching end-of-file.
-            _ = fcntl(pipe.fileHandleForReading.fileDescriptor, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
-        }
-        let child = try await ChildLauncher.shared.launch(
-            LaunchRequest(
-                executable: spec.executable, arguments: spec.arguments, environment: spec.environment,
-                workingDirectory: spec.workingDirectory, user: spec.user, standardOutput: output.fileHandleForWriting,
-                standardError: errors.fileHandleForWriting))
-        try? output.fileHandleForWriting.close()
-        try? errors.fileHandleForWriting.close()
-        let pumps = [
-            OutputPump(service: service.name, stream: .stdout, reading: output.fileHandleForReading, into: sink),
-            OutputPump(service: service.name, stream: .stderr, reading: errors.fileHandleForReading, into: sink),
-        ]
-        return (child, pumps)
     }
 
     // MARK: Health
