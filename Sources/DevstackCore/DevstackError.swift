@@ -22,3 +22,31 @@ extension DevstackError {
         "error: " + (location.map { "\($0): " } ?? "") + message + (fix.map { "\n    fix: \($0)" } ?? "")
     }
 }
+
+/// The codes one module's errors use: snake_case raw values, each with its exit status.
+public protocol ErrorCode: RawRepresentable, Sendable where RawValue == String {
+    var exitStatus: Int32 { get }
+}
+
+extension ErrorCode {
+    public var exitStatus: Int32 { 1 }
+}
+
+/// The error of one module (`SupervisorError`, `PostgresServiceError`, …): a code from that module's
+/// list, what happened and what to do about it.
+public struct ModuleError<Code: ErrorCode>: DevstackError, CustomStringConvertible {
+    public var kind: Code
+    public var message: String
+    public var fix: String?
+
+    public init(_ kind: Code, _ message: String, fix: String? = nil) {
+        self.kind = kind
+        self.message = message
+        self.fix = fix
+    }
+
+    public var code: String { kind.rawValue }
+    public var exitStatus: Int32 { kind.exitStatus }
+    /// Without the `error:` of the report: this text also goes inside other messages and logs.
+    public var description: String { message + (fix.map { "\n    fix: \($0)" } ?? "") }
+}
