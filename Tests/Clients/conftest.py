@@ -47,37 +47,32 @@ class Stack:
             return json.loads(response.read() or b"{}")
 
 
-@pytest.fixture(scope="session")
-def stack():
-    directory = pathlib.Path(tempfile.mkdtemp(prefix="devstack-clients-"))
+def _running_default_stack(prefix: str, services: list):
+    """The repository's default stack copied to a temporary project and started detached with `services`
+    (all when empty); stopped and removed afterwards."""
+    directory = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
     for folder in ("stacks", "profiles"):
         shutil.copytree(REPO / folder, directory / folder)
     running = Stack(directory)
     try:
-        started = running.devstack("up", "--detach", *SERVICES, check=False, timeout=300)
+        started = running.devstack("up", "--detach", *services, check=False, timeout=300)
         if started.returncode != 0:
             raise RuntimeError(f"devstack up failed ({started.returncode}):\n{started.stdout}\n{started.stderr}")
         yield running
     finally:
         running.devstack("down", check=False, timeout=120)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    yield from _running_default_stack("devstack-clients-", SERVICES)
 
 
 @pytest.fixture(scope="session")
 def full_stack():
     """The whole default stack, the example gateway included, for tests that load or probe every server."""
-    directory = pathlib.Path(tempfile.mkdtemp(prefix="devstack-full-"))
-    for folder in ("stacks", "profiles"):
-        shutil.copytree(REPO / folder, directory / folder)
-    running = Stack(directory)
-    try:
-        started = running.devstack("up", "--detach", check=False, timeout=300)
-        if started.returncode != 0:
-            raise RuntimeError(f"devstack up failed ({started.returncode}):\n{started.stdout}\n{started.stderr}")
-        yield running
-    finally:
-        running.devstack("down", check=False, timeout=120)
-        shutil.rmtree(directory, ignore_errors=True)
+    yield from _running_default_stack("devstack-full-", [])
 
 
 @pytest.fixture
