@@ -125,10 +125,12 @@ public struct SourceText: Sendable {
     public init(displayPath: String, text: String) {
         self.displayPath = displayPath
         self.text = text
+        // On bytes: a newline is one byte in UTF-8, and Character iteration (grapheme breaking) costs more.
         var starts = [text.startIndex]
-        var index = text.startIndex
-        while let newline = text[index...].firstIndex(of: "\n") {
-            index = text.index(after: newline)
+        let bytes = text.utf8
+        var index = bytes.startIndex
+        while let newline = bytes[index...].firstIndex(of: UInt8(ascii: "\n")) {
+            index = bytes.index(after: newline)
             starts.append(index)
         }
         lineStarts = starts

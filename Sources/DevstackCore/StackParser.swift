@@ -292,8 +292,15 @@ enum Naming {
 
     static func isPortName(_ name: String) -> Bool { isServiceName(name) }
 
+    /// `[A-Za-z_][A-Za-z0-9_]*`, checked on bytes: asked of every variable, and Character's Unicode
+    /// properties cost a sixth of validating a large stack.
     static func isEnvName(_ name: String) -> Bool {
-        guard let first = name.first, first.isASCII, first.isLetter || first == "_" else { return false }
-        return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+        func letter(_ byte: UInt8) -> Bool { (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 95 }
+        var bytes = name.utf8.makeIterator()
+        guard let first = bytes.next(), letter(first) else { return false }
+        while let byte = bytes.next() {
+            guard letter(byte) || (byte >= 48 && byte <= 57) else { return false }
+        }
+        return true
     }
 }
