@@ -22,10 +22,10 @@ public actor Supervisor {
         var startedAt: Date?
         var healthySince: ContinuousClock.Instant?
         var lastExit: ExitStatus?
-        var lastExitReason: String?
+        var lastExitReason: RunEnd?
         var stopRequested = false
-        var killedForHealth: String?
-        var initializationFailure: String?
+        /// Set when devstack ends the run itself: the probe's verdict, or the set-up's failure.
+        var endedBy: RunEnd?
         var stopWasClean = true
         var lifecycle: Task<Void, Never>?
         /// The running instance's health probe (or running grace), cancelled as soon as a stop begins.
@@ -118,8 +118,8 @@ public actor Supervisor {
             for dependency in service.dependsOn {
                 guard await dependencyMet(dependency) else {
                     if records[name]?.stopRequested == true { return set(name, .stopped) }
-                    let phase = records[dependency.service]?.phase.rawValue ?? "missing"
-                    return fail(name, "dependency \(dependency.service) is \(phase)")
+                    let phase = records[dependency.service]?.phase
+                    return fail(name, .dependency(dependency.service, phase: phase))
                 }
             }
         }
@@ -130,12 +130,11 @@ public actor Supervisor {
             do {
                 (child, pumps) = try await launch(service)
             } catch {
-                return fail(name, "\(error)")
+                return fail(name, .launch("\(error)"))
             }
             records[name]?.child = child
             records[name]?.startedAt = Date()
-            records[name]?.killedForHealth = nil
-            records[name]?.initializationFailure = nil
+            records[name]?.endedBy = nil
             if let group = child.processGroup { guardian.watch(group: group) }
             persist()
             let runStart = ContinuousClock.now
@@ -155,18 +154,15 @@ public actor Supervisor {
             if let group = child.processGroup { guardian.forget(group: group) }
             records[name]?.child = nil
             records[name]?.lastExit = status
-            let reason = records[name]?.killedForHealth ?? (records[name]?.stopRequested == true ? "stopped by devstack" : nil)
+            let reason = records[name]?.stopRequested == true ? .stoppedByDevstack : records[name]?.endedBy
             records[name]?.lastExitReason = reason
             persist()
-            if records[name]?.stopRequested == true {
+            if case .stoppedByDevstack = reason {
                 sink.note(service: name, "stopped (\(status))")
                 return set(name, .stopped)
             }
-            if let failure = records[name]?.initializationFailure {
-                records[name]?.lastExitReason = "set-up failed"
-                return fail(name, failure)
-            }
-            let failed = !status.succeeded || records[name]?.killedForHealth != nil
+            if case .setUpFailed(let failure) = reason { return fail(name, .setUp(failure)) }
+            let failed = !status.succeeded || reason != nil
             switch service.restart.policy {
             case .no:
                 sink.note(service: name, "exited (\(status)\(reason.map { ", \($0)" } ?? "")); restart policy is no")
@@ -185,7 +181,7 @@ public actor Supervisor {
             records[name]?.recentRestarts = recent
             if recent.count > service.restart.maxRestarts {
                 sink.note(service: name, "exited (\(status)); \(recent.count - 1) restarts within \(DurationParser.format(window)): giving up")
-                return fail(name, "crash loop: \(recent.count - 1) restarts within \(DurationParser.format(window)), last \(status)")
+                return fail(name, .crashLoop(restarts: recent.count - 1, window: window, last: status))
             }
             if let healthySince = records[name]?.healthySince ?? (service.health == nil ? runStart : nil),
                 now - healthySince >= Self.healthyStretch
@@ -248,7 +244,7 @@ public actor Supervisor {
             try await drivers.driver(for: service).initialize(service, context: context)
         } catch {
             if Task.isCancelled { return }
-            records[name]?.initializationFailure = "\(error)"
+            records[name]?.endedBy = .setUpFailed("\(error)")
             sink.note(service: name, "\(error)")
             _ = await terminate(child, stop: service.stop)
             return
@@ -286,7 +282,7 @@ public actor Supervisor {
             return set(service.name, .unhealthy, reason)
         }
         sink.note(service: service.name, "\(reason): restarting")
-        records[service.name]?.killedForHealth = reason
+        records[service.name]?.endedBy = .unhealthy(reason)
         _ = await terminate(child, stop: service.stop)
     }
 
@@ -472,9 +468,9 @@ public actor Supervisor {
         if phase == .failed || phase == .exited, exitOnFailure, !shuttingDown { events.yield(.serviceFailed(name)) }
     }
 
-    private func fail(_ name: String, _ reason: String) {
-        sink.note(service: name, "failed: \(reason)")
-        set(name, .failed, reason)
+    private func fail(_ name: String, _ failure: ServiceFailure) {
+        sink.note(service: name, "failed: \(failure)")
+        set(name, .failed, failure.description)
     }
 
     /// The rows of the live progress block.
@@ -506,7 +502,7 @@ public actor Supervisor {
                     url: service.attributes["url"],
                     health: service.health == nil ? "none" : (record.phase == .healthy ? "healthy" : record.phase == .unhealthy ? "unhealthy" : "-"),
                     restarts: record.restarts, startedAt: record.child == nil ? nil : record.startedAt,
-                    lastExit: record.lastExit?.description, lastExitReason: record.lastExitReason)
+                    lastExit: record.lastExit?.description, lastExitReason: record.lastExitReason?.description)
             })
     }
 
@@ -554,4 +550,38 @@ actor StateWriter {
     }
 
     func close() { closed = true }
+}
+
+/// Why devstack ended a service's run, when it was devstack (otherwise the process just exited).
+enum RunEnd: Sendable, Equatable, CustomStringConvertible {
+    case stoppedByDevstack
+    /// The health probe's verdict, which a restart answers.
+    case unhealthy(String)
+    /// Its set-up (migrations, seed …) failed once it was ready: restarting would not fix it.
+    case setUpFailed(String)
+
+    var description: String {
+        switch self {
+        case .stoppedByDevstack: return "stopped by devstack"
+        case .unhealthy(let reason): return reason
+        case .setUpFailed: return "set-up failed"
+        }
+    }
+}
+
+/// Why a service ended up `failed`.
+enum ServiceFailure: Sendable, CustomStringConvertible {
+    case dependency(String, phase: ServicePhase?)
+    case launch(String)
+    case setUp(String)
+    case crashLoop(restarts: Int, window: Duration, last: ExitStatus)
+
+    var description: String {
+        switch self {
+        case .dependency(let name, let phase): return "dependency \(name) is \(phase?.rawValue ?? "missing")"
+        case .launch(let message), .setUp(let message): return message
+        case .crashLoop(let restarts, let window, let last):
+            return "crash loop: \(restarts) restarts within \(DurationParser.format(window)), last \(last)"
+        }
+    }
 }
