@@ -83,6 +83,15 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
     /// driver), probed every 5 ms and restarted after `retries` failed checks.
     func harness(_ services: String, heeds: Set<Int32> = [SIGTERM, SIGINT], ready: Bool = true, retries: Int = 1) throws -> Harness {
         let directory = try TemporaryDirectory()
+        do {
+            return try harness(services, in: directory, heeds: heeds, ready: ready, retries: retries)
+        } catch {
+            directory.remove()
+            throw error
+        }
+    }
+
+    private func harness(_ services: String, in directory: TemporaryDirectory, heeds: Set<Int32>, ready: Bool, retries: Int) throws -> Harness {
         let project = try TestProject(directory: directory, stack: "services:\n\(services)", profiles: ["local": "ports: auto\n"])
         var plan = try project.plan()
         for index in plan.services.indices {
