@@ -213,27 +213,40 @@ public struct DatabaseReset: Sendable {
         try await drop(retired, admin)
         try await terminate(ready, admin)
         try await admin.execute("alter database \(quote(database)) allow_connections false")
-        do {
-            try await terminate(database, admin)
-            // The copy already allows connections and carries its settings; its tag says which clean state it is.
-            try await admin.execute("begin")
-            try await admin.execute("alter database \(quote(database)) rename to \(quote(retired))")
-            try await admin.execute("alter database \(quote(ready)) rename to \(quote(database))")
-            try await admin.execute("commit")
-        } catch {
-            try? await admin.execute("rollback")
-            try? await admin.execute("alter database \(quote(database)) allow_connections true")
-            throw error
+        // A client whose connection was already past Postgres's checks when the door closed shows up in
+        // pg_stat_activity only a moment later, and the rename then finds it (55006, after waiting 5 s
+        // for it to leave): it is shown out too, and the swap tried again.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try await terminate(database, admin, clientsConnect: true)
+                // The copy already allows connections and carries its settings; its tag says which clean state it is.
+                try await admin.execute("begin")
+                try await admin.execute("alter database \(quote(database)) rename to \(quote(retired))")
+                try await admin.execute("alter database \(quote(ready)) rename to \(quote(database))")
+                try await admin.execute("commit")
+                return
+            } catch {
+                try? await admin.execute("rollback")
+                if PostgresSession.sqlState(of: error) == "55006" && attempt < 5 { continue }
+                try? await admin.execute("alter database \(quote(database)) allow_connections true")
+                throw error
+            }
         }
     }
 
     /// Ends every session on `name` and waits until their backends are gone (a closed session's
     /// backend lingers a moment, and renaming or copying needs the database to itself).
-    private func terminate(_ name: String, _ admin: PostgresSession) async throws {
+    /// `clientsConnect`: the database clients use, where a connection finishing its start-up is not in
+    /// pg_stat_activity yet at the first look; done there when two looks a millisecond apart find nobody.
+    private func terminate(_ name: String, _ admin: PostgresSession, clientsConnect: Bool = false) async throws {
+        var emptyLooks = 0
         for _ in 0..<500 {
             let left = try await admin.strings(
                 "select count(pg_terminate_backend(pid))::text from pg_stat_activity where datname = \(literal(name)) and pid <> pg_backend_pid()")
-            if left.first == "0" { return }
+            emptyLooks = left.first == "0" ? emptyLooks + 1 : 0
+            if emptyLooks == (clientsConnect ? 2 : 1) { return }
             try await Task.sleep(for: .milliseconds(1))
         }
     }
