@@ -5,11 +5,11 @@ import PostgresNIO
 /// meets what a reset does to a client for a moment is tried again on a fresh connection, with short
 /// growing pauses, until `patience` runs out.
 public enum PostgresRetry {
-    public static let patience: Duration = .seconds(5)
+    public static let patience: Duration = .seconds(10)
     /// One attempt's bound. A connection the reset closes at the moment it is leased can leave
     /// postgres-nio's promise unanswered (the query is written to a channel already closed): such an
     /// attempt is abandoned, left suspended, and tried again. Queries here take milliseconds.
-    public static let attemptLimit: Duration = .seconds(2)
+    public static let attemptLimit: Duration = .seconds(1)
 
     public static func run<T: Sendable>(
         patience: Duration = patience, attemptLimit: Duration = attemptLimit, _ operation: @escaping @Sendable () async throws -> T
