@@ -1,3 +1,5 @@
+import DevstackCore
+import DevstackSystem
 import Foundation
 
 /// A fresh folder under the system's temporary directory, removed by `remove()` (tests call it in `defer`).
@@ -19,6 +21,8 @@ public struct TemporaryDirectory: Sendable {
     public func remove() {
         let states = "\(path)/.devstack"
         for profile in (try? FileManager.default.contentsOfDirectory(atPath: states)) ?? [] {
+            // The run's sockets and throw-away data, which a killed supervisor leaves for the next `down`.
+            try? FileManager.default.removeItem(atPath: "\(RuntimeFolder.root())/\(StableHash.of("\(states)/\(profile)"))")
             let data = "\(states)/\(profile)/data"
             for service in (try? FileManager.default.contentsOfDirectory(atPath: data)) ?? [] {
                 guard let outside = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(data)/\(service)") else { continue }

@@ -123,6 +123,13 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
         throw CancellationError()
     }
 
+    /// Stops everything and lets the last state write land, so the folder can go: whether the stop was clean.
+    func finish(_ h: Harness) async -> Bool {
+        let clean = await h.supervisor.stopAll()
+        await h.supervisor.closeState()
+        return clean
+    }
+
     func phase(_ report: StatusReport, _ name: String) -> ServicePhase? { report.services.first { $0.name == name }?.phase }
 
     @Test func aCrashIsRestartedAfterABackoffAndACleanExitCompletes() async throws {
@@ -143,7 +150,7 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
         h.launcher.instances("api")[1].crash(code: 0)
         try await until(h.supervisor, "completed") { phase($0, "api") == .completed }
         #expect(h.launcher.instances("api").count == 2, "a clean exit under on-failure is not restarted")
-        _ = await h.supervisor.stopAll()
+        _ = await finish(h)
     }
 
     @Test func tooManyRestartsInTheWindowIsACrashLoop() async throws {
@@ -163,7 +170,7 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
         let report = try await until(h.supervisor, "failed") { phase($0, "api") == .failed }
         #expect(report.services[0].detail?.hasPrefix("crash loop: 3 restarts within 1m") == true)
         #expect(h.launcher.instances("api").count == 4)
-        _ = await h.supervisor.stopAll()
+        _ = await finish(h)
     }
 
     @Test func backoffGrowsDoublingWithinTwentyPercentAndStopsAtTheCap() throws {
@@ -202,7 +209,7 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
         let report = try await until(h.supervisor, "healthy again") { phase($0, "api") == .healthy && $0.services[0].restarts == 1 }
         #expect(report.services[0].lastExitReason == "health check failed 2 times in a row")
         #expect(h.launcher.instances("api")[0].signals.first == SIGTERM)
-        _ = await h.supervisor.stopAll()
+        _ = await finish(h)
     }
 
     @Test func aDependantWaitsForItsDependencyToBeHealthy() async throws {
@@ -224,7 +231,7 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
         #expect(phase(await h.supervisor.status(), "api") == .waiting)
         h.driver.setReady("db", true)
         try await until(h.supervisor, "api launched") { _ in h.launcher.instances("api").count == 1 }
-        _ = await h.supervisor.stopAll()
+        _ = await finish(h)
     }
 
     @Test func aServiceThatIgnoresItsStopSignalIsKilledAfterTheTimeout() async throws {
@@ -238,7 +245,7 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
         defer { h.directory.remove() }
         await h.supervisor.startAll()
         try await until(h.supervisor, "healthy") { phase($0, "api") == .healthy }
-        let clean = await h.supervisor.stopAll()
+        let clean = await finish(h)
         #expect(!clean, "a stop that needed SIGKILL is not clean")
         #expect(h.launcher.instances("api")[0].signals == [SIGTERM, SIGKILL])
         #expect(phase(await h.supervisor.status(), "api") == .stopped)
