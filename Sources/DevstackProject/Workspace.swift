@@ -53,9 +53,6 @@ public struct Workspace: Sendable {
         return try Planner(inputs: inputs).plan()
     }
 
-    /// The running devstack executable; it runs itself for the guardian and the auth emulator.
-    public static var executablePath: String { RunningExecutable.path }
-
     /// The plan as the running stack of this profile sees it (its `auto` ports), and that stack, if any.
     public func planMatchingRunningStack(environment: [String: String]) async throws -> (Plan, SupervisorRecord?) {
         let record = StateStore(directory: stateDirectory).running()
@@ -64,6 +61,6 @@ public struct Workspace: Sendable {
 
     /// The folder holding the running executable: `${devstack.bin_dir}`.
     public static var executableDirectory: String {
-        URL(fileURLWithPath: executablePath).deletingLastPathComponent().path
+        URL(fileURLWithPath: RunningExecutable.path).deletingLastPathComponent().path
     }
 }

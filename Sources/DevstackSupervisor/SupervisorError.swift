@@ -4,9 +4,6 @@ import DevstackCore
 public typealias SupervisorError = ModuleError<SupervisorErrorCode>
 
 public enum SupervisorErrorCode: String, ErrorCode {
-    case stateDirectory = "state_directory"
-    case untrustedFolder = "untrusted_folder"
-    case secrets
     case alreadyRunning = "already_running"
     case notRunning = "not_running"
     case portInUse = "port_in_use"
