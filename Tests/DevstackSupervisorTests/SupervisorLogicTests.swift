@@ -59,14 +59,20 @@ struct NoWatcher: ProcessGroupWatcher {
 final class FakeDriver: ServiceDriver, @unchecked Sendable {
     private let lock = NSLock()
     private var ready: [String: Bool] = [:]
+    private var setUpFailure: String?
 
     func setReady(_ service: String, _ value: Bool) { lock.withLock { ready[service] = value } }
+    func failSetUp(_ message: String) { lock.withLock { setUpFailure = message } }
 
     func prepare(_ service: PlannedService, context: DriverContext) async throws -> ServiceLaunch {
         .process(LaunchSpec(executable: "/fake/\(service.name)", arguments: [], environment: [:], workingDirectory: "/"))
     }
 
     func isReady(_ service: PlannedService, context: DriverContext) async -> Bool { lock.withLock { ready[service.name] ?? true } }
+
+    func initialize(_ service: PlannedService, context: DriverContext) async throws {
+        if let message = lock.withLock({ setUpFailure }) { throw SupervisorError(.refused, message) }
+    }
 }
 
 /// The supervisor's decisions (restarts, backoff, crash loops, liveness, dependencies, stops) with fake
@@ -79,25 +85,30 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
         let directory: TemporaryDirectory
     }
 
-    /// Every service is `kind: inference` (a kind with a built-in probe, here answered by the fake
-    /// driver), probed every 5 ms and restarted after `retries` failed checks.
-    func harness(_ services: String, heeds: Set<Int32> = [SIGTERM, SIGINT], ready: Bool = true, retries: Int = 1) throws -> Harness {
+    /// Services are `kind: inference` (a kind with a built-in probe, here answered by the fake driver),
+    /// probed every 5 ms and restarted after `retries` failed checks, or `kind: process` without a probe.
+    func harness(
+        _ services: String, heeds: Set<Int32> = [SIGTERM, SIGINT], ready: Bool = true, retries: Int = 1, adjust: (inout Plan) -> Void = { _ in }
+    ) throws -> Harness {
         let directory = try TemporaryDirectory()
         do {
-            return try harness(services, in: directory, heeds: heeds, ready: ready, retries: retries)
+            return try harness(services, in: directory, heeds: heeds, ready: ready, retries: retries, adjust: adjust)
         } catch {
             directory.remove()
             throw error
         }
     }
 
-    private func harness(_ services: String, in directory: TemporaryDirectory, heeds: Set<Int32>, ready: Bool, retries: Int) throws -> Harness {
+    private func harness(
+        _ services: String, in directory: TemporaryDirectory, heeds: Set<Int32>, ready: Bool, retries: Int, adjust: (inout Plan) -> Void
+    ) throws -> Harness {
         let project = try TestProject(directory: directory, stack: "services:\n\(services)", profiles: ["local": "ports: auto\n"])
         var plan = try project.plan()
         for index in plan.services.indices {
             plan.services[index].health?.intervalMs = 5
             plan.services[index].health?.retries = retries
         }
+        adjust(&plan)
         let store = StateStore(directory: "\(directory.path)/.devstack/local")
         try StateDirectory.create(store.directory)
         let sink = try LogSink(directory: store.logDirectory, console: nil)
@@ -106,7 +117,7 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
         for service in plan.services { driver.setReady(service.name, ready) }
         let supervisor = Supervisor(
             plan: plan, services: plan.services, store: store, sink: sink, console: nil, guardian: NoWatcher(), environment: [:],
-            detached: true, exitOnFailure: false, drivers: DriverSet([.inference: driver]), launcher: launcher)
+            detached: true, exitOnFailure: false, drivers: DriverSet([.inference: driver, .process: driver]), launcher: launcher)
         return Harness(supervisor: supervisor, launcher: launcher, driver: driver, directory: directory)
     }
 
@@ -184,11 +195,11 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
         for attempt in 0..<8 {
             let expected = min(100.0 * pow(2, Double(attempt)), 1600)
             for _ in 0..<50 {
-                let delay = Double(Supervisor.backoff(attempt: attempt, restart: restart).milliseconds)
+                let delay = Double(ServiceRunner.backoff(attempt: attempt, restart: restart).milliseconds)
                 #expect(delay >= (expected * 0.8).rounded(.down) && delay <= (expected * 1.2).rounded(.up), "attempt \(attempt): \(delay)")
             }
         }
-        let samples = Set((0..<50).map { _ in Supervisor.backoff(attempt: 2, restart: restart).milliseconds })
+        let samples = Set((0..<50).map { _ in ServiceRunner.backoff(attempt: 2, restart: restart).milliseconds })
         #expect(samples.count > 5, "jitter spreads restarts")
     }
 
