@@ -33,11 +33,5 @@ public struct DevstackCommand: AsyncParsableCommand {
         ]
     )
 
-    #if os(macOS)
-        static let platformSubcommands: [any ParsableCommand.Type] = [ExecInGroupCommand.self]
-    #else
-        static let platformSubcommands: [any ParsableCommand.Type] = []
-    #endif
-
     public init() {}
 }

@@ -278,12 +278,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     }
 
     private static func isPostgres(_ pid: Int32) -> Bool {
-        #if os(Linux)
-            let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) } ?? ""
-            return command.contains("postgres")
-        #else
-            return true
-        #endif
+        ProcessTable.commandLine(of: pid)?.contains("postgres") ?? false
     }
 
     static func serverEnvironment(_ environment: [String: String]) -> [String: String] {

@@ -1,3 +1,4 @@
+import DevstackSystem
 import Foundation
 
 /// Where the Postgres binaries are, and which major version they are.
@@ -11,7 +12,7 @@ public struct PostgresInstallation: Sendable {
     public func psql(environment: [String: String]) -> String? {
         let candidates =
             ["\(binDirectory)/psql"] + (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/psql" }
-            + Self.platformCandidates().map { "\($0)/psql" }
+            + BinaryDiscovery.postgresFolders().map { "\($0)/psql" }
         return candidates.first(where: FileManager.default.isExecutableFile(atPath:))
     }
 
@@ -27,7 +28,7 @@ public struct PostgresInstallation: Sendable {
                     path.map { "\($0)/pg_config" }.first(where: FileManager.default.isExecutableFile(atPath:))
                         .flatMap { run($0, ["--bindir"]) }.map { [$0] } ?? []
                 },
-                platformCandidates,
+                BinaryDiscovery.postgresFolders,
             ]
         var found: [PostgresInstallation] = []
         for source in sources {
@@ -45,41 +46,13 @@ public struct PostgresInstallation: Sendable {
             throw PostgresServiceError(
                 .binariesMissing,
                 "no Postgres \(version) found; found \(found.map { "\($0.majorVersion) in \($0.binDirectory)" }.joined(separator: ", "))",
-                fix: "install Postgres \(version) (\(installCommand(version))), or change 'version:' or set 'bin_dir:'")
+                fix: "install Postgres \(version) (\(BinaryDiscovery.postgresInstallCommand(version))), or change 'version:' or set 'bin_dir:'")
         }
         throw PostgresServiceError(
             .binariesMissing,
             binDirectory.map { "no postgres and initdb in \($0)" }
                 ?? "Postgres is not installed: no postgres and initdb on PATH or in the usual places",
-            fix: "install it: \(installCommand(version)); or set 'bin_dir:' on the postgres service")
-    }
-
-    /// The usual places, newest version first.
-    static func platformCandidates() -> [String] {
-        #if os(macOS)
-            let patterns = ["/opt/homebrew/opt", "/usr/local/opt"].flatMap { root in
-                ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { $0.hasPrefix("postgresql") }.map { "\(root)/\($0)/bin" }
-            }
-            let app = "/Applications/Postgres.app/Contents/Versions"
-            let versions = ((try? FileManager.default.contentsOfDirectory(atPath: app)) ?? []).map { "\(app)/\($0)/bin" }
-            return (patterns + versions).sorted { versionNumber(in: $0) > versionNumber(in: $1) }
-        #else
-            let root = "/usr/lib/postgresql"
-            return ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
-                .sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }.map { "\(root)/\($0)/bin" }
-        #endif
-    }
-
-    static func installCommand(_ version: Int?) -> String {
-        #if os(macOS)
-            return "brew install postgresql@\(version ?? 16)"
-        #else
-            return version.map { "sudo apt-get install postgresql-\($0)" } ?? "sudo apt-get install postgresql"
-        #endif
-    }
-
-    private static func versionNumber(in path: String) -> Int {
-        Int(path.split(whereSeparator: { !$0.isNumber }).first ?? "") ?? 0
+            fix: "install it: \(BinaryDiscovery.postgresInstallCommand(version)); or set 'bin_dir:' on the postgres service")
     }
 
     /// `postgres`: the binary's path with symlinks resolved, as `find` has it.

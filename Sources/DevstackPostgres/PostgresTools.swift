@@ -67,7 +67,7 @@ public enum PostgresTools {
         guard let endpoint = PostgresSession.Endpoint.of(service) else { throw PostgresServiceError(.connection, "\(service.name) has no port") }
         guard let psql = installation.psql(environment: environment) else {
             throw PostgresServiceError(
-                .binariesMissing, "psql is not installed", fix: "install the Postgres client: \(PostgresInstallation.installCommand(nil))")
+                .binariesMissing, "psql is not installed", fix: "install the Postgres client: \(BinaryDiscovery.postgresInstallCommand(nil))")
         }
         let argv = [psql, "-h", endpoint.host, "-p", String(endpoint.port), "-U", endpoint.user, "-d", endpoint.database] + arguments
         var merged = environment

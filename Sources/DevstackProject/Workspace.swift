@@ -61,6 +61,6 @@ public struct Workspace: Sendable {
 
     /// The folder holding the running executable: `${devstack.bin_dir}`.
     public static var executableDirectory: String {
-        URL(fileURLWithPath: RunningExecutable.path).deletingLastPathComponent().path
+        URL(fileURLWithPath: BinaryDiscovery.runningExecutable).deletingLastPathComponent().path
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Writing to a file descriptor.
+/// Writing to and closing a file descriptor.
 public enum Descriptor {
     /// Whether all of it was written (errno says why not); interrupted writes go on.
     @discardableResult
@@ -17,5 +17,10 @@ public enum Descriptor {
             }
             return true
         }
+    }
+
+    /// Closes it; for types with a `close()` of their own, where the C function's name is hidden.
+    public static func close(_ descriptor: Int32) {
+        _ = Foundation.close(descriptor)
     }
 }

@@ -17,7 +17,7 @@ public enum SelfInvocation: Sendable, Equatable {
     public static let configurationOption = "config"
 
     /// This very executable.
-    public var executable: String { RunningExecutable.path }
+    public var executable: String { BinaryDiscovery.runningExecutable }
 
     public var arguments: [String] {
         switch self {

@@ -135,31 +135,17 @@ public struct StackTestError: Error, CustomStringConvertible {
 public enum ProcessTree {
     /// Pids of processes whose command line or working folder mentions `text`.
     public static func processes(whereArgumentsContain text: String) -> [Int32] {
-        #if os(Linux)
-            let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
-            return pids.filter { pid in
-                guard pid != getpid(), ProcessTable.isAlive(pid) else { return false }
-                let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) } ?? ""
-                let folder = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")) ?? ""
-                return command.contains(text) || folder.hasPrefix(text)
-            }
-        #else
-            return []
-        #endif
+        ProcessTable.allProcesses().filter { pid in
+            guard pid != getpid(), ProcessTable.isAlive(pid) else { return false }
+            return ProcessTable.commandLine(of: pid)?.contains(text) == true || ProcessTable.workingDirectory(of: pid)?.hasPrefix(text) == true
+        }
     }
 
     /// The pid of a child of `parent` whose command line contains `text`.
     public static func child(of parent: Int32, containing text: String) -> Int32? {
-        #if os(Linux)
-            let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
-            return pids.first { pid in
-                guard let fields = ProcessTable.statFields(of: pid) else { return false }
-                let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) } ?? ""
-                return fields.count > 1 && Int32(fields[1]) == parent && command.contains(text)
-            }
-        #else
-            return nil
-        #endif
+        ProcessTable.allProcesses().first { pid in
+            ProcessTable.parent(of: pid) == parent && ProcessTable.commandLine(of: pid)?.contains(text) == true
+        }
     }
 
     public static func groupIsAlive(_ group: Int32) -> Bool { ProcessTable.groupIsAlive(group) }

@@ -6,10 +6,6 @@ import DevstackTestSupport
 import Foundation
 import Testing
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// What a hostile or unlucky afternoon found, pinned with real processes: stops that must escalate,
 /// folders someone else prepared, and what a crashed supervisor leaves for `down`.
 @Suite(.serialized) struct HardeningTests {

@@ -6,10 +6,6 @@ import DevstackTestSupport
 import Foundation
 import Testing
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The real Postgres server under the supervisor.
 @Suite(.serialized) struct PostgresTests {
     static let alice = "00000000-0000-4000-8000-00000000000a"

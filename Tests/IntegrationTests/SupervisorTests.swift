@@ -5,10 +5,6 @@ import DevstackTestSupport
 import Foundation
 import Testing
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The supervisor with real processes. Assertions are on order, counts and states, never on wall-clock limits.
 @Suite(.serialized) struct SupervisorTests {
     @Test func startsInDependencyOrderGatedByHealth() async throws {
@@ -379,5 +375,5 @@ final class LoopbackListener {
         self.port = Int(UInt16(bigEndian: actual.sin_port))
     }
 
-    func close() { Glibc.close(descriptor) }
+    func close() { Descriptor.close(descriptor) }
 }

@@ -192,36 +192,3 @@ public final class ChildLauncher: @unchecked Sendable {
         return ChildProcess(process: process, exit: latch)
     }
 }
-
-/// Children die with the supervisor. Linux: `setpriv --pdeathsig KILL` execs the command in place
-/// (same pid), so the kernel kills it if the launching thread goes away; the same setpriv switches
-/// user when asked (it sets the parent-death signal after the switch, which would clear it).
-/// macOS has no such thing; there `__exec-in-group` puts the child in its own process group and
-/// the guardian does the rest.
-enum ParentDeath {
-    static func wrap(executable: String, arguments: [String], user: String?) -> (String, [String]) {
-        #if os(Linux)
-            let identity = user.map { ["--reuid=\($0)", "--regid=\($0)", "--init-groups"] } ?? []
-            return ("/usr/bin/setpriv", identity + ["--pdeathsig", "KILL", "--", executable] + arguments)
-        #else
-            let invocation = SelfInvocation.execInGroup(program: executable, arguments: arguments)
-            return (invocation.executable, invocation.arguments)
-        #endif
-    }
-}
-
-#if os(macOS)
-    /// `devstack __exec-in-group -- PROGRAM ARGS…`: leads a new process group, then becomes PROGRAM,
-    /// so signals for the group reach everything it starts.
-    public enum ProcessGroupExec {
-        public static func run(_ arguments: [String]) -> Never {
-            let command = arguments.first == "--" ? Array(arguments.dropFirst()) : arguments
-            guard let program = command.first else { exit(127) }
-            setpgid(0, 0)
-            let argv = command.map { strdup($0) } + [nil]
-            execv(program, argv)
-            perror(program)
-            exit(127)
-        }
-    }
-#endif

@@ -27,17 +27,10 @@ public enum SignalListener {
         reader.start()
         for signal in signals {
             var action = sigaction()
-            #if os(Linux)
-                action.__sigaction_handler.sa_handler = { number in
-                    var byte = UInt8(truncatingIfNeeded: number)
-                    _ = write(signalPipeWriteEnd, &byte, 1)
-                }
-            #else
-                action.__sigaction_u.__sa_handler = { number in
-                    var byte = UInt8(truncatingIfNeeded: number)
-                    _ = write(signalPipeWriteEnd, &byte, 1)
-                }
-            #endif
+            setHandler(&action) { number in
+                var byte = UInt8(truncatingIfNeeded: number)
+                _ = write(signalPipeWriteEnd, &byte, 1)
+            }
             action.sa_flags = SA_RESTART
             sigemptyset(&action.sa_mask)
             sigaction(signal, &action, nil)

@@ -10,4 +10,8 @@
 
         func run() throws { ProcessGroupExec.run(command) }
     }
+
+    extension DevstackCommand {
+        static let platformSubcommands: [any ParsableCommand.Type] = [ExecInGroupCommand.self]
+    }
 #endif
