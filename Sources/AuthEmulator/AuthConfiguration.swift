@@ -23,13 +23,17 @@ public struct AuthConfiguration: Codable, Sendable {
     public var passwordMinLength: Int
     public var bcryptCost: Int
     public var rateLimit: Bool
+    public var mfaTOTPEnabled: Bool
+    public var mfaPhoneEnabled: Bool
+    public var mfaMaxEnrolledFactors: Int
     public var logLevel: String
 
     public init(
         service: String, host: String, port: Int, externalURL: String, database: Database, jwtSecret: String, jwtExpirySeconds: Int = 3600,
         siteURL: String = "http://127.0.0.1:3000", uriAllowList: [String] = [], disableSignup: Bool = false, mailerAutoconfirm: Bool = true,
         smsAutoconfirm: Bool = true, emailEnabled: Bool = true, phoneEnabled: Bool = true, anonymousEnabled: Bool = false,
-        passwordMinLength: Int = 6, bcryptCost: Int = 10, rateLimit: Bool = false, logLevel: String = "info"
+        passwordMinLength: Int = 6, bcryptCost: Int = 10, rateLimit: Bool = false, mfaTOTPEnabled: Bool = true, mfaPhoneEnabled: Bool = false,
+        mfaMaxEnrolledFactors: Int = 10, logLevel: String = "info"
     ) {
         self.service = service
         self.host = host
@@ -49,6 +53,9 @@ public struct AuthConfiguration: Codable, Sendable {
         self.passwordMinLength = passwordMinLength
         self.bcryptCost = bcryptCost
         self.rateLimit = rateLimit
+        self.mfaTOTPEnabled = mfaTOTPEnabled
+        self.mfaPhoneEnabled = mfaPhoneEnabled
+        self.mfaMaxEnrolledFactors = mfaMaxEnrolledFactors
         self.logLevel = logLevel
     }
 

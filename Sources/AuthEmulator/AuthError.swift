@@ -26,6 +26,7 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
     static let notAdmin = AuthError(403, "not_admin", "User not allowed")
     static let noAuthorization = AuthError(401, "no_authorization", "This endpoint requires a Bearer token")
     static let userNotFound = AuthError(404, "user_not_found", "User not found")
+    static let factorNotFound = AuthError(404, "mfa_factor_not_found", "Factor not found")
     static let otpExpired = AuthError(403, "otp_expired", "Token has expired or is invalid")
     static func badJWT(_ detail: String) -> AuthError {
         AuthError(403, "bad_jwt", "invalid JWT: unable to parse or verify signature, \(detail)")

@@ -43,6 +43,7 @@ public struct AuthServer: Sendable {
             router.post("\(prefix)/verify") { request, _ in try await verify(request) }
             router.get("\(prefix)/verify") { request, _ in try await verifyLink(request) }
             addAdminRoutes(router, prefix: prefix)
+            addMFARoutes(router, prefix: prefix)
         }
         router.get("/__devstack/inbox") { request, _ in
             let query = request.uri.queryParameters
@@ -84,6 +85,7 @@ public struct AuthServer: Sendable {
         let email = try body.text("email")?.lowercased()
         let phone = try body.text("phone").map(Self.normalizedPhone)
         let metadata = try body.dictionary("data") ?? [:]
+        let pkce = try PKCEChallenge.from(body)
         if email == nil && phone == nil {
             guard configuration.anonymousEnabled else { throw AuthError(422, "anonymous_provider_disabled", "Anonymous sign-ins are disabled") }
             if configuration.disableSignup { throw AuthError(422, "signup_disabled", "Signups not allowed for this instance") }
@@ -121,7 +123,7 @@ public struct AuthServer: Sendable {
             return try await session(for: user, method: "password", request: request).response
         }
         let redirect = allowedRedirect(try request.uri.queryParameters.get("redirect_to") ?? body.string("redirect_to"))
-        let sent = try await send(email != nil ? "signup" : "sms", to: user, address: email ?? phone!, redirect: redirect)
+        let sent = try await send(email != nil ? "signup" : "sms", to: user, address: email ?? phone!, redirect: redirect, pkce: pkce)
         return sent.user.response
     }
 
@@ -150,7 +152,7 @@ public struct AuthServer: Sendable {
                 if case .phone = login { throw AuthError(400, "phone_not_confirmed", "Phone number not confirmed") }
                 throw AuthError(400, "email_not_confirmed", "Email not confirmed")
             case .signedIn(let user, let session, let refreshToken):
-                return try await self.session(user: user, session: session, refreshToken: refreshToken, method: "password").response
+                return try await self.session(user: user, session: session, refreshToken: refreshToken, assurance: .firstFactor("password")).response
             }
         case "refresh_token":
             try await limit("token_refresh", request, count: 150)
@@ -163,11 +165,13 @@ public struct AuthServer: Sendable {
                 throw AuthError(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found")
             case .reused:
                 throw AuthError(400, "refresh_token_already_used", "Invalid Refresh Token: Already Used")
-            case .rotated(let userID, let session, let next):
+            case .rotated(let userID, let session, let next, let assurance):
                 guard let user = try await store.user(id: userID) else { throw AuthError.userNotFound }
                 if user.banned { throw AuthError(400, "user_banned", "User is banned") }
-                return try await self.session(user: user, session: session, refreshToken: next, method: "token_refresh").response
+                return try await self.session(user: user, session: session, refreshToken: next, assurance: assurance).response
             }
+        case "pkce":
+            return try await exchangeCode(try await RequestBody.read(&request), request: request)
         default:
             throw AuthError(400, "validation_failed", "unsupported_grant_type")
         }
@@ -176,11 +180,11 @@ public struct AuthServer: Sendable {
     /// A new session for the user, marked as signed in now.
     func session(for user: AuthUser, method: String, request: Request) async throws -> Session {
         let (signedIn, session, refresh) = try await store.signIn(userID: user.id, userAgent: request.headers[.userAgent])
-        return try await self.session(user: signedIn, session: session, refreshToken: refresh, method: method)
+        return try await self.session(user: signedIn, session: session, refreshToken: refresh, assurance: .firstFactor(method))
     }
 
-    private func session(user: AuthUser, session: String, refreshToken: String, method: String) async throws -> Session {
-        let (token, expiresAt) = try await tokens.accessToken(for: user, session: session, method: method)
+    func session(user: AuthUser, session: String, refreshToken: String, assurance: Assurance) async throws -> Session {
+        let (token, expiresAt) = try await tokens.accessToken(for: user, session: session, assurance: assurance)
         return Session(accessToken: token, expiresIn: configuration.jwtExpirySeconds, expiresAt: expiresAt, refreshToken: refreshToken, user: user)
     }
 
@@ -269,7 +273,8 @@ public struct AuthServer: Sendable {
             user = try await store.create(.init(email: email, phone: phone, userMetadata: try body.dictionary("data") ?? [:]))
         }
         let redirect = allowedRedirect(try request.uri.queryParameters.get("redirect_to") ?? body.string("email_redirect_to"))
-        let sent = try await send(email != nil ? "magiclink" : "sms", to: user!, address: email ?? phone!, redirect: redirect)
+        let sent = try await send(
+            email != nil ? "magiclink" : "sms", to: user!, address: email ?? phone!, redirect: redirect, pkce: try PKCEChallenge.from(body))
         let reply: [String: Any] = phone != nil ? ["message_id": "devstack-\(sent.message.id)"] : [:]
         return try jsonResponse(reply)
     }
@@ -283,8 +288,10 @@ public struct AuthServer: Sendable {
         }
         try Self.validate(email: email)
         // Unknown addresses get the same answer: no user enumeration.
+        let pkce = try PKCEChallenge.from(body)
         if let user = try await store.user(email: email) {
-            _ = try await send("recovery", to: user, address: email, redirect: allowedRedirect(request.uri.queryParameters.get("redirect_to")))
+            let redirect = allowedRedirect(try request.uri.queryParameters.get("redirect_to") ?? body.string("redirect_to"))
+            _ = try await send("recovery", to: user, address: email, redirect: redirect, pkce: pkce)
         }
         return try jsonResponse([String: Any]())
     }
@@ -342,8 +349,23 @@ public struct AuthServer: Sendable {
         let query = request.uri.queryParameters
         let type = query.get("type") ?? ""
         let redirect = allowedRedirect(query.get("redirect_to"))
+        let token = query.get("token") ?? ""
+        if token.hasPrefix(Self.pkcePrefix) {
+            let tokenHash = String(token.dropFirst(Self.pkcePrefix.count))
+            do {
+                _ = try await verifyToken(type: type, token: nil, tokenHash: tokenHash, email: nil, phone: nil)
+                guard let flow = await state.openFlow(tokenHash: tokenHash) else {
+                    throw AuthError(404, "flow_state_not_found", "invalid flow state, no valid flow state found")
+                }
+                return Response(status: .seeOther, headers: [.location: Self.redirect(redirect, query: [("code", flow.authCode)])])
+            } catch let error as AuthError {
+                let location = Self.redirect(
+                    redirect, query: [("error", "access_denied"), ("error_code", error.code), ("error_description", error.message)])
+                return Response(status: .seeOther, headers: [.location: location])
+            }
+        }
         do {
-            let user = try await verifyToken(type: type, token: nil, tokenHash: query.get("token"), email: nil, phone: nil)
+            let user = try await verifyToken(type: type, token: nil, tokenHash: token, email: nil, phone: nil)
             let session = try await session(for: user, method: type == "recovery" ? "recovery" : "otp", request: request)
             let fragment = [
                 "access_token=\(session.accessToken)", "expires_at=\(session.expiresAt)", "expires_in=\(session.expiresIn)",
@@ -393,7 +415,9 @@ public struct AuthServer: Sendable {
 
     /// Puts a code and a link in the inbox and stores the code's hash where `verify` looks for it.
     @discardableResult
-    func send(_ type: String, to user: AuthUser, address: String, redirect: String) async throws -> (user: AuthUser, message: InboxMessage) {
+    func send(
+        _ type: String, to user: AuthUser, address: String, redirect: String, pkce: PKCEChallenge? = nil
+    ) async throws -> (user: AuthUser, message: InboxMessage) {
         if configuration.rateLimit, !(await state.allow("email_sent:\(address)", limit: 30, per: .seconds(3600))) {
             throw AuthError(429, "over_email_send_rate_limit", "Email rate limit exceeded")
         }
@@ -414,8 +438,15 @@ public struct AuthServer: Sendable {
             changes.recoverySent = true
         }
         let updated = try await store.update(user.id, changes)
+        if let pkce {
+            let flow = FlowState(
+                authCode: UUID().uuidString.lowercased(), challenge: pkce, userID: user.id, method: type == "recovery" ? "recovery" : "otp",
+                created: .now)
+            await state.startFlow(flow, tokenHash: hash)
+        }
+        let linkToken = pkce == nil ? hash : Self.pkcePrefix + hash
         let link =
-            "\(configuration.issuer)/verify?token=\(hash)&type=\(type)&redirect_to=\(redirect.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=?#"))) ?? redirect)"
+            "\(configuration.issuer)/verify?token=\(linkToken)&type=\(type)&redirect_to=\(redirect.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=?#"))) ?? redirect)"
         let subjects = [
             "signup": "Confirm Your Signup", "invite": "You have been invited", "magiclink": "Your Magic Link", "recovery": "Reset Your Password",
             "email_change": "Confirm Email Change", "sms": "Your code",

@@ -20,9 +20,16 @@ public struct InboxMessage: Codable, Sendable {
     }
 }
 
-/// What the emulator keeps in memory: the inbox and the rate-limit windows. `devstack reset` clears both.
+/// What the emulator keeps in memory: the inbox, the rate-limit windows and PKCE flows between link
+/// and exchange. `devstack reset` clears them.
 actor AuthState {
     private var inbox: [InboxMessage] = []
+    /// By the token hash of the message that started them, until the link is followed.
+    private var pendingFlows: [String: FlowState] = [:]
+    /// By auth code, until exchanged once.
+    private var flows: [String: FlowState] = [:]
+    /// The last TOTP step each factor accepted: a code works once.
+    private var usedSteps: [String: Int64] = [:]
     private var nextMessage = 1
     private var windows: [String: [ContinuousClock.Instant]] = [:]
     static let inboxCapacity = 1000
@@ -61,8 +68,40 @@ actor AuthState {
         return true
     }
 
+    func startFlow(_ flow: FlowState, tokenHash: String) {
+        let now = ContinuousClock.now
+        pendingFlows = pendingFlows.filter { now - $0.value.created < FlowState.lifetime }
+        pendingFlows[tokenHash] = flow
+    }
+
+    /// The link was followed: the flow now waits for its code to be exchanged.
+    func openFlow(tokenHash: String) -> FlowState? {
+        guard let flow = pendingFlows.removeValue(forKey: tokenHash) else { return nil }
+        flows[flow.authCode] = flow
+        return flow
+    }
+
+    func flow(authCode: String) -> FlowState? { flows[authCode] }
+
+    /// A code is exchanged once.
+    func takeFlow(authCode: String) -> FlowState? {
+        flows.removeValue(forKey: authCode)
+    }
+
+    /// Records the step as used; false when it (or a later one) already was.
+    func useStep(_ step: Int64, factor: String) -> Bool {
+        if let used = usedSteps[factor], step <= used { return false }
+        usedSteps[factor] = step
+        return true
+    }
+
     func reset() -> (messages: Int, limits: Int) {
-        defer { windows = [:] }
+        defer {
+            usedSteps = [:]
+            windows = [:]
+            pendingFlows = [:]
+            flows = [:]
+        }
         return (clearInbox(), windows.count)
     }
 }

@@ -65,7 +65,8 @@ struct AuthStore: Sendable {
                     'updated_at', i.updated_at, 'email', i.email) order by i.created_at)
                 from auth.identities i where i.user_id = u.id), '[]'::json),
             'created_at', u.created_at, 'updated_at', u.updated_at, 'banned_until', u.banned_until,
-            'is_anonymous', u.is_anonymous, 'is_sso_user', u.is_sso_user
+            'is_anonymous', u.is_anonymous, 'is_sso_user', u.is_sso_user,
+            'factors', (select json_agg(\(factorColumns) order by f.created_at) from auth.mfa_factors f where f.user_id = u.id)
         )::text,
         json_build_object(
             'confirmation_token', nullif(u.confirmation_token, ''),
@@ -342,7 +343,7 @@ struct AuthStore: Sendable {
     }
 
     enum RefreshOutcome {
-        case rotated(userID: String, session: String, token: String)
+        case rotated(userID: String, session: String, token: String, assurance: Assurance)
         case notFound
         /// A revoked token came back: the session it belonged to is ended.
         case reused
@@ -352,11 +353,13 @@ struct AuthStore: Sendable {
         try await retrying {
             try await client.withTransaction(logger: logger) { connection -> RefreshOutcome in
                 let rows = try await connection.query(
-                    "select revoked::text, coalesce(session_id::text, ''), coalesce(user_id, '') from auth.refresh_tokens where token = \(token) for update",
-                    logger: logger)
-                var found: (String, String, String)?
-                for try await row in rows.decode((String, String, String).self) { found = row }
-                guard let (revoked, session, user) = found, !session.isEmpty else { return .notFound }
+                    """
+                    select r.revoked::text, coalesce(r.session_id::text, ''), coalesce(r.user_id, ''), coalesce(s.aal, 'aal1')
+                    from auth.refresh_tokens r left join auth.sessions s on s.id = r.session_id where r.token = \(token) for update of r
+                    """, logger: logger)
+                var found: (String, String, String, String)?
+                for try await row in rows.decode((String, String, String, String).self) { found = row }
+                guard let (revoked, session, user, level) = found, !session.isEmpty else { return .notFound }
                 if revoked == "true" {
                     try await connection.query("delete from auth.sessions where id = \(session)::uuid", logger: logger)
                     return .reused
@@ -370,7 +373,10 @@ struct AuthStore: Sendable {
                     """, logger: logger)
                 try await connection.query(
                     "update auth.sessions set refreshed_at = now()::timestamp, updated_at = now() where id = \(session)::uuid", logger: logger)
-                return .rotated(userID: user, session: session, token: next)
+                // A refreshed session keeps its level and the methods that earned it.
+                let methods = try Self.methods(try await Self.amrClaims(session: session, connection: connection, logger: logger))
+                let assurance = methods.isEmpty ? Assurance.firstFactor("token_refresh") : Assurance(level: level, methods: methods)
+                return .rotated(userID: user, session: session, token: next, assurance: assurance)
             }
         }
     }

@@ -89,15 +89,41 @@ struct PresentedClaims: JWTPayload {
     var aud: AudienceClaim?
     var exp: ExpirationClaim?
     var sessionID: String?
+    var aal: String?
+    var amr: PresentedMethods?
 
     enum CodingKeys: String, CodingKey {
-        case sub, role, aud, exp
+        case sub, role, aud, exp, aal, amr
         case sessionID = "session_id"
     }
 
+    /// GoTrue checks `exp` only when the token has one: hand-signed service tokens often carry only `role`.
     func verify(using algorithm: some JWTAlgorithm) async throws {
-        guard let exp else { throw JWTError.claimVerificationFailure(failedClaim: nil, reason: "token has no exp claim") }
-        try exp.verifyNotExpired()
+        try exp?.verifyNotExpired()
+    }
+}
+
+/// The `amr` of a presented token, read leniently: GoTrue's objects, RFC 8176's strings, or
+/// anything else (then none), as hand-made tokens vary and the claim only informs MFA.
+struct PresentedMethods: Codable, Sendable {
+    var methods: [String]
+
+    private struct Entry: Decodable {
+        var method: String
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let entries = try? container.decode([Entry].self) {
+            methods = entries.map(\.method)
+        } else {
+            methods = (try? container.decode([String].self)) ?? []
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(methods)
     }
 }
 
@@ -119,14 +145,15 @@ struct TokenIssuer: Sendable {
         self.lifetime = lifetime
     }
 
-    func accessToken(for user: AuthUser, session: String, method: String) async throws -> (token: String, expiresAt: Int) {
+    func accessToken(for user: AuthUser, session: String, assurance: Assurance) async throws -> (token: String, expiresAt: Int) {
         let now = Int(Date().timeIntervalSince1970)
         let claims = AccessClaims(
             aud: .init(value: Self.audience), exp: .init(value: Date(timeIntervalSince1970: TimeInterval(now + lifetime))),
             iat: .init(value: Date(timeIntervalSince1970: TimeInterval(now))), iss: .init(value: issuer), sub: .init(value: user.id),
             email: user.email ?? "", phone: user.phone ?? "", appMetadata: user.appMetadata.mapValues(JSONValue.init),
-            userMetadata: user.userMetadata.mapValues(JSONValue.init), role: user.role, aal: "aal1",
-            amr: [.init(method: method, timestamp: now)], sessionID: session, isAnonymous: user.isAnonymous)
+            userMetadata: user.userMetadata.mapValues(JSONValue.init), role: user.role, aal: assurance.level,
+            amr: assurance.methods.map { AccessClaims.Method(method: $0.method, timestamp: $0.timestamp) }, sessionID: session,
+            isAnonymous: user.isAnonymous)
         return (try await keys.sign(claims, header: ["typ": "JWT"]), now + lifetime)
     }
 

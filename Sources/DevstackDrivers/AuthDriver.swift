@@ -81,6 +81,8 @@ extension AuthConfiguration {
             smsAutoconfirm: bool("sms_autoconfirm", true), emailEnabled: bool("external_email_enabled", true),
             phoneEnabled: bool("external_phone_enabled", true), anonymousEnabled: bool("external_anonymous_users_enabled", false),
             passwordMinLength: int("password_min_length", 6), bcryptCost: int("bcrypt_cost", 10), rateLimit: bool("rate_limit", false),
+            mfaTOTPEnabled: bool("mfa_totp_enroll_enabled", true), mfaPhoneEnabled: bool("mfa_phone_enroll_enabled", false),
+            mfaMaxEnrolledFactors: int("mfa_max_enrolled_factors", 10),
             logLevel: plan.profile.values.first { $0.name == "log_level" }?.value ?? "info")
     }
 }

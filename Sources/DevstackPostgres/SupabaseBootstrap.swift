@@ -120,7 +120,44 @@ public enum SupabaseBootstrap {
         create index if not exists refresh_tokens_parent_idx on auth.refresh_tokens (parent);
         create index if not exists refresh_tokens_session_id_revoked_idx on auth.refresh_tokens (session_id, revoked);
 
+        create table if not exists auth.mfa_factors (
+            id uuid not null primary key,
+            user_id uuid not null references auth.users (id) on delete cascade,
+            friendly_name text null,
+            factor_type text not null check (factor_type in ('totp', 'phone', 'webauthn')),
+            status text not null check (status in ('unverified', 'verified')),
+            created_at timestamptz not null,
+            updated_at timestamptz not null,
+            secret text null,
+            phone text null,
+            last_challenged_at timestamptz null
+        );
+        create index if not exists mfa_factors_user_id_idx on auth.mfa_factors (user_id);
+        create unique index if not exists mfa_factors_user_friendly_name_unique on auth.mfa_factors (friendly_name, user_id)
+            where trim(friendly_name) <> '';
+
+        create table if not exists auth.mfa_challenges (
+            id uuid not null primary key,
+            factor_id uuid not null references auth.mfa_factors (id) on delete cascade,
+            created_at timestamptz not null,
+            verified_at timestamptz null,
+            ip_address inet not null,
+            otp_code text null
+        );
+
+        create table if not exists auth.mfa_amr_claims (
+            id uuid not null primary key,
+            session_id uuid not null references auth.sessions (id) on delete cascade,
+            created_at timestamptz not null,
+            updated_at timestamptz not null,
+            authentication_method text not null,
+            unique (session_id, authentication_method)
+        );
+
         alter table auth.users owner to supabase_auth_admin;
+        alter table auth.mfa_factors owner to supabase_auth_admin;
+        alter table auth.mfa_challenges owner to supabase_auth_admin;
+        alter table auth.mfa_amr_claims owner to supabase_auth_admin;
         alter table auth.identities owner to supabase_auth_admin;
         alter table auth.sessions owner to supabase_auth_admin;
         alter table auth.refresh_tokens owner to supabase_auth_admin;

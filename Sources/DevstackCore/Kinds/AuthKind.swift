@@ -18,6 +18,9 @@ struct AuthKind: KindDescriptor, CrossServiceCheck {
         SettingKey("password_min_length", .int(1...72), "shortest password accepted"),
         SettingKey("bcrypt_cost", .int(4...31), "bcrypt cost of new password hashes"),
         SettingKey("rate_limit", .bool, "enforce GoTrue's rate limits"),
+        SettingKey("mfa_totp_enroll_enabled", .bool, "allow enrolling TOTP factors"),
+        SettingKey("mfa_phone_enroll_enabled", .bool, "allow enrolling phone factors (codes go to the inbox)"),
+        SettingKey("mfa_max_enrolled_factors", .int(1...100), "most verified factors a user may have"),
     ]
     let attributeNames = ["url", "anon_key", "service_role_key", "jwt_secret"]
     let productionOnlyAttributes: Set<String> = ["service_role_key", "jwt_secret"]
