@@ -196,7 +196,8 @@ extension AuthServer {
         result["email_otp"] = message.token ?? ""
         result["hashed_token"] = message.tokenHash ?? ""
         result["redirect_to"] = redirect
-        result["verification_type"] = sendType
+        // The requested e-mail change type, as GoTrue reports it, not the message's.
+        result["verification_type"] = type
         return result
     }
 }

@@ -26,6 +26,8 @@ public struct AuthConfiguration: Codable, Sendable {
     public var mfaTOTPEnabled: Bool
     public var mfaPhoneEnabled: Bool
     public var mfaMaxEnrolledFactors: Int
+    /// A password change needs a nonce from `GET /reauthenticate` unless the session signed in within a day.
+    public var securePasswordChange: Bool
     public var logLevel: String
 
     public init(
@@ -33,7 +35,7 @@ public struct AuthConfiguration: Codable, Sendable {
         siteURL: String = "http://127.0.0.1:3000", uriAllowList: [String] = [], disableSignup: Bool = false, mailerAutoconfirm: Bool = true,
         smsAutoconfirm: Bool = true, emailEnabled: Bool = true, phoneEnabled: Bool = true, anonymousEnabled: Bool = false,
         passwordMinLength: Int = 6, bcryptCost: Int = 10, rateLimit: Bool = false, mfaTOTPEnabled: Bool = true, mfaPhoneEnabled: Bool = false,
-        mfaMaxEnrolledFactors: Int = 10, logLevel: String = "info"
+        mfaMaxEnrolledFactors: Int = 10, securePasswordChange: Bool = false, logLevel: String = "info"
     ) {
         self.service = service
         self.host = host
@@ -56,6 +58,7 @@ public struct AuthConfiguration: Codable, Sendable {
         self.mfaTOTPEnabled = mfaTOTPEnabled
         self.mfaPhoneEnabled = mfaPhoneEnabled
         self.mfaMaxEnrolledFactors = mfaMaxEnrolledFactors
+        self.securePasswordChange = securePasswordChange
         self.logLevel = logLevel
     }
 

@@ -42,6 +42,9 @@ public struct AuthServer: Sendable {
             router.post("\(prefix)/resend") { request, _ in try await resend(request) }
             router.post("\(prefix)/verify") { request, _ in try await verify(request) }
             router.get("\(prefix)/verify") { request, _ in try await verifyLink(request) }
+            router.get("\(prefix)/reauthenticate") { request, _ in try await reauthenticate(request) }
+            // SAML is off in local development, as in Supabase's: GoTrue's answer for that.
+            router.post("\(prefix)/sso") { _, _ -> Response in throw AuthError(404, "sso_provider_not_found", "SAML 2.0 is disabled") }
             addAdminRoutes(router, prefix: prefix)
             addMFARoutes(router, prefix: prefix)
         }
@@ -212,11 +215,15 @@ public struct AuthServer: Sendable {
 
     private func updateUser(_ request: Request) async throws -> Response {
         var request = request
-        let (_, user) = try await authenticated(request)
+        let (claims, user) = try await authenticated(request)
         let body = try await RequestBody.read(&request)
         var changes = AuthStore.Changes()
         if let password = try body.string("password") {
             try checkStrength(password)
+            if configuration.securePasswordChange, !(try await store.sessionIsRecent(claims.sessionID)) {
+                try checkNonce(try body.text("nonce"), of: user)
+                changes.reauthenticationToken = .some(nil)
+            }
             if try await store.passwordMatches(userID: user.id, password: password) {
                 throw AuthError(422, "same_password", "New password should be different from the old password.")
             }
@@ -238,6 +245,24 @@ public struct AuthServer: Sendable {
             }
         }
         return updated.response
+    }
+
+    /// A nonce to the user's e-mail (else phone) for a sensitive change such as a new password.
+    private func reauthenticate(_ request: Request) async throws -> Response {
+        let (_, user) = try await authenticated(request)
+        guard let address = user.email ?? user.phone else {
+            throw AuthError(422, "validation_failed", "Reauthentication requires the user to have an email or a phone number")
+        }
+        try await send("reauthentication", to: user, address: address, redirect: configuration.siteURL)
+        return try jsonResponse([String: Any]())
+    }
+
+    /// GoTrue's check of a reauthentication nonce: present, sent within the hour, and the one sent.
+    private func checkNonce(_ nonce: String?, of user: AuthUser) throws {
+        guard let nonce else { throw AuthError(400, "reauthentication_needed", "Password update requires reauthentication") }
+        guard let stored = user.reauthenticationToken,
+            ConstantTime.equal(Self.tokenHash(user.email ?? user.phone ?? "", nonce), stored)
+        else { throw AuthError(400, "reauthentication_not_valid", "Requires reauthentication") }
     }
 
     private func logout(_ request: Request) async throws -> Response {
@@ -338,9 +363,13 @@ public struct AuthServer: Sendable {
         try await limit("verify", request)
         let body = try await RequestBody.read(&request)
         let type = try body.text("type") ?? ""
+        // The address is checked before the code, as GoTrue does.
+        let email = try body.text("email")?.lowercased()
+        if let email { try Self.validate(email: email) }
+        let phone = try body.text("phone")
+        if let phone, !Self.isE164(phone) { throw AuthError.validation("Invalid phone number format (E.164 required)") }
         let user = try await verifyToken(
-            type: type, token: try body.text("token"), tokenHash: try body.text("token_hash"), email: try body.text("email")?.lowercased(),
-            phone: try body.text("phone").map(Self.normalizedPhone))
+            type: type, token: try body.text("token"), tokenHash: try body.text("token_hash"), email: email, phone: phone.map(Self.normalizedPhone))
         return try await session(for: user, method: type == "recovery" ? "recovery" : "otp", request: request).response
     }
 
@@ -430,6 +459,8 @@ public struct AuthServer: Sendable {
             changes.confirmationSent = true
         case "email_change":
             changes.emailChange = .some((address, hash))
+        case "reauthentication":
+            changes.reauthenticationToken = .some(hash)
         case "sms":
             if user.phoneConfirmed { changes.recoveryToken = .some(hash) } else { changes.confirmationToken = .some(hash) }
             changes.confirmationSent = true
@@ -449,11 +480,12 @@ public struct AuthServer: Sendable {
             "\(configuration.issuer)/verify?token=\(linkToken)&type=\(type)&redirect_to=\(redirect.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=?#"))) ?? redirect)"
         let subjects = [
             "signup": "Confirm Your Signup", "invite": "You have been invited", "magiclink": "Your Magic Link", "recovery": "Reset Your Password",
-            "email_change": "Confirm Email Change", "sms": "Your code",
+            "email_change": "Confirm Email Change", "sms": "Your code", "reauthentication": "Confirm reauthentication",
         ]
+        let bySMS = type == "sms" || (type == "reauthentication" && user.email == nil)
         let message = await state.deliver(
-            channel: type == "sms" ? "sms" : "email", to: address, type: type, subject: subjects[type] ?? type, token: code, tokenHash: hash,
-            link: type == "sms" ? nil : link)
+            channel: bySMS ? "sms" : "email", to: address, type: type, subject: subjects[type] ?? type, token: code, tokenHash: hash,
+            link: bySMS || type == "reauthentication" ? nil : link)
         return (updated, message)
     }
 

@@ -13,6 +13,8 @@ struct AuthUser: @unchecked Sendable {
     let confirmationToken: String?
     let recoveryToken: String?
     let emailChangeToken: String?
+    /// The hash of the nonce `GET /reauthenticate` sent, while it is under an hour old.
+    let reauthenticationToken: String?
     let banned: Bool
 
     /// A row of `AuthStore.userColumns`: the user object, then the private columns.
@@ -25,6 +27,7 @@ struct AuthUser: @unchecked Sendable {
         confirmationToken = columns["confirmation_token"] as? String
         recoveryToken = columns["recovery_token"] as? String
         emailChangeToken = columns["email_change_token"] as? String
+        reauthenticationToken = columns["reauthentication_fresh"] as? Bool == true ? columns["reauthentication_token"] as? String : nil
         banned = columns["banned"] as? Bool ?? false
     }
 
@@ -72,6 +75,8 @@ struct AuthStore: Sendable {
             'confirmation_token', nullif(u.confirmation_token, ''),
             'recovery_token', nullif(u.recovery_token, ''),
             'email_change_token', nullif(u.email_change_token_new, ''),
+            'reauthentication_token', nullif(u.reauthentication_token, ''),
+            'reauthentication_fresh', coalesce(u.reauthentication_sent_at > now() - interval '1 hour', false),
             'banned', coalesce(u.banned_until > now(), false)
         )::text
         """
@@ -224,6 +229,7 @@ struct AuthStore: Sendable {
         var confirmationToken: String??
         var recoveryToken: String??
         var emailChange: (email: String, tokenHash: String)??
+        var reauthenticationToken: String??
         var confirmationSent = false
         var recoverySent = false
     }
@@ -254,6 +260,10 @@ struct AuthStore: Sendable {
             sets.append("email_change = \(bind(change?.email ?? ""))")
             sets.append("email_change_token_new = \(bind(change?.tokenHash ?? ""))")
             if change != nil { sets.append("email_change_sent_at = now()") }
+        }
+        if let token = changes.reauthenticationToken {
+            sets.append("reauthentication_token = \(bind(token ?? ""))")
+            if token != nil { sets.append("reauthentication_sent_at = now()") }
         }
         if changes.confirmationSent { sets.append("confirmation_sent_at = now()") }
         if changes.recoverySent { sets.append("recovery_sent_at = now()") }
@@ -379,6 +389,14 @@ struct AuthStore: Sendable {
                 return .rotated(userID: user, session: session, token: next, assurance: assurance)
             }
         }
+    }
+
+    /// Signed in or refreshed within a day (GoTrue's window for a password change without a nonce).
+    func sessionIsRecent(_ id: String?) async throws -> Bool {
+        guard let id, UUID(uuidString: id) != nil else { return false }
+        return try await value(
+            "select coalesce(refreshed_at::timestamptz, created_at) > now() - interval '24 hours' from auth.sessions where id = \(id)::uuid",
+            as: Bool.self) ?? false
     }
 
     func sessionExists(_ id: String) async throws -> Bool {

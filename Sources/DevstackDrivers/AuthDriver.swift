@@ -82,7 +82,7 @@ extension AuthConfiguration {
             phoneEnabled: bool("external_phone_enabled", true), anonymousEnabled: bool("external_anonymous_users_enabled", false),
             passwordMinLength: int("password_min_length", 6), bcryptCost: int("bcrypt_cost", 10), rateLimit: bool("rate_limit", false),
             mfaTOTPEnabled: bool("mfa_totp_enroll_enabled", true), mfaPhoneEnabled: bool("mfa_phone_enroll_enabled", false),
-            mfaMaxEnrolledFactors: int("mfa_max_enrolled_factors", 10),
+            mfaMaxEnrolledFactors: int("mfa_max_enrolled_factors", 10), securePasswordChange: bool("secure_password_change", false),
             logLevel: plan.profile.values.first { $0.name == "log_level" }?.value ?? "info")
     }
 }

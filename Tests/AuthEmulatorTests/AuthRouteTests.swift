@@ -26,9 +26,11 @@ import Testing
     /// Runs `body` with the routes of an emulator whose pool points at `database` (running while the body runs).
     func withRoutes(
         database: AuthConfiguration.Database = .init(host: "127.0.0.1", port: 1, user: "x", password: "x", database: "x", socketDirectory: nil),
+        configure: (inout AuthConfiguration) -> Void = { _ in },
         _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
-        let configuration = Self.configuration(database)
+        var configuration = Self.configuration(database)
+        configure(&configuration)
         var logger = Logger(label: "auth-route-tests")
         logger.logLevel = .critical
         let client = PostgresClient(configuration: configuration.database.poolConfiguration, backgroundLogger: logger)
@@ -39,12 +41,17 @@ import Testing
     }
 
     static func token(role: String, alg: String = "HS256", secret: String = AuthRouteTests.secret) -> String {
+        token(claims: ["role": role, "exp": Int(Date().timeIntervalSince1970) + 600], alg: alg, secret: secret)
+    }
+
+    /// A token signed by hand, as people and fixtures make them.
+    static func token(claims: [String: Any], alg: String = "HS256", secret: String = AuthRouteTests.secret) -> String {
         func encode(_ data: Data) -> String {
             data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
                 .replacingOccurrences(of: "=", with: "")
         }
         let header = encode(try! JSONSerialization.data(withJSONObject: ["alg": alg, "typ": "JWT"]))
-        let payload = encode(try! JSONSerialization.data(withJSONObject: ["role": role, "exp": Int(Date().timeIntervalSince1970) + 600]))
+        let payload = encode(try! JSONSerialization.data(withJSONObject: claims))
         let signature = HMAC<SHA256>.authenticationCode(for: Data("\(header).\(payload)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
         return "\(header).\(payload).\(encode(Data(signature)))"
     }
@@ -106,6 +113,34 @@ import Testing
                 }
             }
             try await client.execute(uri: "/token?grant_type=magic", method: .post) { #expect($0.status == .badRequest) }
+            // A hand-signed service token with no exp passes the admin check (the missing user is the next answer);
+            // an exp in the past does not.
+            let noExp = Self.token(claims: ["role": "service_role"])
+            try await client.execute(uri: "/admin/users/not-a-uuid", method: .get, headers: [.authorization: "Bearer \(noExp)"]) { response in
+                #expect(response.status == .notFound)
+                #expect(json(response.body)["error_code"] as? String == "user_not_found")
+            }
+            let expired = Self.token(claims: ["role": "service_role", "exp": Int(Date().timeIntervalSince1970) - 5])
+            try await client.execute(uri: "/admin/users/not-a-uuid", method: .get, headers: [.authorization: "Bearer \(expired)"]) { response in
+                #expect(response.status == .forbidden)
+                #expect(json(response.body)["error_code"] as? String == "bad_jwt")
+            }
+            try await client.execute(
+                uri: "/auth/v1/sso", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"domain": "example.com"}"#)
+            ) {
+                response in
+                #expect(response.status == .notFound)
+                #expect(json(response.body)["error_code"] as? String == "sso_provider_not_found")
+                #expect(json(response.body)["msg"] as? String == "SAML 2.0 is disabled")
+            }
+            try await client.execute(
+                uri: "/verify", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"type": "sms", "phone": "12", "token": "123456"}"#)
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(json(response.body)["msg"] as? String == "Invalid phone number format (E.164 required)")
+            }
         }
     }
 

@@ -65,14 +65,16 @@ import Testing
     let routes = AuthRouteTests()
     let json: HTTPFields = [.contentType: "application/json"]
 
-    func withDatabase(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    func withDatabase(
+        configure: (inout AuthConfiguration) -> Void = { _ in }, _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
         let stack = try StackUnderTest(stack: "services:\n  db: { kind: postgres, database: app, supabase: true }\n")
         defer { stack.cleanUp() }
         let endpoint = try await stack.postgresEndpoint()
         let database = AuthConfiguration.Database(
             host: endpoint.host, port: endpoint.port, user: endpoint.user, password: endpoint.password, database: endpoint.database,
             socketDirectory: nil)
-        try await routes.withRoutes(database: database, body)
+        try await routes.withRoutes(database: database, configure: configure, body)
         #expect(try await stack.stop() == 0)
     }
 
@@ -223,6 +225,82 @@ import Testing
             let (againStatus, againBody) = try await exchange(verifier)
             #expect(againStatus == .notFound)
             #expect(againBody["error_code"] as? String == "flow_state_not_found")
+        }
+    }
+
+    @Test func aPhoneFactorIsVerifiedWithTheCodeSentToTheInbox() async throws {
+        try await withDatabase(configure: { $0.mfaPhoneEnabled = true }) { client in
+            let token = try await signUp(client, "phone-mfa@example.com")
+            let bearer: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
+            try await client.execute(
+                uri: "/factors", method: .post, headers: bearer, body: ByteBuffer(string: #"{"factor_type": "phone", "phone": "12"}"#)
+            ) { response in
+                #expect(response.status == .badRequest)
+            }
+            var factorID = ""
+            try await client.execute(
+                uri: "/factors", method: .post, headers: bearer, body: ByteBuffer(string: #"{"factor_type": "phone", "phone": "+15550001111"}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                factorID = routes.json(response.body)["id"] as? String ?? ""
+            }
+            var challengeID = ""
+            try await client.execute(uri: "/factors/\(factorID)/challenge", method: .post, headers: bearer) { response in
+                challengeID = routes.json(response.body)["id"] as? String ?? ""
+            }
+            var code = ""
+            try await client.execute(uri: "/__devstack/inbox?to=15550001111", method: .get) { response in
+                code = (routes.json(response.body)["messages"] as? [[String: Any]])?.last?["token"] as? String ?? ""
+            }
+            #expect(code.count == 6)
+            try await client.execute(
+                uri: "/factors/\(factorID)/verify", method: .post, headers: bearer,
+                body: ByteBuffer(string: #"{"challenge_id": "\#(challengeID)", "code": "\#(code)"}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                let raised = routes.json(response.body)["access_token"] as? String ?? ""
+                #expect(claims(raised)["aal"] as? String == "aal2")
+            }
+        }
+    }
+
+    @Test func withSecurePasswordChangeAStaleSessionNeedsTheNonceFromReauthenticate() async throws {
+        try await withDatabase(configure: { $0.securePasswordChange = true }) { client in
+            let fresh = try await signUp(client, "nonce@example.com")
+            let userID = claims(fresh)["sub"] as? String ?? ""
+            func changePassword(_ token: String, _ body: String) async throws -> (HTTPResponse.Status, String?) {
+                var result: (HTTPResponse.Status, String?) = (.ok, nil)
+                try await client.execute(
+                    uri: "/user", method: .put, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                    body: ByteBuffer(string: body)
+                ) { response in
+                    result = (response.status, routes.json(response.body)["error_code"] as? String)
+                }
+                return result
+            }
+            #expect(try await changePassword(fresh, #"{"password": "changed-once"}"#).0 == .ok, "a session signed in just now needs no nonce")
+            // A token that names no session (signed by hand) is as good as a stale session.
+            let stale = AuthRouteTests.token(claims: ["sub": userID, "role": "authenticated", "aud": "authenticated"])
+            #expect(try await changePassword(stale, #"{"password": "changed-twice"}"#) == (.badRequest, "reauthentication_needed"))
+            try await client.execute(uri: "/reauthenticate", method: .get, headers: [.authorization: "Bearer \(stale)"]) { response in
+                #expect(response.status == .ok)
+            }
+            var nonce = ""
+            try await client.execute(uri: "/__devstack/inbox?to=nonce@example.com", method: .get) { response in
+                let message = (routes.json(response.body)["messages"] as? [[String: Any]])?.last
+                #expect(message?["type"] as? String == "reauthentication")
+                nonce = message?["token"] as? String ?? ""
+            }
+            let wrong = nonce == "000000" ? "111111" : "000000"
+            #expect(
+                try await changePassword(stale, #"{"password": "changed-twice", "nonce": "\#(wrong)"}"#) == (
+                    .badRequest, "reauthentication_not_valid"
+                ))
+            #expect(try await changePassword(stale, #"{"password": "changed-twice", "nonce": "\#(nonce)"}"#).0 == .ok)
+            #expect(
+                try await changePassword(stale, #"{"password": "changed-thrice", "nonce": "\#(nonce)"}"#) == (
+                    .badRequest, "reauthentication_not_valid"
+                ), "a nonce works once")
         }
     }
 }

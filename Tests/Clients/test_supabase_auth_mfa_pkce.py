@@ -166,3 +166,40 @@ def test_pkce_password_recovery_with_the_async_client(auth_url, env, inbox):
     assert _claims(recovered.session.access_token)["amr"][0]["method"] == "recovery"
     again = SyncGoTrueClient(url=auth_url, headers=_headers(env), auto_refresh_token=False, persist_session=False)
     assert again.sign_in_with_password({"email": email, "password": "after-recovery"}).user.email == email
+
+
+def test_sso_answers_that_saml_is_disabled(auth_url, env):
+    sdk = SyncGoTrueClient(url=auth_url, headers=_headers(env), auto_refresh_token=False, persist_session=False)
+    with pytest.raises(AuthApiError) as refused:
+        sdk.sign_in_with_sso({"domain": "example.com"})
+    assert refused.value.code == "sso_provider_not_found"
+    assert refused.value.message == "SAML 2.0 is disabled"
+
+
+def test_verify_checks_the_phone_format_before_the_code(auth_url, env):
+    sdk = SyncGoTrueClient(url=auth_url, headers=_headers(env), auto_refresh_token=False, persist_session=False)
+    with pytest.raises(AuthApiError) as refused:
+        sdk.verify_otp({"phone": "12345", "token": "123456", "type": "sms"})
+    assert refused.value.code == "validation_failed"
+    assert refused.value.message == "Invalid phone number format (E.164 required)"
+
+
+def test_reauthenticate_sends_a_nonce_that_a_password_change_accepts(auth_url, env, inbox):
+    sdk = SyncGoTrueClient(url=auth_url, headers=_headers(env), auto_refresh_token=False, persist_session=False)
+    email = _email("reauth")
+    sdk.sign_up({"email": email, "password": "before-nonce"})
+    sdk.reauthenticate()
+    message = inbox(email)[-1]
+    assert message["type"] == "reauthentication" and len(message["token"]) == 6 and message.get("link") is None
+    sdk.update_user({"password": "after-nonce", "nonce": message["token"]})
+    assert sdk.sign_in_with_password({"email": email, "password": "after-nonce"}).user.email == email
+
+
+def test_generate_link_keeps_the_email_change_type_it_was_asked_for(auth_url, env):
+    key = env["SUPABASE_SERVICE_ROLE_KEY"]
+    admin = SyncGoTrueAdminAPI(url=auth_url, headers={"apikey": key, "Authorization": f"Bearer {key}"})
+    email = _email("change")
+    admin.create_user({"email": email, "password": "change-password", "email_confirm": True})
+    for kind in ("email_change_current", "email_change_new"):
+        link = admin.generate_link({"type": kind, "email": email, "new_email": _email("new")})
+        assert link.properties.verification_type == kind

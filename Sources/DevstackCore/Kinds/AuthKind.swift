@@ -20,6 +20,7 @@ struct AuthKind: KindDescriptor, CrossServiceCheck {
         SettingKey("rate_limit", .bool, "enforce GoTrue's rate limits"),
         SettingKey("mfa_totp_enroll_enabled", .bool, "allow enrolling TOTP factors"),
         SettingKey("mfa_phone_enroll_enabled", .bool, "allow enrolling phone factors (codes go to the inbox)"),
+        SettingKey("secure_password_change", .bool, "a password change needs a reauthentication nonce unless signed in within a day"),
         SettingKey("mfa_max_enrolled_factors", .int(1...100), "most verified factors a user may have"),
     ]
     let attributeNames = ["url", "anon_key", "service_role_key", "jwt_secret"]
