@@ -110,11 +110,12 @@ let package = Package(
         .target(
             name: "AuthEmulator",
             dependencies: [
-                "DevstackCore", "DevstackHTTP", "PostgresRetry",
+                "DevstackCore", "DevstackSystem", "DevstackHTTP", "PostgresRetry",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

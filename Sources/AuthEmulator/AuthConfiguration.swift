@@ -11,6 +11,8 @@ public struct AuthConfiguration: Codable, Sendable {
     /// The Postgres service keeping the users (its private socket when there is one).
     public var database: Database
     public var jwtSecret: String
+    /// The asymmetric key ring (`signing_keys: RS256|ES256`); nil signs with `jwtSecret`.
+    public var signingKeysFile: String?
     public var jwtExpirySeconds: Int
     public var siteURL: String
     public var uriAllowList: [String]
@@ -31,7 +33,8 @@ public struct AuthConfiguration: Codable, Sendable {
     public var logLevel: String
 
     public init(
-        service: String, host: String, port: Int, externalURL: String, database: Database, jwtSecret: String, jwtExpirySeconds: Int = 3600,
+        service: String, host: String, port: Int, externalURL: String, database: Database, jwtSecret: String, signingKeysFile: String? = nil,
+        jwtExpirySeconds: Int = 3600,
         siteURL: String = "http://127.0.0.1:3000", uriAllowList: [String] = [], disableSignup: Bool = false, mailerAutoconfirm: Bool = true,
         smsAutoconfirm: Bool = true, emailEnabled: Bool = true, phoneEnabled: Bool = true, anonymousEnabled: Bool = false,
         passwordMinLength: Int = 6, bcryptCost: Int = 10, rateLimit: Bool = false, mfaTOTPEnabled: Bool = true, mfaPhoneEnabled: Bool = false,
@@ -43,6 +46,7 @@ public struct AuthConfiguration: Codable, Sendable {
         self.externalURL = externalURL
         self.database = database
         self.jwtSecret = jwtSecret
+        self.signingKeysFile = signingKeysFile
         self.jwtExpirySeconds = jwtExpirySeconds
         self.siteURL = siteURL
         self.uriAllowList = uriAllowList

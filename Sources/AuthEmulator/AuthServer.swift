@@ -15,10 +15,12 @@ public struct AuthServer: Sendable {
     let state = AuthState()
     let logger: Logger
 
-    public init(configuration: AuthConfiguration, client: PostgresClient, logger: Logger) async {
+    public init(configuration: AuthConfiguration, client: PostgresClient, logger: Logger) async throws {
         self.configuration = configuration
         self.store = AuthStore(client: client, logger: logger)
-        self.tokens = await TokenIssuer(secret: configuration.jwtSecret, issuer: configuration.issuer, lifetime: configuration.jwtExpirySeconds)
+        let ring = try configuration.signingKeysFile.flatMap { try SigningKeyRing.load($0) }
+        self.tokens = try await TokenIssuer(
+            secret: configuration.jwtSecret, ring: ring, issuer: configuration.issuer, lifetime: configuration.jwtExpirySeconds)
         self.logger = logger
     }
 
@@ -30,7 +32,7 @@ public struct AuthServer: Sendable {
                 try jsonResponse(["version": "devstack", "name": "GoTrue", "description": "devstack's GoTrue-compatible auth emulator"])
             }
             router.get("\(prefix)/settings") { _, _ in try jsonResponse(settings) }
-            router.get("\(prefix)/.well-known/jwks.json") { _, _ in try jsonResponse(["keys": [Any]()]) }
+            router.get("\(prefix)/.well-known/jwks.json") { _, _ in try jsonResponse(["keys": try tokens.jwks()]) }
             router.post("\(prefix)/signup") { request, _ in try await signUp(request) }
             router.post("\(prefix)/token") { request, _ in try await token(request) }
             router.get("\(prefix)/user") { request, _ in try await authenticated(request).user.response }

@@ -15,7 +15,7 @@ public enum AuthService {
         var postgres = configuration.database.poolConfiguration
         postgres.options.maximumConnections = 20
         let client = PostgresClient(configuration: postgres, backgroundLogger: logger)
-        let server = await AuthServer(configuration: configuration, client: client, logger: logger)
+        let server = try await AuthServer(configuration: configuration, client: client, logger: logger)
         let application = Application(
             router: server.router(), server: .devstack(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "devstack-auth"), logger: logger)

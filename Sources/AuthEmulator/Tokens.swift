@@ -127,9 +127,17 @@ struct PresentedMethods: Codable, Sendable {
     }
 }
 
-/// Signs and checks tokens with the stack's JWT secret (HS256, as local Supabase does).
+/// Signs and checks tokens: with the stack's JWT secret (HS256, as local Supabase does), or with
+/// the service's asymmetric key ring (RS256 or ES256, each key named by `kid` and published in the
+/// JWKS). Tokens signed with the secret are accepted either way: the project's API keys are.
 struct TokenIssuer: Sendable {
-    let keys: JWTKeyCollection
+    /// The secret alone: what an HS256 token is checked with.
+    let secretKeys: JWTKeyCollection
+    /// Each asymmetric key alone, by kid, with its algorithm: a token is checked with the key it names and no other.
+    let keysByID: [String: (algorithm: String, keys: JWTKeyCollection)]
+    /// The key that signs, when the ring has one.
+    let signingKey: (kid: String, keys: JWTKeyCollection)?
+    let ring: SigningKeyRing?
     let issuer: String
     let lifetime: Int
 
@@ -137,10 +145,19 @@ struct TokenIssuer: Sendable {
     /// Roles GoTrue lets use the admin API.
     static let adminRoles: Set = ["service_role", "supabase_admin"]
 
-    init(secret: String, issuer: String, lifetime: Int) async {
-        let keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
-        self.keys = keys
+    init(secret: String, ring: SigningKeyRing? = nil, issuer: String, lifetime: Int) async throws {
+        let secretKeys = JWTKeyCollection()
+        await secretKeys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        self.secretKeys = secretKeys
+        var keysByID: [String: (algorithm: String, keys: JWTKeyCollection)] = [:]
+        for key in ring?.published(lifetime: TimeInterval(lifetime)) ?? [] {
+            let collection = JWTKeyCollection()
+            try await key.add(to: collection)
+            keysByID[key.kid] = (key.algorithm.rawValue, collection)
+        }
+        self.keysByID = keysByID
+        signingKey = ring?.current.flatMap { current in keysByID[current.kid].map { (current.kid, $0.keys) } }
+        self.ring = ring
         self.issuer = issuer
         self.lifetime = lifetime
     }
@@ -154,17 +171,39 @@ struct TokenIssuer: Sendable {
             userMetadata: user.userMetadata.mapValues(JSONValue.init), role: user.role, aal: assurance.level,
             amr: assurance.methods.map { AccessClaims.Method(method: $0.method, timestamp: $0.timestamp) }, sessionID: session,
             isAnonymous: user.isAnonymous)
-        return (try await keys.sign(claims, header: ["typ": "JWT"]), now + lifetime)
+        let token =
+            if let signingKey {
+                try await signingKey.keys.sign(claims, kid: JWKIdentifier(string: signingKey.kid), header: ["typ": "JWT"])
+            } else {
+                try await secretKeys.sign(claims, header: ["typ": "JWT"])
+            }
+        return (token, now + lifetime)
     }
 
-    /// The one algorithm a presented token may name: the stack's secret is an HS256 key, and jwt-kit
-    /// verifies with the key it holds whatever the header says ("none", RS256 …).
-    static let acceptedAlgorithm = "HS256"
+    /// The public keys of the ring still worth publishing; none for a secret alone (GoTrue publishes no symmetric keys).
+    func jwks() throws -> [[String: Any]] {
+        try (ring?.published(lifetime: TimeInterval(lifetime)) ?? []).map { try $0.publicJWK() }
+    }
 
-    /// A token presented by a client: algorithm, signature, expiry and, for user tokens, the audience.
+    /// A token presented by a client: the key its header names (and that key's algorithm only),
+    /// signature, expiry and, for user tokens, the audience. jwt-kit would verify with whatever key it
+    /// holds whatever the header says ("none", RS256 …), so the key is chosen here, by alg and kid.
     func verify(_ token: String) async throws -> PresentedClaims {
-        guard let algorithm = Self.algorithm(of: token) else { throw AuthError.badJWT("token is malformed") }
-        guard algorithm == Self.acceptedAlgorithm else { throw AuthError.badJWT("signing method \(algorithm) is invalid") }
+        guard let header = Self.header(of: token), let algorithm = header.alg else { throw AuthError.badJWT("token is malformed") }
+        let keys: JWTKeyCollection
+        switch algorithm {
+        case "HS256":
+            // A kid of an asymmetric key on an HS256 token is a key-confusion attempt.
+            if let kid = header.kid, keysByID[kid] != nil { throw AuthError.badJWT("signing method HS256 is invalid") }
+            keys = secretKeys
+        case _ where keysByID.values.contains { $0.algorithm == algorithm }:
+            guard let kid = header.kid, let entry = keysByID[kid], entry.algorithm == algorithm else {
+                throw AuthError.badJWT("token is unverifiable: no key with this kid")
+            }
+            keys = entry.keys
+        default:
+            throw AuthError.badJWT("signing method \(algorithm) is invalid")
+        }
         let claims: PresentedClaims
         do {
             claims = try await keys.verify(token, as: PresentedClaims.self)
@@ -180,9 +219,8 @@ struct TokenIssuer: Sendable {
         return claims
     }
 
-    /// The header's `alg`, or nil when the token has no readable header naming one.
-    static func algorithm(of token: String) -> String? {
-        (try? DefaultJWTParser().parse(Array(token.utf8), as: PresentedClaims.self))?.header.alg
+    static func header(of token: String) -> JWTHeader? {
+        try? DefaultJWTParser().parse(Array(token.utf8), as: PresentedClaims.self).header
     }
 
     static func describe(_ error: JWTError) -> String {

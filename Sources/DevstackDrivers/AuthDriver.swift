@@ -11,9 +11,14 @@ public struct AuthDriver: ServiceDriver {
     public init() {}
 
     public func prepare(_ service: PlannedService, context: DriverContext) async throws -> ServiceLaunch {
-        let configuration = try AuthConfiguration(service: service, plan: context.plan)
+        var configuration = try AuthConfiguration(service: service, plan: context.plan)
         let folder = "\(context.plan.stateDirectory)/auth"
         try StateDirectory.create(folder)
+        if let algorithm = service.setting("signing_keys").flatMap({ SigningKeyRing.Algorithm(rawValue: $0.description) }) {
+            let file = Self.signingKeysFile(service, plan: context.plan)
+            _ = try SigningKeyRing.prepare(file: file, algorithm: algorithm)
+            configuration.signingKeysFile = file
+        }
         let file = "\(folder)/\(service.name).json"
         // Holds the JWT secret and the database password: readable by devstack's user only, from its first byte.
         if let failure = StateDirectory.replace(file, with: try JSONEncoder().encode(configuration), durable: false) {
@@ -24,6 +29,11 @@ public struct AuthDriver: ServiceDriver {
                 executable: SelfInvocation.authServer(configurationFile: file).executable,
                 arguments: SelfInvocation.authServer(configurationFile: file).arguments,
                 environment: context.environment.merging(service.environment) { $1 }, workingDirectory: context.plan.projectDirectory))
+    }
+
+    /// Where a service's asymmetric signing keys are kept: with the profile's secrets, 0600.
+    public static func signingKeysFile(_ service: PlannedService, plan: Plan) -> String {
+        "\(plan.stateDirectory)/auth/\(service.name)-signing-keys.json"
     }
 
     public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {

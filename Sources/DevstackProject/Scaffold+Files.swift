@@ -52,6 +52,7 @@ extension Scaffold {
                   SUPABASE_SERVICE_ROLE_KEY: ${auth.service_role_key}
                   SERVICE_KEY: ${auth.service_role_key}
                   SUPABASE_JWT_SECRET: ${auth.jwt_secret}
+                  SUPABASE_JWKS_URL: ${auth.url}/auth/v1/.well-known/jwks.json
                   INSTANT_URL: ${instant.url}
                   THINK_URL: ${thinking.url}
                   LOG_LEVEL: ${profile.log_level}

@@ -32,6 +32,8 @@ struct Gateway: Sendable {
     let configuration: GatewayConfiguration
     let database: PostgresClient
     let keys: JWTKeyCollection
+    /// The auth service's public keys, for tokens it signed with a key pair (`signing_keys: RS256|ES256`).
+    let published: JWKSKeys?
     let limiter = RateLimiter()
     let logger: Logger
 
@@ -41,6 +43,7 @@ struct Gateway: Sendable {
         self.logger = logger
         keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: configuration.jwtSecret), digestAlgorithm: .sha256)
+        published = configuration.jwksURL.map(JWKSKeys.init(url:))
     }
 
     func router() -> Router<BasicRequestContext> {
@@ -59,11 +62,7 @@ struct Gateway: Sendable {
         }
         let token = String(header.dropFirst(7))
         do {
-            // jwt-kit checks with the key it holds whatever the header names: accept exactly the algorithm of our key.
-            guard (try? DefaultJWTParser().parse(Array(token.utf8), as: UserClaims.self))?.header.alg == "HS256" else {
-                throw GatewayError(status: .unauthorized, message: "invalid or expired token")
-            }
-            let claims = try await keys.verify(token, as: UserClaims.self)
+            let claims = try await verifier(for: token).verify(token, as: UserClaims.self)
             // The whole payload goes to Postgres, as PostgREST does.
             let payload = token.split(separator: ".").dropFirst().first.map(String.init) ?? ""
             var base64 = payload.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
@@ -74,6 +73,20 @@ struct Gateway: Sendable {
             logger.debug("rejected token: \(error)")
             throw GatewayError(status: .unauthorized, message: "invalid or expired token")
         }
+    }
+
+    /// jwt-kit checks with the key it holds whatever the header names, so the key is chosen here: the
+    /// secret for HS256, the published key the kid names for RS256 and ES256, nothing for anything else.
+    private func verifier(for token: String) async throws -> JWTKeyCollection {
+        let header = (try? DefaultJWTParser().parse(Array(token.utf8), as: UserClaims.self))?.header
+        switch header?.alg {
+        case "HS256" where header?.kid == nil:
+            return keys
+        case let algorithm? where algorithm == "RS256" || algorithm == "ES256":
+            if let kid = header?.kid, let published, let keys = await published.keys(kid: kid, algorithm: algorithm) { return keys }
+        default: break
+        }
+        throw GatewayError(status: .unauthorized, message: "invalid or expired token")
     }
 
     struct ChatRequest: Decodable {

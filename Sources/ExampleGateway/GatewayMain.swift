@@ -33,6 +33,8 @@ struct GatewayConfiguration {
     var port: Int
     var database: PostgresClient.Configuration
     var jwtSecret: String
+    /// Where the auth service publishes its public keys; needed only when it signs with a key pair.
+    var jwksURL: String?
     var instantURL: String
     var thinkURL: String
     var logLevel: Logger.Level
@@ -71,6 +73,7 @@ struct GatewayConfiguration {
             host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
             password: components.percentEncodedPassword?.removingPercentEncoding, database: String(components.path.dropFirst()), tls: .disable)
         jwtSecret = try require("SUPABASE_JWT_SECRET", "the JWT secret that signs Supabase access tokens")
+        jwksURL = environment["SUPABASE_JWKS_URL"].flatMap { $0.isEmpty ? nil : $0 }
         instantURL = try require("INSTANT_URL", "the OpenAI-style base URL of the instant model")
         thinkURL = try require("THINK_URL", "the OpenAI-style base URL of the thinking model")
         logLevel = Logger.Level(rawValue: environment["LOG_LEVEL"]?.lowercased() ?? "info") ?? .info

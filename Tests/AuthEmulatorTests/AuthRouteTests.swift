@@ -36,7 +36,7 @@ import Testing
         let client = PostgresClient(configuration: configuration.database.poolConfiguration, backgroundLogger: logger)
         let pool = Task { await client.run() }
         defer { pool.cancel() }
-        let server = await AuthServer(configuration: configuration, client: client, logger: logger)
+        let server = try await AuthServer(configuration: configuration, client: client, logger: logger)
         try await Application(router: server.router()).test(.router, body)
     }
 
@@ -45,12 +45,14 @@ import Testing
     }
 
     /// A token signed by hand, as people and fixtures make them.
-    static func token(claims: [String: Any], alg: String = "HS256", secret: String = AuthRouteTests.secret) -> String {
+    static func token(claims: [String: Any], alg: String = "HS256", secret: String = AuthRouteTests.secret, kid: String? = nil) -> String {
         func encode(_ data: Data) -> String {
             data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
                 .replacingOccurrences(of: "=", with: "")
         }
-        let header = encode(try! JSONSerialization.data(withJSONObject: ["alg": alg, "typ": "JWT"]))
+        var headerFields = ["alg": alg, "typ": "JWT"]
+        if let kid { headerFields["kid"] = kid }
+        let header = encode(try! JSONSerialization.data(withJSONObject: headerFields))
         let payload = encode(try! JSONSerialization.data(withJSONObject: claims))
         let signature = HMAC<SHA256>.authenticationCode(for: Data("\(header).\(payload)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
         return "\(header).\(payload).\(encode(Data(signature)))"

@@ -47,12 +47,18 @@ class Stack:
             return json.loads(response.read() or b"{}")
 
 
-def _running_default_stack(prefix: str, services: list):
+def _running_default_stack(prefix: str, services: list, auth_settings: str = ""):
     """The repository's default stack copied to a temporary project and started detached with `services`
-    (all when empty); stopped and removed afterwards."""
+    (all when empty), with `auth_settings` (YAML lines) added to its auth service; stopped and removed afterwards."""
     directory = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
     for folder in ("stacks", "profiles"):
         shutil.copytree(REPO / folder, directory / folder)
+    if auth_settings:
+        stack_file = directory / "stacks" / "default" / "stack.yaml"
+        text = stack_file.read_text()
+        anchor = "    external_anonymous_users_enabled: true\n"
+        assert anchor in text
+        stack_file.write_text(text.replace(anchor, anchor + "".join(f"    {line}\n" for line in auth_settings.splitlines())))
     running = Stack(directory)
     try:
         started = running.devstack("up", "--detach", *services, check=False, timeout=300)
@@ -73,6 +79,18 @@ def stack():
 def full_stack():
     """The whole default stack, the example gateway included, for tests that load or probe every server."""
     yield from _running_default_stack("devstack-full-", [])
+
+
+@pytest.fixture(scope="session")
+def es256_stack():
+    """The whole default stack, its auth service signing with an ES256 key pair."""
+    yield from _running_default_stack("devstack-es256-", [], auth_settings="signing_keys: ES256")
+
+
+@pytest.fixture(scope="session")
+def rs256_stack():
+    """Postgres and auth, signing with an RS256 key pair."""
+    yield from _running_default_stack("devstack-rs256-", ["db", "auth"], auth_settings="signing_keys: RS256")
 
 
 @pytest.fixture

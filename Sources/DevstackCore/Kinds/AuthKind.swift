@@ -7,6 +7,8 @@ struct AuthKind: KindDescriptor, CrossServiceCheck {
     let settingKeys = [
         SettingKey("database", .string, "the postgres service holding auth.users (default: the only one)"),
         SettingKey("jwt_exp", .duration, "access token lifetime"),
+        SettingKey(
+            "signing_keys", .choice(["HS256", "RS256", "ES256"]), "what signs access tokens: the stack's secret, or a key pair published in the JWKS"),
         SettingKey("site_url", .string, "default redirect target"),
         SettingKey("uri_allow_list", .list, "redirect_to values accepted besides site_url"),
         SettingKey("disable_signup", .bool, "refuse new sign-ups"),
