@@ -30,6 +30,10 @@ public struct AuthConfiguration: Codable, Sendable {
     public var mfaMaxEnrolledFactors: Int
     /// A password change needs a nonce from `GET /reauthenticate` unless the session signed in within a day.
     public var securePasswordChange: Bool
+    /// OAuth providers offered through the emulator's own sign-in page (`external_<provider>_enabled`).
+    public var externalProviders: [String]
+    /// The identities that page lists for a click.
+    public var fakeIdentities: [String]
     public var logLevel: String
 
     public init(
@@ -38,7 +42,8 @@ public struct AuthConfiguration: Codable, Sendable {
         siteURL: String = "http://127.0.0.1:3000", uriAllowList: [String] = [], disableSignup: Bool = false, mailerAutoconfirm: Bool = true,
         smsAutoconfirm: Bool = true, emailEnabled: Bool = true, phoneEnabled: Bool = true, anonymousEnabled: Bool = false,
         passwordMinLength: Int = 6, bcryptCost: Int = 10, rateLimit: Bool = false, mfaTOTPEnabled: Bool = true, mfaPhoneEnabled: Bool = false,
-        mfaMaxEnrolledFactors: Int = 10, securePasswordChange: Bool = false, logLevel: String = "info"
+        mfaMaxEnrolledFactors: Int = 10, securePasswordChange: Bool = false, externalProviders: [String] = [], fakeIdentities: [String] = [],
+        logLevel: String = "info"
     ) {
         self.service = service
         self.host = host
@@ -63,6 +68,8 @@ public struct AuthConfiguration: Codable, Sendable {
         self.mfaPhoneEnabled = mfaPhoneEnabled
         self.mfaMaxEnrolledFactors = mfaMaxEnrolledFactors
         self.securePasswordChange = securePasswordChange
+        self.externalProviders = externalProviders
+        self.fakeIdentities = fakeIdentities
         self.logLevel = logLevel
     }
 

@@ -26,6 +26,14 @@ public struct AuthServer: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        // Browser clients call the auth API from the app's origin, as through Supabase's gateway.
+        router.add(
+            middleware: CORSMiddleware(
+                allowOrigin: .originBased,
+                allowHeaders: [
+                    .accept, .authorization, .contentType, .origin, HTTPField.Name("apikey")!, HTTPField.Name("x-client-info")!,
+                    AuthError.apiVersionHeader,
+                ], allowMethods: [.get, .post, .put, .delete, .head, .options], maxAge: .seconds(3600)))
         router.add(middleware: AuthErrorMiddleware())
         for prefix in ["", "/auth/v1"] {
             router.get("\(prefix)/health") { _, _ in
@@ -49,7 +57,9 @@ public struct AuthServer: Sendable {
             router.post("\(prefix)/sso") { _, _ -> Response in throw AuthError(404, "sso_provider_not_found", "SAML 2.0 is disabled") }
             addAdminRoutes(router, prefix: prefix)
             addMFARoutes(router, prefix: prefix)
+            addOAuthRoutes(router, prefix: prefix)
         }
+        addFakeProviderRoutes(router)
         router.get("/__devstack/inbox") { request, _ in
             let query = request.uri.queryParameters
             let recipient = query.get("to") ?? query.get("email") ?? query.get("phone")
@@ -72,10 +82,7 @@ public struct AuthServer: Sendable {
         [
             "external": [
                 "anonymous_users": configuration.anonymousEnabled, "email": configuration.emailEnabled, "phone": configuration.phoneEnabled,
-                "apple": false, "azure": false, "bitbucket": false, "discord": false, "facebook": false, "github": false, "gitlab": false,
-                "google": false, "keycloak": false, "linkedin": false, "notion": false, "slack": false, "spotify": false, "twitch": false,
-                "twitter": false, "workos": false, "zoom": false,
-            ],
+            ].merging(OAuthProviders.names.map { ($0, configuration.externalProviders.contains($0)) }) { $1 },
             "disable_signup": configuration.disableSignup, "mailer_autoconfirm": configuration.mailerAutoconfirm,
             "phone_autoconfirm": configuration.smsAutoconfirm, "sms_provider": "devstack", "saml_enabled": false,
         ]
@@ -177,6 +184,8 @@ public struct AuthServer: Sendable {
             }
         case "pkce":
             return try await exchangeCode(try await RequestBody.read(&request), request: request)
+        case "id_token":
+            return try await signInWithIDToken(try await RequestBody.read(&request), request: request)
         default:
             throw AuthError(400, "validation_failed", "unsupported_grant_type")
         }

@@ -28,6 +28,8 @@ actor AuthState {
     private var pendingFlows: [String: FlowState] = [:]
     /// By auth code, until exchanged once.
     private var flows: [String: FlowState] = [:]
+    /// OAuth sign-ins waiting on the fake provider's page, by state.
+    private var oauthRequests: [String: OAuthRequest] = [:]
     /// The last TOTP step each factor accepted: a code works once.
     private var usedSteps: [String: Int64] = [:]
     private var nextMessage = 1
@@ -83,10 +85,25 @@ actor AuthState {
 
     func flow(authCode: String) -> FlowState? { flows[authCode] }
 
+    /// A flow whose code is handed out at once (an OAuth callback rather than an e-mail link).
+    func openFlow(_ flow: FlowState) {
+        flows[flow.authCode] = flow
+    }
+
     /// A code is exchanged once.
     func takeFlow(authCode: String) -> FlowState? {
         flows.removeValue(forKey: authCode)
     }
+
+    func startOAuth(_ request: OAuthRequest, state: String) {
+        let now = ContinuousClock.now
+        oauthRequests = oauthRequests.filter { now - $0.value.created < FlowState.lifetime }
+        oauthRequests[state] = request
+    }
+
+    func oauthRequest(_ state: String) -> OAuthRequest? { oauthRequests[state] }
+
+    func takeOAuthRequest(_ state: String) -> OAuthRequest? { oauthRequests.removeValue(forKey: state) }
 
     /// Records the step as used; false when it (or a later one) already was.
     func useStep(_ step: Int64, factor: String) -> Bool {
@@ -98,6 +115,7 @@ actor AuthState {
     func reset() -> (messages: Int, limits: Int) {
         defer {
             usedSteps = [:]
+            oauthRequests = [:]
             windows = [:]
             pendingFlows = [:]
             flows = [:]

@@ -164,12 +164,21 @@ struct AuthStore: Sendable {
         var appMetadata: [String: Any] = [:]
         var userMetadata: [String: Any] = [:]
         var bannedUntil: Date?
+        /// An OAuth provider's identity instead of the e-mail or phone one.
+        var identity: ExternalIdentity?
+    }
+
+    /// A user as an OAuth provider knows them.
+    struct ExternalIdentity {
+        var provider: String
+        var providerID: String
+        var data: [String: Any]
     }
 
     /// The user and its identity (email, phone or none for anonymous users), in one transaction.
     func create(_ new: NewUser) async throws -> AuthUser {
         let id = new.id ?? UUID().uuidString.lowercased()
-        let provider = new.email != nil ? "email" : new.phone != nil ? "phone" : nil
+        let provider = new.identity?.provider ?? (new.email != nil ? "email" : new.phone != nil ? "phone" : nil)
         var app = new.appMetadata
         if app["provider"] == nil { app["provider"] = provider ?? "anonymous" }
         if app["providers"] == nil { app["providers"] = provider.map { [$0] } ?? [] }
@@ -178,7 +187,8 @@ struct AuthStore: Sendable {
         var identityData: [String: Any] = ["sub": id, "email_verified": new.emailConfirmed, "phone_verified": new.phoneConfirmed]
         if let email = new.email { identityData["email"] = email }
         if let phone = new.phone { identityData["phone"] = phone }
-        let identityJSON = Self.json(identityData)
+        let identityJSON = Self.json(new.identity?.data ?? identityData)
+        let providerID = new.identity?.providerID ?? id
         let email = new.email?.lowercased()
         // The retried work may outlive this call (see PostgresRetry): it takes plain values, not `new`.
         let (role, phone, passwordHash, anonymous, bannedUntil) = (new.role, new.phone, new.passwordHash ?? "", new.anonymous, new.bannedUntil)
@@ -200,7 +210,7 @@ struct AuthStore: Sendable {
                         try await connection.query(
                             """
                             insert into auth.identities (provider_id, user_id, identity_data, provider, created_at, updated_at, last_sign_in_at)
-                            values (\(id), \(id)::uuid, \(identityJSON)::jsonb, \(provider), now(), now(), now())
+                            values (\(providerID), \(id)::uuid, \(identityJSON)::jsonb, \(provider), now(), now(), now())
                             """, logger: logger)
                     }
                 }
@@ -212,6 +222,41 @@ struct AuthStore: Sendable {
                     ? "Phone number already registered by another user" : "A user with this email address has already been registered")
         }
         guard let user = try await user(id: id) else { throw AuthError.userNotFound }
+        return user
+    }
+
+    /// The user an OAuth provider's identity belongs to, if it was seen before.
+    func user(provider: String, providerID: String) async throws -> AuthUser? {
+        try await users(
+            "\(unescaped: Self.userSelect) where u.id = (select user_id from auth.identities where provider = \(provider) and provider_id = \(providerID))"
+        ).first
+    }
+
+    /// Links an OAuth identity to an existing user (GoTrue links a verified e-mail), adding the
+    /// provider to `app_metadata.providers`.
+    func link(_ identity: ExternalIdentity, to userID: String) async throws -> AuthUser {
+        let data = Self.json(identity.data)
+        let provider = identity.provider
+        let providerID = identity.providerID
+        try await retrying {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query(
+                    """
+                    insert into auth.identities (provider_id, user_id, identity_data, provider, created_at, updated_at, last_sign_in_at)
+                    values (\(providerID), \(userID)::uuid, \(data)::jsonb, \(provider), now(), now(), now())
+                    on conflict do nothing
+                    """, logger: logger)
+                try await connection.query(
+                    """
+                    update auth.users set raw_app_meta_data = jsonb_set(coalesce(raw_app_meta_data, '{}'::jsonb), '{providers}',
+                        (select coalesce(jsonb_agg(distinct p), '[]'::jsonb) from jsonb_array_elements_text(
+                            coalesce(raw_app_meta_data -> 'providers', '[]'::jsonb) || to_jsonb(\(provider)::text)) p)),
+                        updated_at = now()
+                    where id = \(userID)::uuid
+                    """, logger: logger)
+            }
+        }
+        guard let user = try await user(id: userID) else { throw AuthError.userNotFound }
         return user
     }
 

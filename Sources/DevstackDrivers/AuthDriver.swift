@@ -77,8 +77,10 @@ extension AuthConfiguration {
         }
         var expiry = 3600
         if case .duration(let value)? = service.setting("jwt_exp") { expiry = max(1, Int(value.components.seconds)) }
-        var allowList: [String] = []
-        if case .list(let values)? = service.setting("uri_allow_list") { allowList = values }
+        func list(_ key: String) -> [String] {
+            if case .list(let values)? = service.setting(key) { return values }
+            return []
+        }
         self.init(
             service: service.name, host: plan.profile.host, port: ownPort,
             externalURL: service.attributes["url"] ?? "http://127.0.0.1:\(ownPort)",
@@ -86,13 +88,14 @@ extension AuthConfiguration {
                 host: endpoint.host, port: endpoint.port, user: endpoint.user, password: endpoint.password, database: endpoint.database,
                 socketDirectory: endpoint.socketDirectory),
             jwtSecret: plan.secrets["jwt_secret"] ?? "", jwtExpirySeconds: expiry,
-            siteURL: service.setting("site_url")?.description ?? "http://127.0.0.1:3000", uriAllowList: allowList,
+            siteURL: service.setting("site_url")?.description ?? "http://127.0.0.1:3000", uriAllowList: list("uri_allow_list"),
             disableSignup: bool("disable_signup", false), mailerAutoconfirm: bool("mailer_autoconfirm", true),
             smsAutoconfirm: bool("sms_autoconfirm", true), emailEnabled: bool("external_email_enabled", true),
             phoneEnabled: bool("external_phone_enabled", true), anonymousEnabled: bool("external_anonymous_users_enabled", false),
             passwordMinLength: int("password_min_length", 6), bcryptCost: int("bcrypt_cost", 10), rateLimit: bool("rate_limit", false),
             mfaTOTPEnabled: bool("mfa_totp_enroll_enabled", true), mfaPhoneEnabled: bool("mfa_phone_enroll_enabled", false),
             mfaMaxEnrolledFactors: int("mfa_max_enrolled_factors", 10), securePasswordChange: bool("secure_password_change", false),
+            externalProviders: OAuthProviders.names.filter { bool("external_\($0)_enabled", false) }, fakeIdentities: list("oauth_identities"),
             logLevel: plan.profile.values.first { $0.name == "log_level" }?.value ?? "info")
     }
 }

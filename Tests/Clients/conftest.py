@@ -93,6 +93,18 @@ def rs256_stack():
     yield from _running_default_stack("devstack-rs256-", ["db", "auth"], auth_settings="signing_keys: RS256")
 
 
+@pytest.fixture(scope="session")
+def oauth_stack():
+    """Postgres and auth with two fake OAuth providers and redirects allowed to any loopback port."""
+    settings = "\n".join([
+        "external_github_enabled: true",
+        "external_google_enabled: true",
+        'oauth_identities: ["ada@example.com", "grace@example.com"]',
+        'uri_allow_list: ["http://127.0.0.1:*/**"]',
+    ])
+    yield from _running_default_stack("devstack-oauth-", ["db", "auth"], auth_settings=settings)
+
+
 @pytest.fixture
 def env(stack) -> dict:
     return stack.env
