@@ -1,8 +1,11 @@
 """devstack benchmarks: our figure beside a baseline from the same run. Standard library and psycopg."""
 
 import argparse
+import base64
 import contextlib
 import glob
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -11,9 +14,11 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import tempfile
 import time
+import urllib.parse
 
 import psycopg
 
@@ -535,6 +540,79 @@ def bench_auth(devstack, cost, seconds):
         remove_project(project)
 
 
+def _request(method, url, body=None, token=None):
+    parsed = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port)
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    conn.request(method, parsed.path + (f"?{parsed.query}" if parsed.query else ""), json.dumps(body) if body is not None else None, headers)
+    response = conn.getresponse()
+    data = response.read()
+    assert response.status < 300, f"{method} {url}: {response.status} {data[:300]}"
+    return json.loads(data) if data else {}
+
+
+def _hs256(claims, secret):
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
+    return head + "." + b64(hmac.new(secret.encode(), head.encode(), hashlib.sha256).digest())
+
+
+def _totp(secret, at):
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(at // 30)), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    return f"{(struct.unpack('>I', mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def bench_auth_tokens(devstack, seconds, verifications=20):
+    """The default stack with its auth service signing ES256: the gateway verifying those tokens through
+    the JWKS beside the same route with an HS256 token checked against the secret; and MFA TOTP verify
+    latency beside `GET /user` with the same session."""
+    project = copy_of_default_stack("ports: auto\ndata: ephemeral\nvalues: { log_level: info, rate_limit: disabled }\n")
+    stack = f"{project}/stacks/default/stack.yaml"
+    text = open(stack).read()
+    open(stack, "w").write(text.replace("    external_anonymous_users_enabled: true\n", "    external_anonymous_users_enabled: true\n    signing_keys: ES256\n"))
+    try:
+        subprocess.run([devstack, "up", "--detach", "--profile", "bench"], cwd=project, check=True, capture_output=True)
+        env = json.loads(subprocess.run([devstack, "env", "--format", "json", "--profile", "bench", "--service", "gateway"], cwd=project,
+                                        check=True, capture_output=True, text=True).stdout)
+        auth = env["SUPABASE_URL"]
+        gateway = f"http://127.0.0.1:{env['PORT']}"
+        session = _request("POST", f"{auth}/signup", {"email": "tokens@example.com", "password": "bench-password"})
+        es256 = session["access_token"]
+        claims = json.loads(base64.urlsafe_b64decode(es256.split(".")[1] + "=="))
+        hs256 = _hs256(claims, env["SUPABASE_JWT_SECRET"])
+        results = {}
+        for name, token in (("ES256", es256), ("HS256", hs256)):
+            workdir = tempfile.mkdtemp(prefix="devstack-bench-token-")
+            script = f"{workdir}/get.lua"
+            open(script, "w").write(f"wrk.headers['Authorization'] = 'Bearer {token}'\n")
+            wrk(f"{gateway}/v1/conversations", 2, script, threads=1, connections=8)
+            results[name] = wrk(f"{gateway}/v1/conversations", seconds, script, threads=1, connections=8)
+            shutil.rmtree(workdir, ignore_errors=True)
+        verify, user = [], []
+        for index in range(verifications):
+            signed_up = _request("POST", f"{auth}/signup", {"email": f"totp-{index}@example.com", "password": "bench-password"})
+            token = signed_up["access_token"]
+            factor = _request("POST", f"{auth}/factors", {"factor_type": "totp"}, token)
+            challenge = _request("POST", f"{auth}/factors/{factor['id']}/challenge", {}, token)
+            code = _totp(factor["totp"]["secret"], time.time())
+            start = time.perf_counter()
+            _request("POST", f"{auth}/factors/{factor['id']}/verify", {"challenge_id": challenge["id"], "code": code}, token)
+            verify.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            _request("GET", f"{auth}/user", None, token)
+            user.append(time.perf_counter() - start)
+        return results, statistics.median(verify), statistics.median(user)
+    finally:
+        subprocess.run([devstack, "down", "--profile", "bench"], cwd=project, capture_output=True)
+        remove_project(project)
+
+
 SECTIONS = ("validate", "postgres", "reset", "supervisor", "inference", "auth")
 
 
@@ -623,6 +701,10 @@ def main():
             rate, p50, p99 = bench_auth(args.devstack, cost, 10)
             raw = raw_bcrypt_rate(cost, 5)
             rows.append((f"auth sign-in, bcrypt cost {cost}, wrk -c8", f"{rate:,.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms", f"raw bcrypt verify, all cores: {raw:,.0f}/s", f"{rate / raw:.2f}x"))
+        tokens, totp_verify, get_user = bench_auth_tokens(args.devstack, 10)
+        (es_rps, es_p50, _), (hs_rps, hs_p50, _) = tokens["ES256"], tokens["HS256"]
+        rows.append(("gateway, ES256 token through the JWKS, wrk -c8", f"{es_rps:,.0f} req/s, p50 {es_p50:.1f} ms", f"same route, HS256 token: {hs_rps:,.0f} req/s, p50 {hs_p50:.1f} ms", f"{es_rps / hs_rps:.2f}x"))
+        rows.append(("MFA TOTP verify (challenge answered, session raised), median", f"{totp_verify * 1000:.1f} ms", f"GET /user, same session: {get_user * 1000:.1f} ms", f"{totp_verify / get_user:.2f}x"))
     if "supervisor" in wanted:
         p50, worst, cpu, rss, child_rss = bench_crash_and_idle(args.devstack, 10, args.idle_seconds)
         rows.append(("crash → healthy again (kill -9, backoff fixed 20ms)", f"p50 {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms", "configured backoff 16–24 ms", ""))

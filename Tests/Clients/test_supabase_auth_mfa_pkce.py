@@ -203,3 +203,27 @@ def test_generate_link_keeps_the_email_change_type_it_was_asked_for(auth_url, en
     for kind in ("email_change_current", "email_change_new"):
         link = admin.generate_link({"type": kind, "email": email, "new_email": _email("new")})
         assert link.properties.verification_type == kind
+
+
+def test_invite_and_admin_paging_as_gotrue(auth_url, env, inbox):
+    key = env["SUPABASE_SERVICE_ROLE_KEY"]
+    admin = SyncGoTrueAdminAPI(url=auth_url, headers={"apikey": key, "Authorization": f"Bearer {key}"})
+    email = _email("invited")
+    invited = admin.invite_user_by_email(email, {"data": {"team": "blue"}})
+    assert invited.user.email == email and invited.user.invited_at and invited.user.email_confirmed_at is None
+    message = inbox(email)[-1]
+    assert message["type"] == "invite"
+    landed = httpx.get(message["link"], follow_redirects=False)
+    fragment = urllib.parse.parse_qs(urllib.parse.urlparse(landed.headers["location"]).fragment)
+    assert fragment["type"] == ["invite"] and fragment["access_token"]
+    with pytest.raises(AuthApiError) as again:
+        admin.invite_user_by_email(email)
+    assert again.value.code == "email_exists"
+    first = httpx.get(f"{auth_url}/admin/users?page=1&per_page=2", headers={"Authorization": f"Bearer {key}"})
+    total = int(first.headers["x-total-count"])
+    assert total >= 3 and len(first.json()["users"]) == 2
+    last = (total + 1) // 2
+    assert f'page={last}&per_page=2>; rel="last"' in first.headers["link"] and 'rel="next"' in first.headers["link"]
+    pages = [admin.list_users(page=page, per_page=2) for page in range(1, last + 1)]
+    ids = [user.id for page in pages for user in page]
+    assert len(ids) == total == len(set(ids)), "every user once across the pages"
