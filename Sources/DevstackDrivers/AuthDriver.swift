@@ -87,7 +87,7 @@ extension AuthConfiguration {
             database: Database(
                 host: endpoint.host, port: endpoint.port, user: endpoint.user, password: endpoint.password, database: endpoint.database,
                 socketDirectory: endpoint.socketDirectory),
-            jwtSecret: plan.secrets["jwt_secret"] ?? "", jwtExpirySeconds: expiry,
+            jwtSecret: service.attributes["jwt_secret"] ?? "", jwtExpirySeconds: expiry,
             siteURL: service.setting("site_url")?.description ?? "http://127.0.0.1:3000", uriAllowList: list("uri_allow_list"),
             disableSignup: bool("disable_signup", false), mailerAutoconfirm: bool("mailer_autoconfirm", true),
             smsAutoconfirm: bool("sms_autoconfirm", true), emailEnabled: bool("external_email_enabled", true),

@@ -18,8 +18,11 @@ public struct SecretStore: Sendable {
 
     /// Merges what the profile asks for with what is stored, generating and storing what is missing.
     /// Remote profiles get exactly what they asked for: devstack never makes up production secrets.
-    public func resolve(requested: [String: (value: String, origin: ValueOrigin)], remote: Bool, persist: Bool = true) async throws -> ResolvedSecrets
-    {
+    /// `authServices` each get their own secret and API keys too (`<service>.jwt_secret`, `.anon_key`,
+    /// `.service_role_key`), which a service uses when its stack sets `own_jwt_secret: true`.
+    public func resolve(
+        requested: [String: (value: String, origin: ValueOrigin)], remote: Bool, persist: Bool = true, authServices: [String] = []
+    ) async throws -> ResolvedSecrets {
         var resolved = ResolvedSecrets()
         for (name, entry) in requested {
             resolved.values[name] = entry.value
@@ -30,7 +33,10 @@ public struct SecretStore: Sendable {
         var stored = try load() ?? [:]
         var changed = false
         let generatedOrigin = ValueOrigin(.generated, detail: displayPath)
-        for (name, generate) in [("jwt_secret", { Self.randomHex(bytes: 32) }), ("postgres_password", { Self.randomHex(bytes: 18) })] {
+        let generated =
+            [("jwt_secret", { Self.randomHex(bytes: 32) }), ("postgres_password", { Self.randomHex(bytes: 18) })]
+            + authServices.map { ("\($0).jwt_secret", { Self.randomHex(bytes: 32) }) }
+        for (name, generate) in generated {
             if stored[name] == nil {
                 stored[name] = generate()
                 changed = true
@@ -40,23 +46,25 @@ public struct SecretStore: Sendable {
                 resolved.origins[name] = generatedOrigin
             }
         }
-        guard let jwtSecret = resolved.values["jwt_secret"], jwtSecret.utf8.count >= 32 else {
-            throw ProjectError(
-                .secrets, "the JWT secret is shorter than 32 bytes",
-                fix: "use at least 32 random bytes, e.g. `openssl rand -hex 32`, or remove it from the profile so devstack generates one")
-        }
-        // Signing twice gives different bytes (claim order varies), so keys are kept with a digest of
-        // the secret they were signed with and reused while it stays the same.
-        let digest = SHA256.hash(data: Data(jwtSecret.utf8)).hexEncoded
-        if stored["api_keys_signed_with"] != digest {
-            stored["anon_key"] = try await Self.apiKey(role: "anon", secret: jwtSecret)
-            stored["service_role_key"] = try await Self.apiKey(role: "service_role", secret: jwtSecret)
-            stored["api_keys_signed_with"] = digest
-            changed = true
-        }
-        for name in ["anon_key", "service_role_key"] where resolved.values[name] == nil {
-            resolved.values[name] = stored[name]
-            resolved.origins[name] = ValueOrigin(.generated, detail: "signed with the jwt_secret")
+        for scope in [""] + authServices.map { "\($0)." } {
+            guard let jwtSecret = resolved.values["\(scope)jwt_secret"], jwtSecret.utf8.count >= 32 else {
+                throw ProjectError(
+                    .secrets, "the JWT secret \(scope)jwt_secret is shorter than 32 bytes",
+                    fix: "use at least 32 random bytes, e.g. `openssl rand -hex 32`, or remove it from the profile so devstack generates one")
+            }
+            // Signing twice gives different bytes (claim order varies), so keys are kept with a digest of
+            // the secret they were signed with and reused while it stays the same.
+            let digest = SHA256.hash(data: Data(jwtSecret.utf8)).hexEncoded
+            if stored["\(scope)api_keys_signed_with"] != digest {
+                stored["\(scope)anon_key"] = try await Self.apiKey(role: "anon", secret: jwtSecret)
+                stored["\(scope)service_role_key"] = try await Self.apiKey(role: "service_role", secret: jwtSecret)
+                stored["\(scope)api_keys_signed_with"] = digest
+                changed = true
+            }
+            for name in ["\(scope)anon_key", "\(scope)service_role_key"] where resolved.values[name] == nil {
+                resolved.values[name] = stored[name]
+                resolved.origins[name] = ValueOrigin(.generated, detail: "signed with the \(scope)jwt_secret")
+            }
         }
         if changed && persist { try save(stored) }
         return resolved

@@ -46,7 +46,8 @@ public struct Workspace: Sendable {
         let project = try load()
         let requested = try Planner.requestedSecrets(project: project, environment: environment)
         let secrets = try await SecretStore(stateDirectory: stateDirectory).resolve(
-            requested: requested, remote: project.profile.remote, persist: persistSecrets)
+            requested: requested, remote: project.profile.remote, persist: persistSecrets,
+            authServices: project.stack.services.filter { $0.kind == .auth }.map(\.name))
         let inputs = PlanInputs(
             project: project, environment: environment, secrets: secrets, paths: paths,
             portAllocator: { Ports.freePort(avoiding: $0) }, runningPorts: runningPorts)

@@ -105,6 +105,12 @@ def oauth_stack():
     yield from _running_default_stack("devstack-oauth-", ["db", "auth"], auth_settings=settings)
 
 
+@pytest.fixture(scope="session")
+def own_secret_stack():
+    """Postgres and an auth service with a JWT secret and API keys of its own."""
+    yield from _running_default_stack("devstack-own-secret-", ["db", "auth"], auth_settings="own_jwt_secret: true")
+
+
 @pytest.fixture
 def env(stack) -> dict:
     return stack.env

@@ -129,3 +129,25 @@ def test_hs256_stack_publishes_no_keys_and_get_claims_falls_back_to_the_server(a
     assert sdk.get_claims()["claims"]["sub"] == session.user.id
     with pytest.raises(AuthApiError):
         sdk.get_claims(session.access_token[:-4] + "abcd")
+
+
+def test_an_auth_service_with_its_own_secret_takes_its_keys_and_not_the_stacks(own_secret_stack):
+    env = own_secret_stack.env
+    plan = json.loads(own_secret_stack.devstack("config", "--json", "--show-secrets").stdout)
+    stack_secret = plan["secrets"]["jwt_secret"]
+    own_secret = plan["secrets"]["auth.jwt_secret"]
+    assert own_secret != stack_secret
+    service_key = env["SUPABASE_SERVICE_ROLE_KEY"]
+    admin = httpx.get(env["SUPABASE_URL"] + "/auth/v1/admin/users", headers={"Authorization": f"Bearer {service_key}"})
+    assert admin.status_code == 200, "the wired service key is signed with the service's own secret"
+
+    def sign(secret: str) -> str:
+        head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + _b64(json.dumps({"role": "service_role"}).encode())
+        return head + "." + _b64(hmac.new(secret.encode(), head.encode(), hashlib.sha256).digest())
+
+    refused = httpx.get(env["SUPABASE_URL"] + "/auth/v1/admin/users", headers={"Authorization": f"Bearer {sign(stack_secret)}"})
+    assert refused.status_code == 403 and refused.json()["error_code"] == "bad_jwt", "the stack's secret is not this service's"
+    accepted = httpx.get(env["SUPABASE_URL"] + "/auth/v1/admin/users", headers={"Authorization": f"Bearer {sign(own_secret)}"})
+    assert accepted.status_code == 200
+    _, session = _signed_up(env)
+    assert "kid" not in _part(session.access_token, 0)

@@ -60,6 +60,25 @@ import Testing
         }
     }
 
+    @Test func anAuthServiceGetsItsOwnSecretAndKeysSignedWithIt() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = SecretStore(stateDirectory: directory.path)
+            let secrets = try await store.resolve(requested: [:], remote: false, authServices: ["auth"])
+            let own = try #require(secrets.values["auth.jwt_secret"])
+            #expect(own != secrets.values["jwt_secret"] && own.utf8.count >= 32)
+            let service = try await verify(try #require(secrets.values["auth.service_role_key"]), secret: own)
+            #expect(service.role == "service_role")
+            await #expect(throws: (any Error).self, "not signed with the stack's secret") {
+                try await verify(try #require(secrets.values["auth.service_role_key"]), secret: try #require(secrets.values["jwt_secret"]))
+            }
+            // A profile may give it, from the environment as any secret.
+            let given = String(repeating: "g", count: 40)
+            let again = try await store.resolve(
+                requested: ["auth.jwt_secret": (given, ValueOrigin(.environment))], remote: false, authServices: ["auth"])
+            #expect(try await verify(try #require(again.values["auth.anon_key"]), secret: given).role == "anon")
+        }
+    }
+
     @Test func apiKeysCarryLocalSupabaseClaims() async throws {
         try await withTemporaryDirectory { directory in
             let secrets = try await SecretStore(stateDirectory: directory.path).resolve(requested: [:], remote: false)

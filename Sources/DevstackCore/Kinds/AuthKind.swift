@@ -16,6 +16,7 @@ struct AuthKind: KindDescriptor, CrossServiceCheck {
         [
             SettingKey("database", .string, "the postgres service holding auth.users (default: the only one)"),
             SettingKey("jwt_exp", .duration, "access token lifetime"),
+            SettingKey("own_jwt_secret", .bool, "sign with a JWT secret and API keys of its own instead of the stack's"),
             SettingKey(
                 "signing_keys", .choice(["HS256", "RS256", "ES256"]),
                 "what signs access tokens: the stack's secret, or a key pair published in the JWKS"),
@@ -41,12 +42,16 @@ struct AuthKind: KindDescriptor, CrossServiceCheck {
 
     func secret(behind attribute: String) -> String? { ["anon_key", "service_role_key", "jwt_secret"].contains(attribute) ? attribute : nil }
 
+    /// The secrets' names for this service: its own (`<service>.jwt_secret` …) with `own_jwt_secret: true`, else the stack's.
+    static func secretScope(_ service: KindAttributeInputs) -> String {
+        service.setting("own_jwt_secret") == "true" ? "\(service.name)." : ""
+    }
+
     func attributes(_ service: KindAttributeInputs) -> [String: String] {
+        let scope = Self.secretScope(service)
         var attributes: [String: String] = [:]
         attributes["url"] = service.baseURL
-        attributes["anon_key"] = service.secrets["anon_key"]
-        attributes["service_role_key"] = service.secrets["service_role_key"]
-        attributes["jwt_secret"] = service.secrets["jwt_secret"]
+        for name in ["anon_key", "service_role_key", "jwt_secret"] { attributes[name] = service.secrets[scope + name] }
         return attributes
     }
 
