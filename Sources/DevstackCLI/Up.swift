@@ -43,7 +43,8 @@ struct Up: AsyncParsableCommand {
         let options = UpOptions(
             services: services, detach: detach, waitTimeout: DurationParser.parse(waitTimeout) ?? .seconds(120), exitOnFailure: exitOnFailure,
             isBackgroundSupervisor: backgroundSupervisor,
-            projectArguments: ["--stack", workspace.stack, "--profile", workspace.profile, "--project-dir", workspace.projectDirectory])
+            projectArguments: ["--stack", workspace.stack, "--profile", workspace.profile, "--project-dir", workspace.projectDirectory]
+                + (workspace.paths.instance.map { ["--instance", $0] } ?? []))
         if detach && !backgroundSupervisor {
             Console.standardOutput.write(
                 try await StackRunner.runDetached(

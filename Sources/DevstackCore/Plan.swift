@@ -132,6 +132,8 @@ public struct Plan: Sendable, Codable {
     public var projectDirectory: String
     public var stackDirectory: String
     public var stateDirectory: String
+    /// The `--instance` this plan is for; nil for the profile's own stack.
+    public var instance: String?
     /// Sockets and throw-away data of this run; removed when the stack stops.
     public var runtimeDirectory: String
     /// In start order.

@@ -7,15 +7,20 @@ public struct PlanPaths: Sendable {
     public var binDirectory: String
     /// The user's private folder for sockets and throw-away data (chosen and checked by the runtime).
     public var runtimeRoot: String
+    /// Another copy of the stack from the same project (`--instance`): its own state, data and free ports.
+    public var instance: String?
 
-    public init(projectDirectory: String, binDirectory: String, runtimeRoot: String) {
+    public init(projectDirectory: String, binDirectory: String, runtimeRoot: String, instance: String? = nil) {
         self.projectDirectory = projectDirectory
         self.binDirectory = binDirectory
         self.runtimeRoot = runtimeRoot
+        self.instance = instance
     }
 
     public func stackDirectory(_ stack: String) -> String { "\(projectDirectory)/stacks/\(stack)" }
-    public func stateDirectory(_ profile: String) -> String { "\(projectDirectory)/.devstack/\(profile)" }
+    public func stateDirectory(_ profile: String) -> String {
+        "\(projectDirectory)/.devstack/\(profile)" + (instance.map { "@\($0)" } ?? "")
+    }
 
     /// Sockets and throw-away data of one profile: a short path under the user's runtime folder (Unix
     /// socket paths are limited to ~100 bytes, and an unprivileged Postgres must be able to reach it).
@@ -189,7 +194,7 @@ public struct Planner {
                 }),
             projectDirectory: inputs.paths.projectDirectory,
             stackDirectory: inputs.paths.stackDirectory(stack.name),
-            stateDirectory: inputs.paths.stateDirectory(profile.name),
+            stateDirectory: inputs.paths.stateDirectory(profile.name), instance: inputs.paths.instance,
             runtimeDirectory: inputs.paths.runtimeDirectory(profile.name),
             services: services, startLayers: layers, env: stackEnv, postgresSettings: postgres, secrets: inputs.secrets.values)
     }
@@ -220,7 +225,8 @@ public struct Planner {
             var ports: [PlannedPort] = []
             let overrides = profile.override(for: service.name)?.ports ?? [:]
             for portName in service.portNames {
-                if let located = overrides[portName] {
+                // An instance runs beside the profile's own stack: pinned and base ports would clash, so all are free ones.
+                if let located = overrides[portName], inputs.paths.instance == nil {
                     ports.append(
                         PlannedPort(
                             name: portName, number: located.value, origin: ValueOrigin(.profile, location: located.location, detail: "pinned")))
@@ -231,7 +237,7 @@ public struct Planner {
                     ports.append(PlannedPort(name: portName, number: running, origin: ValueOrigin(.derived, detail: "in use by the running stack")))
                     continue
                 }
-                switch profile.ports?.value {
+                switch inputs.paths.instance == nil ? profile.ports?.value : .auto {
                 case .base:
                     guard var candidate = next else { continue }
                     while used.contains(candidate) { candidate += 1 }

@@ -251,6 +251,13 @@ struct YAMLReader {
 }
 
 public enum DurationParser {
+    /// How long something has been up, for tables: `4.2s`, `3m12s`, `5h07m`.
+    public static func uptime(_ seconds: TimeInterval) -> String {
+        if seconds < 60 { return Self.seconds(.seconds(seconds), fractionDigits: 1) }
+        if seconds < 3600 { return "\(Int(seconds) / 60)m\(Int(seconds) % 60)s" }
+        return "\(Int(seconds) / 3600)h\(Int(seconds) % 3600 / 60)m"
+    }
+
     public static func parse(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]

@@ -12,7 +12,14 @@ public struct Workspace: Sendable {
     public var stateDirectory: String { paths.stateDirectory(profile) }
 
     /// `projectDirectory` nil: walk up from `currentDirectory` to the folder holding `stacks/`.
-    public init(projectDirectory: String?, stack: String, profile: String, currentDirectory: String, binDirectory: String) throws {
+    public init(
+        projectDirectory: String?, stack: String, profile: String, currentDirectory: String, binDirectory: String, instance: String? = nil
+    ) throws {
+        if let instance, instance.range(of: #"^[a-z0-9][a-z0-9_-]{0,39}$"#, options: .regularExpression) == nil {
+            throw ConfigError(
+                code: .invalidConfiguration, message: "instance name '\(instance)' is not usable",
+                fix: "use 1 to 40 lowercase letters, digits, '-' or '_', starting with a letter or digit")
+        }
         let resolved: String
         if let projectDirectory {
             resolved = URL(fileURLWithPath: projectDirectory, relativeTo: URL(fileURLWithPath: currentDirectory)).standardizedFileURL.path
@@ -33,7 +40,7 @@ public struct Workspace: Sendable {
         self.projectDirectory = resolved
         self.stack = stack
         self.profile = profile
-        self.paths = PlanPaths(projectDirectory: resolved, binDirectory: binDirectory, runtimeRoot: RuntimeFolder.root())
+        self.paths = PlanPaths(projectDirectory: resolved, binDirectory: binDirectory, runtimeRoot: RuntimeFolder.root(), instance: instance)
     }
 
     public func load() throws -> LoadedProject {

@@ -67,11 +67,7 @@ extension StatusReport {
             .joined(separator: "\n") + "\n"
     }
 
-    static func format(_ seconds: TimeInterval) -> String {
-        if seconds < 60 { return DurationParser.seconds(.seconds(seconds), fractionDigits: 1) }
-        if seconds < 3600 { return "\(Int(seconds) / 60)m\(Int(seconds) % 60)s" }
-        return "\(Int(seconds) / 3600)h\(Int(seconds) % 3600 / 60)m"
-    }
+    static func format(_ seconds: TimeInterval) -> String { DurationParser.uptime(seconds) }
 }
 
 extension String {

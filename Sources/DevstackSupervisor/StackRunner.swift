@@ -46,6 +46,7 @@ public enum StackRunner {
         do {
             (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
             try RuntimeFolder.prepare(plan.runtimeDirectory)
+            try RunningStacks.register(plan)
             try await guardian.started()
         } catch {
             await guardian.dismiss()

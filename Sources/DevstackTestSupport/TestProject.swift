@@ -23,7 +23,7 @@ public struct TestProject: Sendable {
     /// Loads and plans without touching `.devstack`; `auto` ports come from `firstAutoPort` upwards.
     public func plan(
         stack: String = "default", profile: String = "local", environment: [String: String] = [:],
-        secrets: ResolvedSecrets = TestProject.fixedSecrets, firstAutoPort: Int = 47000
+        secrets: ResolvedSecrets = TestProject.fixedSecrets, firstAutoPort: Int = 47000, instance: String? = nil
     ) throws -> Plan {
         let project = try ProjectLoader.load(projectDirectory: path, stack: stack, profile: profile)
         var merged = secrets
@@ -33,7 +33,8 @@ public struct TestProject: Sendable {
         }
         let inputs = PlanInputs(
             project: project, environment: environment, secrets: merged,
-            paths: PlanPaths(projectDirectory: path, binDirectory: "/opt/devstack/bin", runtimeRoot: "/tmp/devstack-test-runtime"),
+            paths: PlanPaths(
+                projectDirectory: path, binDirectory: "/opt/devstack/bin", runtimeRoot: "/tmp/devstack-test-runtime", instance: instance),
             portAllocator: { avoiding in (firstAutoPort...65535).first { !avoiding.contains($0) } })
         return try Planner(inputs: inputs).plan()
     }

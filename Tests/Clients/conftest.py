@@ -47,6 +47,20 @@ class Stack:
             return json.loads(response.read() or b"{}")
 
 
+def remove_project(directory: pathlib.Path):
+    """Removes a temporary project and the data devstack kept outside it: as root, when the postgres user
+    cannot reach the project, `.devstack/<profile>/data/<service>` links into /var/lib/devstack."""
+    for link in directory.glob(".devstack/*/data/*"):
+        if link.is_symlink():
+            outside = pathlib.Path(os.readlink(link))
+            shutil.rmtree(outside, ignore_errors=True)
+            try:
+                outside.parent.rmdir()
+            except OSError:
+                pass
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def _running_default_stack(prefix: str, services: list, auth_settings: str = ""):
     """The repository's default stack copied to a temporary project and started detached with `services`
     (all when empty), with `auth_settings` (YAML lines) added to its auth service; stopped and removed afterwards."""
@@ -67,7 +81,7 @@ def _running_default_stack(prefix: str, services: list, auth_settings: str = "")
         yield running
     finally:
         running.devstack("down", check=False, timeout=120)
-        shutil.rmtree(directory, ignore_errors=True)
+        remove_project(directory)
 
 
 @pytest.fixture(scope="session")

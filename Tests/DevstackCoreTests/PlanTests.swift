@@ -120,6 +120,23 @@ import Testing
         }
     }
 
+    @Test func anInstanceHasItsOwnStateAndRuntimeFoldersAndOnlyFreePorts() async throws {
+        try await withTemporaryDirectory { directory in
+            let project = try TestProject(
+                directory: directory,
+                stack: "services:\n  db: { kind: postgres, database: app }\n  auth: { kind: auth }\n",
+                profiles: ["local": "ports: { base: 41000 }\nservices:\n  auth:\n    ports: { http: 41500 }\n"])
+            let own = try project.plan()
+            let second = try project.plan(firstAutoPort: 47000, instance: "second")
+            #expect(own.service(named: "db")?.ports.map(\.number) == [41000])
+            #expect(own.service(named: "auth")?.ports.map(\.number) == [41500])
+            #expect(second.service(named: "db")?.ports.map(\.number) == [47000], "base ports would clash with the profile's own stack")
+            #expect(second.service(named: "auth")?.ports.map(\.number) == [47001], "pinned ones too")
+            #expect(second.stateDirectory == own.stateDirectory + "@second" && second.instance == "second")
+            #expect(second.runtimeDirectory != own.runtimeDirectory)
+        }
+    }
+
     @Test func interpolatesEveryKindOfReference() async throws {
         try await withProject { project in
             let api = try #require(try project.plan().service(named: "api"))

@@ -1,0 +1,41 @@
+import ArgumentParser
+import DevstackCore
+import DevstackProject
+import Foundation
+
+/// `devstack ls`: every stack and instance this user runs on the machine.
+struct Ls: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls", abstract: "List every running stack and instance of yours on this machine, with its project, profile and ports.")
+
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let entries = RunningStacks.list()
+        if json {
+            Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(entries), as: UTF8.self) + "\n")
+            return
+        }
+        guard !entries.isEmpty else {
+            Console.standardOutput.write("no running stacks\n")
+            return
+        }
+        let now = Date()
+        var rows = [["PROJECT", "STACK", "PROFILE", "INSTANCE", "PID", "UPTIME", "PORTS"]]
+        for entry in entries {
+            let ports = entry.ports.sorted { $0.key < $1.key }.flatMap { service, ports in
+                ports.sorted { $0.key < $1.key }.map { "\(service).\($0.key)=\($0.value)" }
+            }
+            rows.append([
+                entry.project, entry.stack, entry.profile, entry.instance ?? "-", String(entry.pid),
+                DurationParser.uptime(now.timeIntervalSince(entry.startedAt)), ports.isEmpty ? "-" : ports.joined(separator: ","),
+            ])
+        }
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        let lines = rows.map { row in
+            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }
+        Console.standardOutput.write(lines.joined(separator: "\n") + "\n")
+    }
+}
