@@ -14,8 +14,10 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     /// Services launched and not yet set up, and the connection that found each ready: the set-up
     /// runs on it rather than on a second one (a connection is a new server process, ~5 ms here).
     private var awaitingSetUp: Set<String> = []
-    /// Services whose cluster initdb made in this run.
+    /// Services whose cluster initdb made (or the initdb cache gave) in this run.
     private var freshClusters: Set<String> = []
+    /// Services whose cluster came from the initdb cache and still has the cache's throwaway password.
+    private var cachedClusters: Set<String> = []
     private var readyConnections: [String: ReadyConnection] = [:]
 
     /// The connection that found a server ready, and the role's stored password verifier, which its
@@ -90,15 +92,19 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     }
 
     public func initialize(_ service: PlannedService, context: DriverContext) async throws {
-        let (ready, fresh) = lock.withLock {
+        let (ready, fresh, cached) = lock.withLock {
             awaitingSetUp.remove(service.name)
-            return (readyConnections.removeValue(forKey: service.name), freshClusters.remove(service.name) != nil)
+            return (
+                readyConnections.removeValue(forKey: service.name), freshClusters.remove(service.name) != nil,
+                cachedClusters.remove(service.name) != nil
+            )
         }
         do {
+            if cached { try await setPassword(service, on: ready?.session) }
             // The socket trusts, so make sure the password clients are given really works: against the
             // stored verifier the ready connection read (no TCP connection, no hashing in the server),
             // else by signing in over TCP during the set-up.
-            async let passwordWorks = Self.passwordWorks(service, verifier: ready?.verifier)
+            async let passwordWorks = Self.passwordWorks(service, verifier: cached ? nil : ready?.verifier)
             for line in try await PostgresSetup.run(
                 service, plan: context.plan, seedNewDatabase: true, on: ready?.session, freshCluster: fresh)
             {
@@ -120,6 +126,15 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         } catch  where PostgresSession.sqlState(of: error) == "28P01" {
             throw wrongPassword(service, context: context)
         }
+    }
+
+    /// A cluster from the initdb cache gets the profile's password over the trusted local socket.
+    private func setPassword(_ service: PlannedService, on session: PostgresSession?) async throws {
+        let password = (service.attributes["password"] ?? "").replacingOccurrences(of: "'", with: "''")
+        let statement = "alter role postgres with password '\(password)'"
+        if let session { return try await session.execute(statement) }
+        guard let socket = PostgresSession.Endpoint.of(service, database: "postgres") else { return }
+        try await PostgresSession.with(socket) { try await $0.execute(statement) }
     }
 
     /// Whether the service's password is the role's: computed against the stored verifier when there
@@ -194,21 +209,69 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
 
     // MARK: Steps
 
-    /// `initdb` in a folder beside the data's, renamed into place once complete and on disk: whatever
-    /// stops devstack meanwhile (initdb dies with it), no half-made folder is taken for data later.
+    /// initdb's options besides the folder and the password: what makes two clusters interchangeable.
+    static let initdbOptions = ["-U", "postgres", "-E", "UTF8", "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256"]
+
+    /// A new cluster in a folder beside the data's, renamed into place once complete and on disk:
+    /// whatever stops devstack meanwhile (initdb dies with it), no half-made folder is taken for data
+    /// later. It is a copy of the machine's initdb cache entry (made first if missing) unless the
+    /// service asks for `fresh_initdb: true` (its own system identifier, e.g. for backups).
     private func initdb(
         _ service: PlannedService, installation: PostgresInstallation, layout: DataLayout, user: RunAsUser?, context: DriverContext
     ) async throws {
         let data = layout.dataDirectory
         let staging = "\(data).initdb"
         try? FileManager.default.removeItem(atPath: staging)
+        if case .bool(true)? = service.setting("fresh_initdb") {
+            try await runInitdb(
+                service, into: staging, password: service.attributes["password"] ?? "", sync: !layout.ephemeral, installation: installation,
+                layout: layout, user: user, context: context)
+        } else {
+            let key = InitdbCache.Key(
+                majorVersion: installation.majorVersion, binDirectory: installation.binDirectory, options: Self.initdbOptions)
+            let cache = InitdbCache()
+            do {
+                let (entry, filled) = try await cache.entry(key) {
+                    // A throwaway password: the copy gets the profile's own when it first starts.
+                    try await runInitdb(
+                        service, into: staging, password: UUID().uuidString, sync: true, installation: installation, layout: layout,
+                        user: user, context: context)
+                    return staging
+                }
+                if !filled {
+                    context.sink.note(service: service.name, "cluster copied from the initdb cache (\(cache.root))")
+                    try FileTree.clone(entry, to: staging)
+                }
+            } catch let unavailable as InitdbCache.Unavailable {
+                context.sink.note(service: service.name, "initdb cache not used: \(unavailable.reason)")
+                if unavailable.filled == nil {
+                    try await runInitdb(
+                        service, into: staging, password: UUID().uuidString, sync: !layout.ephemeral, installation: installation,
+                        layout: layout, user: user, context: context)
+                }
+            }
+            lock.withLock { _ = cachedClusters.insert(service.name) }
+        }
+        // Onto an empty folder or none; a folder with files in it is not ours to replace.
+        guard rename(staging, data) == 0 else {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw DataLayout.notData(data)
+        }
+        if !layout.ephemeral { DiskSync.syncFolder(URL(fileURLWithPath: data).deletingLastPathComponent().path) }
+    }
+
+    private func runInitdb(
+        _ service: PlannedService, into staging: String, password: String, sync: Bool, installation: PostgresInstallation, layout: DataLayout,
+        user: RunAsUser?, context: DriverContext
+    ) async throws {
+        let data = layout.dataDirectory
         try DataLayout.makeDirectory(staging, mode: 0o700)
         user?.own(staging)
         let passwordFile = "\(layout.socketDirectory)/initdb-password"
         // The socket folder belongs to the user Postgres runs as: a file made afresh, never through a link left there.
         unlink(passwordFile)
         let descriptor = open(passwordFile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0, Descriptor.writeAll(descriptor, Data((service.attributes["password"] ?? "").utf8)) else {
+        guard descriptor >= 0, Descriptor.writeAll(descriptor, Data(password.utf8)) else {
             if descriptor >= 0 { close(descriptor) }
             throw PostgresServiceError(
                 .initdbFailed, "cannot write \(passwordFile): \(String(cString: strerror(errno)))",
@@ -217,11 +280,8 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         close(descriptor)
         user?.own(passwordFile)
         defer { unlink(passwordFile) }
-        var arguments = [
-            "-D", staging, "-U", "postgres", "-E", "UTF8", "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256",
-            "--pwfile=\(passwordFile)",
-        ]
-        if layout.ephemeral { arguments.append("--no-sync") }
+        var arguments = ["-D", staging] + Self.initdbOptions + ["--pwfile=\(passwordFile)"]
+        if !sync { arguments.append("--no-sync") }
         if installation.majorVersion >= 14 { arguments.append("--no-instructions") }
         context.sink.note(service: service.name, "initdb \(data)" + (user.map { " as \($0.name)" } ?? ""))
         let output = Pipe()
@@ -239,12 +299,6 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                 .initdbFailed, "initdb for \(service.name) failed (\(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))",
                 fix: "check that \(URL(fileURLWithPath: data).deletingLastPathComponent().path) is writable" + (user.map { " by \($0.name)" } ?? ""))
         }
-        // Onto an empty folder or none; a folder with files in it is not ours to replace.
-        guard rename(staging, data) == 0 else {
-            try? FileManager.default.removeItem(atPath: staging)
-            throw DataLayout.notData(data)
-        }
-        if !layout.ephemeral { DiskSync.syncFolder(URL(fileURLWithPath: data).deletingLastPathComponent().path) }
     }
 
     /// Reads on a thread of its own: initdb runs for up to a second, too long to hold one of the

@@ -141,6 +141,18 @@ public enum ProcessTree {
         }
     }
 
+    /// Those processes once any killed ones have had a moment to go (a SIGKILLed process on a loaded
+    /// machine takes a while to exit): empty unless something really outlived what it belonged to.
+    public static func remaining(whereArgumentsContain text: String, within patience: Duration = .seconds(10)) async -> [Int32] {
+        let deadline = ContinuousClock.now + patience
+        var found = processes(whereArgumentsContain: text)
+        while !found.isEmpty && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+            found = processes(whereArgumentsContain: text)
+        }
+        return found
+    }
+
     /// The pid of a child of `parent` whose command line contains `text`.
     public static func child(of parent: Int32, containing text: String) -> Int32? {
         ProcessTable.allProcesses().first { pid in

@@ -40,7 +40,7 @@ import Testing
             let down = try DevstackBinary.run(["down", "--timeout", "20s"], in: directory.path)
             #expect(down.status == 0, "\(down.standardError)")
             #expect(down.standardOutput.contains("devstack: stopped"))
-            #expect(ProcessTree.processes(whereArgumentsContain: directory.path).isEmpty)
+            #expect(await ProcessTree.remaining(whereArgumentsContain: directory.path).isEmpty)
         }
     }
 
@@ -115,7 +115,7 @@ import Testing
             #expect(after[.posixPermissions] as? Int == before[.posixPermissions] as? Int)
             #expect(after[.ownerAccountID] as? Int == before[.ownerAccountID] as? Int)
             #expect(try FileManager.default.contentsOfDirectory(atPath: victim).isEmpty)
-            #expect(ProcessTree.processes(whereArgumentsContain: project).isEmpty)
+            #expect(await ProcessTree.remaining(whereArgumentsContain: project).isEmpty)
         }
     }
 
@@ -156,7 +156,7 @@ import Testing
         #expect(down.status == 0, "\(down.standardError)")
         #expect(down.standardOutput.contains("devstack: cleaned up"), "\(down.standardOutput)")
         #expect(!FileManager.default.fileExists(atPath: runtime))
-        #expect(ProcessTree.processes(whereArgumentsContain: stack.path).isEmpty)
+        #expect(await ProcessTree.remaining(whereArgumentsContain: stack.path).isEmpty)
     }
 }
 

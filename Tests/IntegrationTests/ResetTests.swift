@@ -191,7 +191,7 @@ import Testing
         for failure in await resets.value {
             #expect(failure.contains("the stack is stopping; nothing was reset") || failure.contains("does not answer"), "\(failure)")
         }
-        #expect(ProcessTree.processes(whereArgumentsContain: stack.path).isEmpty)
+        #expect(await ProcessTree.remaining(whereArgumentsContain: stack.path).isEmpty)
         let again = try stack.restart()
         defer { again.cleanUp() }
         let rows = try await query(try await again.postgresEndpoint(), "select label from public.items order by id")
@@ -237,7 +237,7 @@ import Testing
         #expect(reset.status == 0, "\(reset.standardError)")
         #expect(reset.standardOutput.contains("the stack was stopped: its databases were started for this"))
         #expect(stack.store.running() == nil)
-        #expect(ProcessTree.processes(whereArgumentsContain: stack.path).isEmpty)
+        #expect(await ProcessTree.remaining(whereArgumentsContain: stack.path).isEmpty)
         let again = try stack.restart()
         defer { again.cleanUp() }
         #expect(try await query(try await again.postgresEndpoint(), "select count(*)::text from public.items") == ["2"])

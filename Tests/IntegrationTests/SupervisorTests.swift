@@ -305,7 +305,7 @@ import Testing
             let down = try DevstackBinary.run(["down"], in: directory.path)
             #expect(down.standardOutput.contains("devstack: stopped"))
             #expect(!ProcessTable.isAlive(pid))
-            #expect(ProcessTree.processes(whereArgumentsContain: directory.path).isEmpty)
+            #expect(await ProcessTree.remaining(whereArgumentsContain: directory.path).isEmpty)
             let after = try DevstackBinary.run(["status"], in: directory.path)
             #expect(after.status == 1)
         }
@@ -347,7 +347,7 @@ import Testing
             #expect(up.standardError.contains("broken is exited: exit code 2"))
             #expect(up.standardError.contains("cannot open config.toml"))
             #expect(up.standardError.contains("the stack was stopped"))
-            #expect(ProcessTree.processes(whereArgumentsContain: directory.path).isEmpty)
+            #expect(await ProcessTree.remaining(whereArgumentsContain: directory.path).isEmpty)
         }
     }
 }

@@ -6,6 +6,7 @@ struct PostgresKind: KindDescriptor {
     let defaultPorts = ["postgres"]
     let settingKeys = [
         SettingKey("database", .string, "database created for the stack (default: the service name)"),
+        SettingKey("fresh_initdb", .bool, "run initdb for this cluster instead of copying the machine's initdb cache (its own system identifier)"),
         SettingKey("migrations", .path, "folder of *.sql migrations, applied in name order"),
         SettingKey("seed", .path, "SQL run after migrations when the database is created or reset"),
         SettingKey("supabase", .bool, "apply Supabase's roles, auth schema and auth.uid() before migrations"),

@@ -1,0 +1,41 @@
+import Foundation
+
+/// Copying a folder tree as cheaply as the file system allows (a reflink or clone where it can).
+public enum FileTree {
+    /// Copies `source` to `destination`, which must not exist yet.
+    public static func clone(_ source: String, to destination: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: cloneCommand[0])
+        process.arguments = Array(cloneCommand.dropFirst()) + [source, destination]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw SystemError(
+                .stateDirectory, "cannot copy \(source) to \(destination): \(message.trimmingCharacters(in: .whitespacesAndNewlines))",
+                fix: "check the free space and permissions there")
+        }
+    }
+
+    /// Bytes in the tree (files only).
+    public static func size(_ path: String) -> Int {
+        let enumerator = FileManager.default.enumerator(atPath: path)
+        var total = 0
+        while let name = enumerator?.nextObject() as? String {
+            if let attributes = try? FileManager.default.attributesOfItem(atPath: "\(path)/\(name)"),
+                attributes[.type] as? FileAttributeType == .typeRegular
+            {
+                total += (attributes[.size] as? NSNumber)?.intValue ?? 0
+            }
+        }
+        return total
+    }
+
+    /// Everything written so far, onto the disk (`sync(2)`): once per cache entry, so its cost does not matter.
+    public static func sync() {
+        Foundation.sync()
+    }
+}

@@ -1,0 +1,14 @@
+#if os(macOS)
+    import Foundation
+
+    extension CacheFolder {
+        static func platformRoot(environment: [String: String]) -> String {
+            "\(home(environment))/Library/Caches/devstack"
+        }
+    }
+
+    extension FileTree {
+        /// BSD cp: `-c` clones on APFS (copy-on-write), `-p` keeps modes and times.
+        static let cloneCommand = ["/bin/cp", "-c", "-R", "-p"]
+    }
+#endif
