@@ -241,6 +241,8 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                 if !filled {
                     context.sink.note(service: service.name, "cluster copied from the initdb cache (\(cache.root))")
                     try FileTree.clone(entry, to: staging)
+                    // As initdb syncs what it writes: a kept cluster must be on disk before it gets its name.
+                    if !layout.ephemeral { FileTree.sync() }
                 }
             } catch let unavailable as InitdbCache.Unavailable {
                 context.sink.note(service: service.name, "initdb cache not used: \(unavailable.reason)")

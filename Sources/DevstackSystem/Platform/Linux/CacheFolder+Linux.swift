@@ -10,7 +10,8 @@
     }
 
     extension FileTree {
-        /// GNU cp: modes, owners and times kept; blocks shared where the file system can (btrfs, XFS).
-        static let cloneCommand = ["/bin/cp", "-a", "--reflink=auto"]
+        /// GNU cp: modes, owners and times kept; blocks shared where the file system can (btrfs, XFS),
+        /// and runs of zeros left as holes elsewhere (a fresh cluster's WAL segment is mostly zeros).
+        static let cloneCommand = ["/bin/cp", "-a", "--reflink=auto", "--sparse=always"]
     }
 #endif
