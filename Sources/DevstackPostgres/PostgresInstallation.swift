@@ -26,7 +26,7 @@ public struct PostgresInstallation: Sendable {
                 { path },
                 {
                     path.map { "\($0)/pg_config" }.first(where: FileManager.default.isExecutableFile(atPath:))
-                        .flatMap { run($0, ["--bindir"]) }.map { [$0] } ?? []
+                        .flatMap { ToolOutput.read($0, ["--bindir"]) }.map { [$0] } ?? []
                 },
                 BinaryDiscovery.postgresFolders,
             ]
@@ -63,21 +63,7 @@ public struct PostgresInstallation: Sendable {
             return major
         }
         // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
-        guard let output = run(postgres, ["--version"]), let range = output.range(of: ") ") else { return nil }
+        guard let output = ToolOutput.read(postgres, ["--version"]), let range = output.range(of: ") ") else { return nil }
         return Int(output[range.upperBound...].prefix { $0.isNumber })
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -20,43 +20,30 @@
         }
 
         public static func allProcesses() -> [Int32] {
-            run("/bin/ps", ["-axo", "pid="]).split(separator: "\n").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
+            let listing = ToolOutput.read("/bin/ps", ["-axo", "pid="]) ?? ""
+            return listing.split(separator: "\n").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
         }
 
         public static func parent(of pid: Int32) -> Int32? {
-            Int32(run("/bin/ps", ["-o", "ppid=", "-p", "\(pid)"]).trimmingCharacters(in: .whitespacesAndNewlines))
+            ToolOutput.read("/bin/ps", ["-o", "ppid=", "-p", "\(pid)"]).flatMap { Int32($0) }
         }
 
         /// Its arguments joined by spaces; nil once it is gone.
         public static func commandLine(of pid: Int32) -> String? {
-            let command = run("/bin/ps", ["-o", "command=", "-p", "\(pid)"]).trimmingCharacters(in: .whitespacesAndNewlines)
-            return command.isEmpty ? nil : command
+            ToolOutput.read("/bin/ps", ["-o", "command=", "-p", "\(pid)"]).flatMap { $0.isEmpty ? nil : $0 }
         }
 
         public static func workingDirectory(of pid: Int32) -> String? {
-            let text = run("/usr/sbin/lsof", ["-a", "-p", "\(pid)", "-d", "cwd", "-Fn"])
+            let text = ToolOutput.read("/usr/sbin/lsof", ["-a", "-p", "\(pid)", "-d", "cwd", "-Fn"]) ?? ""
             return text.split(separator: "\n").first { $0.hasPrefix("n") }.map { String($0.dropFirst()) }
         }
 
         /// "pid 1234 (python3 -m http.server)" for the process listening on `port`, where it can be found.
         public static func listener(onPort port: Int) -> String? {
-            let text = run("/usr/sbin/lsof", ["-nP", "-iTCP:\(port)", "-sTCP:LISTEN", "-Fpc"])
+            let text = ToolOutput.read("/usr/sbin/lsof", ["-nP", "-iTCP:\(port)", "-sTCP:LISTEN", "-Fpc"]) ?? ""
             let pid = text.split(separator: "\n").first { $0.hasPrefix("p") }?.dropFirst()
             let command = text.split(separator: "\n").first { $0.hasPrefix("c") }?.dropFirst()
             return pid.map { "pid \($0) (\(shortened(String(command ?? "?"))))" }
-        }
-
-        private static func run(_ tool: String, _ arguments: [String]) -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: tool)
-            process.arguments = arguments
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            guard (try? process.run()) != nil else { return "" }
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return text
         }
     }
 #endif

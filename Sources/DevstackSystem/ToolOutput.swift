@@ -1,0 +1,19 @@
+import Foundation
+
+/// What a short-lived tool prints (`postgres --version`, `pg_config --bindir`, `ps`, `lsof`).
+public enum ToolOutput {
+    /// Its standard output, trimmed; nil when it cannot be run or fails.
+    public static func read(_ executable: String, _ arguments: [String]) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
