@@ -407,11 +407,7 @@ public struct AuthServer: Sendable {
         do {
             let user = try await verifyToken(type: type, token: nil, tokenHash: token, email: nil, phone: nil)
             let session = try await session(for: user, method: type == "recovery" ? "recovery" : "otp", request: request)
-            let fragment = [
-                "access_token=\(session.accessToken)", "expires_at=\(session.expiresAt)", "expires_in=\(session.expiresIn)",
-                "refresh_token=\(session.refreshToken)", "token_type=bearer", "type=\(type)",
-            ].joined(separator: "&")
-            return Response(status: .seeOther, headers: [.location: "\(redirect)#\(fragment)"])
+            return Response(status: .seeOther, headers: [.location: session.redirect(to: redirect, adding: [("type", type)])])
         } catch let error as AuthError {
             let description = error.message.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
             return Response(
@@ -556,11 +552,15 @@ public struct AuthServer: Sendable {
         try await store.hash(password: password, cost: configuration.bcryptCost)
     }
 
+    /// The client as Supabase's gateway names it in `X-Forwarded-For`.
+    static func clientAddress(_ request: Request) -> String? {
+        request.headers[HTTPField.Name("X-Forwarded-For")!]?.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
     /// GoTrue's limits, per client, when the profile turns them on.
     func limit(_ bucket: String, _ request: Request, count: Int = 30) async throws {
         guard configuration.rateLimit else { return }
-        let client = request.headers[HTTPField.Name("X-Forwarded-For")!]?.split(separator: ",").first.map(String.init) ?? "local"
-        guard await state.allow("\(bucket):\(client)", limit: count, per: .seconds(300)) else {
+        guard await state.allow("\(bucket):\(Self.clientAddress(request) ?? "local")", limit: count, per: .seconds(300)) else {
             throw AuthError(429, "over_request_rate_limit", "Request rate limit reached")
         }
     }
@@ -573,6 +573,15 @@ struct Session {
     let expiresAt: Int
     let refreshToken: String
     let user: AuthUser
+
+    /// Where a link or an OAuth callback lands: `target` with the session in the fragment, as GoTrue's implicit flow.
+    func redirect(to target: String, adding extra: [(String, String)] = []) -> String {
+        let fields =
+            [("access_token", accessToken), ("expires_at", String(expiresAt)), ("expires_in", String(expiresIn))] + extra
+            + [("refresh_token", refreshToken), ("token_type", "bearer")]
+        let fragment = fields.sorted { $0.0 < $1.0 }.map { "\($0)=\($1)" }.joined(separator: "&")
+        return "\(target.split(separator: "#").first ?? "")#\(fragment)"
+    }
 
     /// Written around the user's text from Postgres: serialising the user again cost an eighth of a
     /// sign-in's CPU. The tokens are base64url and alphanumeric, so they need no escaping.

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PostgresNIO
-import PostgresRetry
 
 /// A second factor as GoTrue stores it (`auth.mfa_factors`), with its JSON as GoTrue returns it.
 struct Factor: @unchecked Sendable {
@@ -47,7 +46,7 @@ extension AuthStore {
         "select f.id::text, f.user_id::text, f.factor_type, f.status = 'verified', f.secret, f.phone, \(factorColumns)::text from auth.mfa_factors f"
 
     private func factors(_ query: PostgresQuery) async throws -> [Factor] {
-        try await PostgresRetry.run { [client, logger] in
+        try await retrying { [client, logger] in
             var found: [Factor] = []
             for try await (id, user, type, verified, secret, phone, text) in try await client.query(query, logger: logger)
                 .decode((String, String, String, Bool, String?, String?, String).self)
@@ -73,7 +72,7 @@ extension AuthStore {
     func createFactor(userID: String, type: String, friendlyName: String, secret: String?, phone: String?) async throws -> Factor {
         let id = UUID().uuidString.lowercased()
         do {
-            _ = try await PostgresRetry.run { [client, logger] in
+            try await retrying { [client, logger] in
                 try await client.query(
                     """
                     insert into auth.mfa_factors (id, user_id, friendly_name, factor_type, status, created_at, updated_at, secret, phone)
@@ -90,7 +89,7 @@ extension AuthStore {
     /// The factor, as it was before it went; nil when the user has no such factor.
     func deleteFactor(id: String, userID: String) async throws -> Factor? {
         guard let factor = try await factor(id: id, userID: userID) else { return nil }
-        _ = try await PostgresRetry.run { [client, logger] in
+        try await retrying { [client, logger] in
             // Sessions it raised fall back to aal1, as GoTrue's do.
             try await client.query(
                 """
@@ -105,7 +104,7 @@ extension AuthStore {
 
     func createChallenge(factorID: String, ipAddress: String, codeHash: String?) async throws -> (id: String, createdAt: Date) {
         let id = UUID().uuidString.lowercased()
-        _ = try await PostgresRetry.run { [client, logger] in
+        try await retrying { [client, logger] in
             try await client.query(
                 """
                 with challenge as (
@@ -120,7 +119,7 @@ extension AuthStore {
 
     func challenge(id: String) async throws -> Challenge? {
         guard UUID(uuidString: id) != nil else { return nil }
-        return try await PostgresRetry.run { [client, logger] in
+        return try await retrying { [client, logger] in
             var found: Challenge?
             let rows = try await client.query(
                 """
@@ -141,7 +140,7 @@ extension AuthStore {
         _ challenge: Challenge, session: String, userID: String, methods: [String]
     ) async throws -> (assurance: Assurance, refreshToken: String) {
         let refreshToken = Self.randomToken()
-        let claims = try await PostgresRetry.run { [client, logger] in
+        let claims = try await retrying { [client, logger] in
             try await client.withTransaction(logger: logger) { connection -> String in
                 try await connection.query(
                     "update auth.mfa_challenges set verified_at = now() where id = \(challenge.id)::uuid", logger: logger)

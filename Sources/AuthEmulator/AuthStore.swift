@@ -114,7 +114,7 @@ struct AuthStore: Sendable {
 
     /// Every query rides over `devstack reset` (see `PostgresRetry`).
     @discardableResult
-    private func retrying<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    func retrying<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await PostgresRetry.run(body)
     }
 

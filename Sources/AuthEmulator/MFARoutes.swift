@@ -103,8 +103,8 @@ extension AuthServer {
             _ = await state.deliver(
                 channel: "sms", to: phone, type: "mfa", subject: "Your verification code", token: code, tokenHash: codeHash, link: nil)
         }
-        let address = request.headers[HTTPField.Name("X-Forwarded-For")!]?.split(separator: ",").first.map(String.init) ?? "127.0.0.1"
-        let challenge = try await store.createChallenge(factorID: factor.id, ipAddress: address, codeHash: codeHash)
+        let challenge = try await store.createChallenge(
+            factorID: factor.id, ipAddress: Self.clientAddress(request) ?? "127.0.0.1", codeHash: codeHash)
         return try jsonResponse([
             "id": challenge.id, "type": factor.type, "expires_at": Int(challenge.createdAt.timeIntervalSince1970 + Self.challengeLifetime),
         ])

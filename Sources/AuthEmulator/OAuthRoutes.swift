@@ -112,11 +112,8 @@ extension AuthServer {
             return Response(status: .seeOther, headers: [.location: Self.redirect(pending.redirect, query: [("code", flow.authCode)])])
         }
         let session = try await session(for: user, method: "oauth", request: request)
-        let fragment = [
-            "access_token=\(session.accessToken)", "expires_at=\(session.expiresAt)", "expires_in=\(session.expiresIn)",
-            "provider_token=devstack-\(provider)-\(AuthStore.randomToken())", "refresh_token=\(session.refreshToken)", "token_type=bearer",
-        ].joined(separator: "&")
-        return Response(status: .seeOther, headers: [.location: "\(pending.redirect.split(separator: "#").first ?? "")#\(fragment)"])
+        let location = session.redirect(to: pending.redirect, adding: [("provider_token", "devstack-\(provider)-\(AuthStore.randomToken())")])
+        return Response(status: .seeOther, headers: [.location: location])
     }
 
     /// The provider's user: the one who signed in with it before, else the user with that e-mail

@@ -33,8 +33,7 @@ struct PKCEChallenge: Sendable {
 
     /// BASE64URL(SHA256(verifier)) without padding.
     static func s256(_ verifier: String) -> String {
-        Data(SHA256.hash(data: Data(verifier.utf8))).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        Data(SHA256.hash(data: Data(verifier.utf8))).base64URL
     }
 }
 
@@ -80,14 +79,11 @@ extension AuthServer {
         return try await session(for: user, method: flow.method, request: request).response
     }
 
-    /// Where a verified PKCE link sends the browser: the redirect with `?code=`, not a session in the fragment.
+    /// `target` with `query` added to its query (before any fragment): where a PKCE flow or an error sends the browser.
     static func redirect(_ target: String, query: [(String, String)]) -> String {
         let encoded = query.map { "\($0)=\($1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
-        let (base, fragment) = target.split(separator: "#", maxSplits: 1).map(String.init).splitFirst()
-        return base + (base.contains("?") ? "&" : "?") + encoded + (fragment.map { "#\($0)" } ?? "")
+        let parts = target.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
+        let base = String(parts[0])
+        return base + (base.contains("?") ? "&" : "?") + encoded + (parts.count > 1 ? "#\(parts[1])" : "")
     }
-}
-
-extension Array where Element == String {
-    fileprivate func splitFirst() -> (String, String?) { (first ?? "", count > 1 ? self[1] : nil) }
 }

@@ -93,8 +93,8 @@ extension SigningKeyRing.Key {
         case .rs256:
             let (modulus, exponent) = try Insecure.RSA.PrivateKey(pem: privateKeyPEM).publicKey.getKeyPrimitives()
             jwk["kty"] = "RSA"
-            jwk["n"] = Self.base64URL(modulus)
-            jwk["e"] = Self.base64URL(exponent)
+            jwk["n"] = modulus.base64URL
+            jwk["e"] = exponent.base64URL
         case .es256:
             guard let parameters = try ES256PrivateKey(pem: privateKeyPEM).parameters else {
                 throw AuthError(500, "unexpected_failure", "signing key \(kid) has no public parameters")
@@ -116,9 +116,12 @@ extension SigningKeyRing.Key {
             await collection.add(ecdsa: try ES256PrivateKey(pem: privateKeyPEM), kid: JWKIdentifier(string: kid))
         }
     }
+}
 
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+extension Data {
+    /// Base64url without padding, as JOSE and PKCE write bytes.
+    var base64URL: String {
+        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 }

@@ -222,10 +222,12 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         let data = layout.dataDirectory
         let staging = "\(data).initdb"
         try? FileManager.default.removeItem(atPath: staging)
-        if case .bool(true)? = service.setting("fresh_initdb") {
+        func makeCluster(password: String, sync: Bool) async throws {
             try await runInitdb(
-                service, into: staging, password: service.attributes["password"] ?? "", sync: !layout.ephemeral, installation: installation,
-                layout: layout, user: user, context: context)
+                service, into: staging, password: password, sync: sync, installation: installation, layout: layout, user: user, context: context)
+        }
+        if case .bool(true)? = service.setting("fresh_initdb") {
+            try await makeCluster(password: service.attributes["password"] ?? "", sync: !layout.ephemeral)
         } else {
             let key = InitdbCache.Key(
                 majorVersion: installation.majorVersion, binDirectory: installation.binDirectory, options: Self.initdbOptions)
@@ -233,9 +235,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             do {
                 let (entry, filled) = try await cache.entry(key) {
                     // A throwaway password: the copy gets the profile's own when it first starts.
-                    try await runInitdb(
-                        service, into: staging, password: UUID().uuidString, sync: true, installation: installation, layout: layout,
-                        user: user, context: context)
+                    try await makeCluster(password: UUID().uuidString, sync: true)
                     return staging
                 }
                 if !filled {
@@ -247,9 +247,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             } catch let unavailable as InitdbCache.Unavailable {
                 context.sink.note(service: service.name, "initdb cache not used: \(unavailable.reason)")
                 if unavailable.filled == nil {
-                    try await runInitdb(
-                        service, into: staging, password: UUID().uuidString, sync: !layout.ephemeral, installation: installation,
-                        layout: layout, user: user, context: context)
+                    try await makeCluster(password: UUID().uuidString, sync: !layout.ephemeral)
                 }
             }
             lock.withLock { _ = cachedClusters.insert(service.name) }

@@ -45,13 +45,19 @@ actor RecordingHost: RunnerHost {
             guardian: NoWatcher(), sink: await supervisor.sink)
     }
 
-    @Test func aRunnerGoesThroughItsPhasesInOrder() async throws {
-        let h = try logic.harness("  api: { kind: inference, model: instant }\n")
-        defer { h.directory.remove() }
+    /// The harness's first service in a runner of its own, started and healthy.
+    func healthyRunner(_ h: SupervisorLogicTests.Harness) async throws -> (ServiceRunner, RecordingHost) {
         let runner = await runner(h)
         let host = RecordingHost()
         await runner.start(in: host)
         try await host.waitFor(.healthy)
+        return (runner, host)
+    }
+
+    @Test func aRunnerGoesThroughItsPhasesInOrder() async throws {
+        let h = try logic.harness("  api: { kind: inference, model: instant }\n")
+        defer { h.directory.remove() }
+        let (runner, host) = try await healthyRunner(h)
         #expect(await runner.stop())
         #expect(await host.phases == [.starting, .healthy, .stopping, .stopped])
         #expect(h.launcher.instances("api").count == 1)
@@ -62,10 +68,7 @@ actor RecordingHost: RunnerHost {
             $0.services[0].stop.escalation = .quit
         }
         defer { h.directory.remove() }
-        let runner = await runner(h)
-        let host = RecordingHost()
-        await runner.start(in: host)
-        try await host.waitFor(.healthy)
+        let (runner, _) = try await healthyRunner(h)
         #expect(await runner.stop() == false, "a stop that needed the second signal was not in time")
         #expect(h.launcher.instances("api")[0].signals == [SIGTERM, SIGQUIT])
     }
@@ -73,10 +76,7 @@ actor RecordingHost: RunnerHost {
     @Test func aStartWhileRunningIsIgnoredAndAStartAfterAStopLaunchesAgain() async throws {
         let h = try logic.harness("  api: { kind: inference, model: instant }\n")
         defer { h.directory.remove() }
-        let runner = await runner(h)
-        let host = RecordingHost()
-        await runner.start(in: host)
-        try await host.waitFor(.healthy)
+        let (runner, host) = try await healthyRunner(h)
         await runner.start(in: host)
         #expect(h.launcher.instances("api").count == 1)
         await runner.stop()
