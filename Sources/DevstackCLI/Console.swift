@@ -19,3 +19,16 @@ struct Console: Sendable {
         }
     }
 }
+
+/// Columns padded to their widest cell, for `ls` and `db leases`.
+enum TextTable {
+    static func render(_ rows: [[String]]) -> String {
+        guard let header = rows.first else { return "" }
+        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        let lines = rows.map { row in
+            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -24,7 +24,7 @@ struct Env: AsyncParsableCommand {
     var service: String?
 
     func run() async throws {
-        let (plan, _) = try await project.workspace().planMatchingRunningStack(environment: project.environment)
-        Console.standardOutput.write(format.render(try plan.wiredEnv(service: service)))
+        let (plan, running) = try await project.workspace().planMatchingRunningStack(environment: project.environment)
+        Console.standardOutput.write(format.render(try plan.wiredEnv(service: service) + (service == nil ? running?.runtimeEnv ?? [] : [])))
     }
 }

@@ -31,11 +31,6 @@ struct Ls: AsyncParsableCommand {
                 DurationParser.uptime(now.timeIntervalSince(entry.startedAt)), ports.isEmpty ? "-" : ports.joined(separator: ","),
             ])
         }
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        let lines = rows.map { row in
-            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
-                .trimmingCharacters(in: .whitespaces)
-        }
-        Console.standardOutput.write(lines.joined(separator: "\n") + "\n")
+        Console.standardOutput.write(TextTable.render(rows))
     }
 }

@@ -66,6 +66,37 @@ public protocol ServiceDriver: Sendable {
     func cleanUp(_ service: PlannedService, context: DriverContext) async
     /// Back to the clean state (or a snapshot); nil when this kind keeps nothing to reset.
     func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome?
+    /// Fresh copies of the clean state for test processes; nil when this kind has none to give.
+    /// Asked once the service is ready, and the same object is expected for the whole run.
+    func leasing(_ service: PlannedService, context: DriverContext) -> (any DatabaseLeasing)?
+}
+
+/// A database handed out to one test process: its own copy of the clean state.
+public struct LeasedDatabase: Codable, Sendable {
+    public var name: String
+    public var url: String
+    public var milliseconds: Double
+    /// A copy was ready (a rename) rather than made for this lease (a clone).
+    public var fromPool: Bool
+
+    public init(name: String, url: String, milliseconds: Double, fromPool: Bool) {
+        self.name = name
+        self.url = url
+        self.milliseconds = milliseconds
+        self.fromPool = fromPool
+    }
+}
+
+/// What a kind that keeps databases offers for leases; who holds a lease and for how long is the
+/// supervisor's business, not the kind's.
+public protocol DatabaseLeasing: Sendable {
+    func lease() async throws -> LeasedDatabase
+    /// Drops the database, ending its sessions.
+    func release(_ name: String) async throws
+    /// How long a lease may live when nobody releases it (the profile's setting).
+    var maximumAge: Duration { get }
+    /// The server is about to stop: drop the copies made ahead and let go of connections.
+    func close() async
 }
 
 /// What one service's reset did, for the one-line report and `--json`.
@@ -87,6 +118,7 @@ extension ServiceDriver {
     public func initialize(_ service: PlannedService, context: DriverContext) async throws {}
     public func cleanUp(_ service: PlannedService, context: DriverContext) async {}
     public func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome? { nil }
+    public func leasing(_ service: PlannedService, context: DriverContext) -> (any DatabaseLeasing)? { nil }
 
     public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
         guard let port = service.primaryPort else { return false }

@@ -19,6 +19,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     /// Services whose cluster came from the initdb cache and still has the cache's throwaway password.
     private var cachedClusters: Set<String> = []
     private var readyConnections: [String: ReadyConnection] = [:]
+    private var leases: [String: PostgresLeasing] = [:]
 
     /// The connection that found a server ready, and the role's stored password verifier, which its
     /// first query read (one round trip instead of `select 1` and then the read).
@@ -181,6 +182,20 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             ])
     }
 
+    public func leasing(_ service: PlannedService, context: DriverContext) -> (any DatabaseLeasing)? {
+        lock.withLock {
+            if let existing = leases[service.name] { return existing }
+            var poolSize = 4
+            if case .int(let size)? = service.setting("lease_pool") { poolSize = size }
+            var maximumAge = Duration.seconds(3600)
+            if case .duration(let age)? = service.setting("lease_max_age") { maximumAge = age }
+            guard let pool = DatabaseLeases(service: service, plan: context.plan, poolSize: poolSize) else { return nil }
+            let leasing = PostgresLeasing(pool: pool, maximumAge: maximumAge)
+            leases[service.name] = leasing
+            return leasing
+        }
+    }
+
     /// The run's folder in /tmp (the socket, and ephemeral data) does not outlive the run.
     public func cleanUp(_ service: PlannedService, context: DriverContext) async {
         guard let socket = service.attributes["socket"] else { return }
@@ -191,6 +206,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         rmdir(runtime)
         lock.withLock {
             prepared.remove(service.name)
+            leases.removeValue(forKey: service.name)
             awaitingSetUp.remove(service.name)
             freshClusters.remove(service.name)
             return readyConnections.removeValue(forKey: service.name)
@@ -338,4 +354,19 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     static func serverEnvironment(_ environment: [String: String]) -> [String: String] {
         environment.filter { ["PATH", "HOME", "LANG", "TZ"].contains($0.key) }
     }
+}
+
+/// Postgres's leases: the pool does the work, the profile sets how long a lease may live.
+struct PostgresLeasing: DatabaseLeasing {
+    let pool: DatabaseLeases
+    let maximumAge: Duration
+
+    func lease() async throws -> LeasedDatabase {
+        let lease = try await pool.lease()
+        return LeasedDatabase(name: lease.name, url: lease.url, milliseconds: lease.milliseconds, fromPool: lease.fromPool)
+    }
+
+    func release(_ name: String) async throws { try await pool.release(name) }
+
+    func close() async { await pool.close() }
 }

@@ -178,7 +178,7 @@ public struct DatabaseReset: Sendable {
 
     // MARK: Steps
 
-    private func ensureTemplate(key: String, _ admin: PostgresSession) async throws -> (Bool, String?) {
+    func ensureTemplate(key: String, _ admin: PostgresSession) async throws -> (Bool, String?) {
         let current = try await comment(of: template, admin)
         if current == "\(Self.marker)\(key)" { return (false, nil) }
         let reason = current == nil ? "no clean-state template yet" : "the bootstrap, a migration or the seed changed"
@@ -195,7 +195,7 @@ public struct DatabaseReset: Sendable {
         return (true, reason)
     }
 
-    private func clone(_ source: String, into target: String, _ admin: PostgresSession) async throws {
+    func clone(_ source: String, into target: String, _ admin: PostgresSession) async throws {
         try await terminate(source, admin)
         try await admin.execute("create database \(quote(target)) template \(quote(source))")
         if let comment = try await comment(of: source, admin) { try await setComment(target, comment, admin) }
@@ -240,7 +240,7 @@ public struct DatabaseReset: Sendable {
     /// backend lingers a moment, and renaming or copying needs the database to itself).
     /// `clientsConnect`: the database clients use, where a connection finishing its start-up is not in
     /// pg_stat_activity yet at the first look; done there when two looks a millisecond apart find nobody.
-    private func terminate(_ name: String, _ admin: PostgresSession, clientsConnect: Bool = false) async throws {
+    func terminate(_ name: String, _ admin: PostgresSession, clientsConnect: Bool = false) async throws {
         var emptyLooks = 0
         for _ in 0..<500 {
             let left = try await admin.strings(
@@ -251,21 +251,21 @@ public struct DatabaseReset: Sendable {
         }
     }
 
-    private func drop(_ name: String, _ admin: PostgresSession) async throws {
+    func drop(_ name: String, _ admin: PostgresSession) async throws {
         try await admin.execute("drop database if exists \(quote(name)) with (force)")
     }
 
-    private func comment(of name: String, _ admin: PostgresSession) async throws -> String? {
+    func comment(of name: String, _ admin: PostgresSession) async throws -> String? {
         try await admin.rows("select shobj_description(oid, 'pg_database') from pg_database where datname = \(literal(name))").first?.first ?? nil
     }
 
-    private func setComment(_ name: String, _ text: String, _ admin: PostgresSession) async throws {
+    func setComment(_ name: String, _ text: String, _ admin: PostgresSession) async throws {
         try await admin.execute("comment on database \(quote(name)) is \(literal(text))")
     }
 
     /// One admin connection to `postgres`, holding an advisory lock so resets never overlap, whoever runs them.
     /// The connection is kept for the next reset: a new one costs a server process, milliseconds a reset need not spend.
-    private func withAdminSession<T: Sendable>(_ body: (PostgresSession) async throws -> T) async throws -> T {
+    func withAdminSession<T: Sendable>(_ body: (PostgresSession) async throws -> T) async throws -> T {
         do {
             let server = endpoint.with(database: "postgres")
             let admin = try await AdminSessions.shared.take(server)

@@ -34,10 +34,12 @@ public struct SupervisorRecord: Codable, Sendable {
     public var ports: [String: [String: Int]]?
     /// The run's sockets and throw-away data, for the clean-up after a crash.
     public var runtimeDirectory: String?
+    /// The lease API's URL on loopback TCP (a URL-named key would not survive the snake_case round trip), its token in the path (the file is the owner's alone, 0600).
+    public var leaseEndpoint: String?
 
     public init(
         pid: Int32, startTime: UInt64?, startedAt: Date, stack: String, profile: String, detached: Bool, controlSocket: String,
-        children: [String: Child], ports: [String: [String: Int]]?, runtimeDirectory: String?
+        children: [String: Child], ports: [String: [String: Int]]?, runtimeDirectory: String?, leaseEndpoint: String? = nil
     ) {
         self.pid = pid
         self.startTime = startTime
@@ -49,10 +51,19 @@ public struct SupervisorRecord: Codable, Sendable {
         self.children = children
         self.ports = ports
         self.runtimeDirectory = runtimeDirectory
+        self.leaseEndpoint = leaseEndpoint
     }
 
     /// What `env` and `exec` must wire to while this run is up.
     public var runningPorts: [String: [String: Int]] { ports ?? children.mapValues(\.ports) }
+
+    /// What the running supervisor adds to the stack's env: where test processes lease databases.
+    public var runtimeEnv: [PlannedValue] {
+        guard let leaseEndpoint else { return [] }
+        return [
+            PlannedValue(name: "DEVSTACK_LEASE_URL", value: leaseEndpoint, origin: ValueOrigin(.generated, detail: "the running stack's lease API"))
+        ]
+    }
 }
 
 /// The state folder of one profile: lock, state file, control socket, logs.
@@ -96,7 +107,7 @@ public struct StateStore: Sendable {
 
     public static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         encoder.keyEncodingStrategy = .convertToSnakeCase
         return encoder

@@ -37,6 +37,36 @@ public struct ControlClient: Sendable {
             reply?.refused == true ? .refused : .serviceFailed, reply?.message ?? "the reset failed", fix: reply?.fix ?? "see `devstack logs`")
     }
 
+    /// `holder`: the process the lease lives with.
+    public func lease(service: String?, holder: Int32?) async throws -> LeaseRecord {
+        var query: [String] = []
+        if let service { query.append("service=\(service.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? service)") }
+        if let holder { query.append("pid=\(holder)") }
+        let data = try await send("POST", "/v1/leases" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+        if let record = try? StateStore.decoder.decode(LeaseRecord.self, from: data) { return record }
+        throw Self.failure(data, otherwise: "the lease failed")
+    }
+
+    public func releaseLease(_ name: String) async throws {
+        let data = try await send("DELETE", "/v1/leases/\(name.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? name)")
+        let reply = try? StateStore.decoder.decode(ControlReply.self, from: data)
+        if reply?.ok != true { throw Self.failure(data, otherwise: "releasing \(name) failed") }
+    }
+
+    public func leases() async throws -> [LeaseRecord] {
+        try StateStore.decoder.decode([LeaseRecord].self, from: try await send("GET", "/v1/leases"))
+    }
+
+    /// RFC 3986's unreserved characters: what a path segment or query value carries as is.
+    private static let unreserved = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+
+    private static func failure(_ data: Data, otherwise: String) -> SupervisorError {
+        let reply = try? StateStore.decoder.decode(ControlReply.self, from: data)
+        let message = reply?.message ?? otherwise
+        let kind = reply?.code.flatMap(SupervisorErrorCode.init(rawValue:)) ?? .serviceFailed
+        return SupervisorError(kind, message, fix: reply?.fix ?? "see `devstack logs`")
+    }
+
     public func down() async throws {
         _ = try await send("POST", "/v1/down")
     }

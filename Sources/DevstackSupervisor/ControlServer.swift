@@ -15,13 +15,19 @@ import ServiceLifecycle
 ///     POST /v1/services/{name}/stop|start|restart
 ///     POST /v1/reset[?to=SNAPSHOT][&force=1]  [ResetOutcome]; 409 {ok, message, refused, fix} when refused or failed
 ///     POST /v1/down                        stop the stack
+///     /v1/leases…                          the lease API (`LeaseRoutes`)
+///
+/// The lease API alone is also served on a loopback TCP port under the run's random token, for test
+/// processes in any language: `DEVSTACK_LEASE_URL` is `http://127.0.0.1:PORT/TOKEN`.
 public final class ControlServer: Sendable {
     private let group: ServiceGroup
     private let running: Task<Void, Never>
+    public let leaseURL: String
 
     public init(socket: String, supervisor: Supervisor) async throws {
         unlink(socket)
-        let router = Router()
+        let router = Router(context: ControlRequestContext.self)
+        router.addRoutes(LeaseRoutes.collection(supervisor), atPath: "/v1")
         router.get("/v1/status") { _, _ in
             try Self.json(await supervisor.status())
         }
@@ -64,14 +70,30 @@ public final class ControlServer: Sendable {
                 chmod(socket, 0o600)
                 ready.resolve(.exited(0))
             }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [application], gracefulShutdownSignals: [], logger: logger))
+
+        let token = (0..<32).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+        let leaseRouter = Router(context: ControlRequestContext.self)
+        leaseRouter.addRoutes(LeaseRoutes.collection(supervisor), atPath: RouterPath(token))
+        let leasePort = PortLatch()
+        let leaseApplication = Application(
+            router: leaseRouter, server: .devstack(), configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "devstack"),
+            onServerRunning: { channel in leasePort.resolve(channel.localAddress?.port) }, logger: logger)
+
+        let group = ServiceGroup(configuration: .init(services: [application, leaseApplication], gracefulShutdownSignals: [], logger: logger))
         self.group = group
         running = Task {
-            do { try await group.run() } catch { ready.resolve(.exited(1)) }
+            do { try await group.run() } catch {
+                ready.resolve(.exited(1))
+                leasePort.resolve(nil)
+            }
         }
         guard await ready.wait() == .exited(0) else {
             throw SupervisorError(.control, "cannot listen on \(socket)", fix: "remove the file if it is stale, and check the folder's permissions")
         }
+        guard let port = await leasePort.wait() else {
+            throw SupervisorError(.control, "cannot listen on a loopback TCP port for the lease API", fix: "check that 127.0.0.1 is up")
+        }
+        leaseURL = "http://127.0.0.1:\(port)/\(token)"
     }
 
     public func stop() async {
@@ -85,9 +107,53 @@ public final class ControlServer: Sendable {
     }
 }
 
+/// What the control API knows of a request beyond Hummingbird's basics: the connection's ports, so a
+/// lease asked over TCP can live with the process that asked.
+public struct ControlRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let clientPort: Int?
+    let serverPort: Int?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        clientPort = source.channel.remoteAddress?.port
+        serverPort = source.channel.localAddress?.port
+    }
+}
+
+/// The port a listener reports once it runs (nil when it could not start).
+final class PortLatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var port: Int??
+    private var waiters: [CheckedContinuation<Int?, Never>] = []
+
+    func resolve(_ value: Int?) {
+        let waiting = lock.withLock { () -> [CheckedContinuation<Int?, Never>] in
+            guard port == nil else { return [] }
+            port = .some(value)
+            defer { waiters = [] }
+            return waiters
+        }
+        waiting.forEach { $0.resume(returning: value) }
+    }
+
+    func wait() async -> Int? {
+        await withCheckedContinuation { continuation in
+            let known = lock.withLock { () -> Int?? in
+                if let port { return port }
+                waiters.append(continuation)
+                return nil
+            }
+            if let known { continuation.resume(returning: known) }
+        }
+    }
+}
+
 struct ControlReply: Codable, Sendable {
     var ok: Bool
     var message: String?
     var refused: Bool?
     var fix: String?
+    /// The error's code, so a client raises the same error the supervisor met.
+    var code: String?
 }

@@ -69,6 +69,7 @@ public enum StackRunner {
         async let listening = ControlServer(socket: store.controlSocket, supervisor: supervisor)
         await supervisor.startAll()
         let control = try await listening
+        await supervisor.setLeaseURL(control.leaseURL)
         let ticker = view.flatMap { view in view.live ? Task { await tick(supervisor, view) } : nil }
         let settled = Task {
             let report = await supervisor.waitUntilSettled()

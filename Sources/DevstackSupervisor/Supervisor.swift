@@ -36,6 +36,9 @@ public actor Supervisor: RunnerHost {
     private var resetQueue: [CheckedContinuation<Void, Never>] = []
     private let stateWriter: StateWriter
     private var persisted = 0
+    let leaseDesk: LeaseDesk
+    /// Where test processes lease databases over loopback TCP (with the run's token), once listening.
+    private var leaseURL: String?
 
     public init(
         plan: Plan, services: [PlannedService], store: StateStore, sink: LogSink, console: ConsoleView?, guardian: any ProcessGroupWatcher,
@@ -53,6 +56,7 @@ public actor Supervisor: RunnerHost {
         let context = DriverContext(plan: plan, environment: environment, sink: sink)
         self.context = context
         (eventStream, events) = AsyncStream<Event>.makeStream()
+        leaseDesk = LeaseDesk { service, line in sink.note(service: service, line) }
         for service in services {
             snapshots[service.name] = RunnerSnapshot()
             runners[service.name] = ServiceRunner(
@@ -84,6 +88,12 @@ public actor Supervisor: RunnerHost {
         // A reset in flight finishes first; queued ones see the shutdown and give up.
         await acquireReset()
         releaseReset()
+        // Leases are dropped while their servers still run, and the copies kept ready with them.
+        await leaseDesk.close()
+        for service in services {
+            guard snapshots[service.name]?.phase.isLaunched == true else { continue }
+            await (try? drivers.driver(for: service))?.leasing(service, context: context)?.close()
+        }
         var clean = true
         for layer in plan.startLayers.reversed() {
             let layerRunners = layer.compactMap { runners[$0] }
@@ -135,11 +145,61 @@ public actor Supervisor: RunnerHost {
                 outcomes.append(outcome)
             }
         }
+        if !outcomes.isEmpty { await leaseDesk.releaseAll(because: "the stack was reset") }
         for service in services where service.restartAfterReset && snapshots[service.name]?.phase.isLaunched == true {
             sink.note(service: service.name, "restarting after the reset, as the stack asks")
             try await restart(service.name)
         }
         return outcomes
+    }
+
+    // MARK: Leases
+
+    /// A fresh database for a test process, from `service` (or the stack's only service that leases).
+    /// `holder`: the process the lease lives with.
+    public func lease(service name: String?, holder: Int32?) async throws -> LeaseRecord {
+        guard !shuttingDown else { throw SupervisorError(.refused, "the stack is stopping; no database was leased") }
+        let (service, provider) = try leasingService(named: name)
+        guard let phase = snapshots[service.name]?.phase, phase == .healthy || phase == .running else {
+            throw SupervisorError(
+                .serviceFailed, "\(service.name) is \(snapshots[service.name]?.phase.rawValue ?? "not started"), not ready: no database was leased",
+                fix: "see `devstack status` and `devstack logs \(service.name)`")
+        }
+        return try await leaseDesk.lease(service: service.name, from: provider, holder: holder)
+    }
+
+    public func releaseLease(_ name: String) async throws {
+        try await leaseDesk.release(name)
+    }
+
+    public func leases() async -> [LeaseRecord] {
+        await leaseDesk.records
+    }
+
+    /// The run's lease API on loopback TCP, recorded in state.json for `env` and `exec`.
+    public func setLeaseURL(_ url: String) {
+        leaseURL = url
+        persist()
+    }
+
+    private func leasingService(named name: String?) throws -> (PlannedService, any DatabaseLeasing) {
+        let offering = services.compactMap { service in
+            (try? drivers.driver(for: service))?.leasing(service, context: context).map { (service, $0) }
+        }
+        if let name {
+            if let match = offering.first(where: { $0.0.name == name }) { return match }
+            let known = services.contains { $0.name == name }
+            throw SupervisorError(
+                .unknownService, known ? "\(name) hands out no databases" : "this stack has no service '\(name)'",
+                fix: offering.isEmpty ? "only postgres services lease databases" : "lease from \(offering.map(\.0.name).joined(separator: " or "))")
+        }
+        guard offering.count == 1, let only = offering.first else {
+            throw SupervisorError(
+                .unknownService, offering.isEmpty ? "this stack runs no database that leases" : "this stack has several databases",
+                fix: offering.isEmpty ? "add a postgres service" : "name one: --service \(offering.map(\.0.name).joined(separator: " or --service "))"
+            )
+        }
+        return only
     }
 
     /// Resets take turns: a waiter is handed the turn directly, so none can slip in between.
@@ -255,7 +315,7 @@ public actor Supervisor: RunnerHost {
             ports: Dictionary(
                 uniqueKeysWithValues: services.map { service in
                     (service.name, Dictionary(uniqueKeysWithValues: service.ports.map { ($0.name, $0.number) }))
-                }), runtimeDirectory: plan.runtimeDirectory)
+                }), runtimeDirectory: plan.runtimeDirectory, leaseEndpoint: leaseURL)
         persisted += 1
         let number = persisted
         Task { await stateWriter.write(record, number: number) }

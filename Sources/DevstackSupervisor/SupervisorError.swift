@@ -10,6 +10,7 @@ public enum SupervisorErrorCode: String, ErrorCode {
     case launchFailed = "launch_failed"
     case serviceFailed = "service_failed"
     case unknownService = "unknown_service"
+    case unknownLease = "unknown_lease"
     case refused
     case control
     case timeout
@@ -18,7 +19,7 @@ public enum SupervisorErrorCode: String, ErrorCode {
     public var exitStatus: Int32 {
         switch self {
         case .refused: return 3
-        case .unknownService: return 2
+        case .unknownService, .unknownLease: return 2
         default: return 1
         }
     }

@@ -32,11 +32,7 @@ import Testing
         """
 
     func get(_ url: String, method: String = "GET", body: String? = nil) async throws -> (Int, String) {
-        var request = URLRequest(url: URL(string: url)!)
-        request.httpMethod = method
-        request.httpBody = body.map { Data($0.utf8) }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        try await LoopbackHTTP.send(url, method: method, body: body)
     }
 
     @Test func hostedServersAnswerAreResetAndStopWithTheStack() async throws {

@@ -23,7 +23,7 @@ public enum ProcessTable {
     }
 
     /// A command line shortened for a message.
-    static func shortened(_ command: String) -> String {
+    public static func shortened(_ command: String) -> String {
         command.count > 80 ? String(command.prefix(77)) + "..." : command
     }
 }

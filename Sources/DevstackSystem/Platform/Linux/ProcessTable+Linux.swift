@@ -41,26 +41,65 @@
 
         /// "pid 1234 (python3 -m http.server)" for the process listening on `port`, where it can be found.
         public static func listener(onPort port: Int) -> String? {
+            // State 0A is LISTEN.
+            let inodes = socketInodes { state, local, _ in state == "0A" && local == port }
+            return owner(ofSocketIn: inodes).map { "pid \($0) (\(shortened(commandLine(of: $0) ?? "?")))" }
+        }
+
+        /// The process at the client end of a loopback TCP connection to this process's `serverPort`.
+        public static func connectionOwner(clientPort: Int, serverPort: Int) -> Int32? {
+            // State 01 is ESTABLISHED; the client's socket has the client's port as its local one.
+            // The table is made as it is read, and a busy one can skip a row between two reads: look again.
+            for _ in 0..<3 {
+                let inodes = socketInodes { state, local, remote in state == "01" && local == clientPort && remote == serverPort }
+                if let owner = owner(ofSocketIn: inodes) { return owner }
+            }
+            return nil
+        }
+
+        /// Inodes of the TCP sockets whose (state, local port, remote port) match.
+        private static func socketInodes(where matches: (Substring, Int?, Int?) -> Bool) -> Set<String> {
             var inodes = Set<String>()
             for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-                guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+                guard let text = wholeTable(table) else { continue }
                 for line in text.split(separator: "\n").dropFirst() {
                     let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-                    // local_address is ADDR:PORT in hex; state 0A is LISTEN; inode is field 9.
-                    guard fields.count > 9, fields[3] == "0A", let portHex = fields[1].split(separator: ":").last,
-                        Int(portHex, radix: 16) == port
-                    else { continue }
-                    inodes.insert(String(fields[9]))
+                    // Addresses are ADDR:PORT in hex; the inode is field 9.
+                    guard fields.count > 9 else { continue }
+                    let port = { (address: Substring) in address.split(separator: ":").last.flatMap { Int($0, radix: 16) } }
+                    if matches(fields[3], port(fields[1]), port(fields[2])) { inodes.insert(String(fields[9])) }
                 }
             }
+            return inodes
+        }
+
+        /// A /proc/net table read in as few reads as possible: the kernel builds it a buffer at a time, and
+        /// rows that move between two reads are missed (Foundation reads such files in small pieces).
+        private static func wholeTable(_ path: String) -> String? {
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { return nil }
+            defer { close(descriptor) }
+            var data = Data()
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                guard count > 0 else { break }
+                data.append(contentsOf: buffer[0..<count])
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+
+        /// A process other than this one with one of `inodes` among its open files.
+        private static func owner(ofSocketIn inodes: Set<String>) -> Int32? {
             guard !inodes.isEmpty else { return nil }
-            for pid in allProcesses() {
+            let own = getpid()
+            for pid in allProcesses() where pid != own {
                 guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { continue }
                 for fd in fds {
                     guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
                         target.hasPrefix("socket:["), inodes.contains(String(target.dropFirst(8).dropLast()))
                     else { continue }
-                    return "pid \(pid) (\(shortened(commandLine(of: pid) ?? "?")))"
+                    return pid
                 }
             }
             return nil

@@ -45,5 +45,13 @@
             let command = text.split(separator: "\n").first { $0.hasPrefix("c") }?.dropFirst()
             return pid.map { "pid \($0) (\(shortened(String(command ?? "?"))))" }
         }
+
+        /// The process at the client end of a loopback TCP connection to this process's `serverPort`:
+        /// lsof lists both ends of the connection, and this process is the other one.
+        public static func connectionOwner(clientPort: Int, serverPort: Int) -> Int32? {
+            let text = ToolOutput.read("/usr/sbin/lsof", ["-nP", "-iTCP@127.0.0.1:\(clientPort)", "-sTCP:ESTABLISHED", "-Fp"]) ?? ""
+            let own = getpid()
+            return text.split(separator: "\n").compactMap { $0.hasPrefix("p") ? Int32($0.dropFirst()) : nil }.first { $0 != own }
+        }
     }
 #endif
