@@ -172,7 +172,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             snapshot.map { "restored snapshot \($0) into \(report.database)" } ?? "reset \(report.database) to the migrated and seeded state"
         summary += " in \(report.milliseconds) ms"
         if report.rebuiltTemplate { summary += " (rebuilt the clean-state template first: \(report.rebuildReason ?? "it changed"))" }
-        if !report.usedSpare && !report.rebuiltTemplate { summary += " (no spare was ready: cloned one)" }
+        if !report.usedSpare && !report.rebuiltTemplate { summary += " (no spare was ready: waited for a copy)" }
         if report.staleSnapshot { summary += " (warning: the snapshot was taken before the migrations or seed changed)" }
         return ResetOutcome(
             service: service.name, summary: summary, milliseconds: report.milliseconds,

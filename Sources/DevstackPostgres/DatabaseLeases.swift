@@ -64,7 +64,7 @@ public actor DatabaseLeases {
         }
         if !fromPool {
             let engine = self.engine
-            try await engine.withAdminSession { admin in try await engine.clone(engine.template, into: name, admin) }
+            try await engine.withAdminSession(locking: .clones) { admin in try await engine.clone(engine.template, into: name, admin) }
         }
         refill()
         return Lease(
@@ -124,7 +124,7 @@ public actor DatabaseLeases {
             while !Task.isCancelled, generation == self.generation, self.ready.count < self.poolSize {
                 let copy = self.nextPoolName()
                 do {
-                    try await engine.withAdminSession { admin in try await engine.clone(engine.template, into: copy, admin) }
+                    try await engine.withAdminSession(locking: .clones) { admin in try await engine.clone(engine.template, into: copy, admin) }
                 } catch {
                     break
                 }

@@ -25,17 +25,19 @@ public struct DatabaseReset: Sendable {
     let service: PlannedService
     let plan: Plan
     let endpoint: PostgresSession.Endpoint
+    /// Clean copies kept ready, so a burst of resets swaps without waiting for a copy.
+    let spareCount: Int
 
     public init?(service: PlannedService, plan: Plan) {
         guard let endpoint = PostgresSession.Endpoint.of(service) else { return nil }
         self.service = service
         self.plan = plan
         self.endpoint = endpoint
+        if case .int(let count)? = service.setting("spares") { spareCount = count } else { spareCount = 2 }
     }
 
     var database: String { endpoint.database }
     var template: String { "\(database)__devstack_template" }
-    var spare: String { "\(database)__devstack_spare" }
     func snapshotName(_ name: String) -> String { "\(database)__devstack_snap_\(name)" }
     func snapshotSpare(_ name: String) -> String { "\(database)__devstack_ready_\(name)" }
     var retired: String { "\(database)__devstack_retired" }
@@ -65,57 +67,86 @@ public struct DatabaseReset: Sendable {
     public func reset(to snapshot: String? = nil) async throws -> Report {
         let began = ContinuousClock.now
         let key = try cleanStateKey()
-        return try await withAdminSession { admin in
+        return try await withAdminSession(locking: .swap) { admin in
             var rebuilt: (Bool, String?) = (false, nil)
             var stale = false
-            let source: String
-            let ready: String
+            var ready: String?
             if let snapshot {
                 let name = snapshotName(snapshot)
                 guard let comment = try await comment(of: name, admin) else {
                     throw PostgresServiceError(.connection, "no snapshot '\(snapshot)' of \(service.name)", fix: "see `devstack snapshot list`")
                 }
                 stale = !comment.hasPrefix("\(Self.marker)\(key)")
-                (source, ready) = (name, snapshotSpare(snapshot))
+                let copy = snapshotSpare(snapshot)
+                if try await self.comment(of: copy, admin) == comment {
+                    ready = copy
+                } else {
+                    try await drop(copy, admin)
+                    try await clone(name, into: copy, admin)
+                }
+                try await swap(in: copy, admin)
             } else {
                 rebuilt = try await ensureTemplate(key: key, admin)
-                (source, ready) = (template, spare)
+                ready = try await readySpare(admin)
+                if let ready {
+                    try await swap(in: ready, admin)
+                } else {
+                    // None ready: wait for the copy being made, if any, else make one now.
+                    let copy = try await holdingClonesLock(admin) {
+                        if let made = try await readySpare(admin) { return made }
+                        try await drop(spares[0], admin)
+                        try await clone(template, into: spares[0], admin)
+                        return spares[0]
+                    }
+                    try await swap(in: copy, admin)
+                }
             }
-            let usedSpare =
-                try await admin.strings(
-                    "select ((select shobj_description(oid, 'pg_database') from pg_database where datname = \(literal(ready))) = "
-                        + "(select shobj_description(oid, 'pg_database') from pg_database where datname = \(literal(source))))::text"
-                ).first == "true"
-            if !usedSpare {
-                try await drop(ready, admin)
-                try await clone(source, into: ready, admin)
-            }
-            try await swap(in: ready, admin)
             return Report(
                 service: service.name, database: database, milliseconds: Int((ContinuousClock.now - began).milliseconds),
-                rebuiltTemplate: rebuilt.0, rebuildReason: rebuilt.1, usedSpare: usedSpare, snapshot: snapshot, staleSnapshot: stale)
+                rebuiltTemplate: rebuilt.0, rebuildReason: rebuilt.1, usedSpare: ready != nil, snapshot: snapshot, staleSnapshot: stale)
         }
     }
 
-    /// After a reset (in the background): drop what was retired, clone the next spare.
+    /// After a reset (in the background): drop what was retired, then make spares until `spareCount`
+    /// are ready. The copies are made under their own lock, so a reset meanwhile swaps in a spare
+    /// already made instead of waiting for the next.
     public func maintain(snapshot: String? = nil) async throws {
-        try await withAdminSession { admin in
+        try await withAdminSession(locking: .swap) { admin in
             try await drop(retired, admin)
-            if let snapshot {
-                try await clone(snapshotName(snapshot), into: snapshotSpare(snapshot), admin)
-            } else if try await comment(of: template, admin) != nil, try await comment(of: spare, admin) == nil {
-                try await clone(template, into: spare, admin)
+            if let snapshot { try await clone(snapshotName(snapshot), into: snapshotSpare(snapshot), admin) }
+        }
+        if snapshot == nil { try await makeSpares() }
+    }
+
+    /// Builds the template if missing or stale, and makes the spares, so the first reset is fast too.
+    public func prepare() async throws {
+        let key = try cleanStateKey()
+        try await withAdminSession(locking: .swap) { admin in _ = try await ensureTemplate(key: key, admin) }
+        try await makeSpares()
+    }
+
+    /// The spares' names: the first is the one a single-spare stack has always used.
+    var spares: [String] {
+        (0..<spareCount).map { $0 == 0 ? "\(database)__devstack_spare" : "\(database)__devstack_spare_\($0 + 1)" }
+    }
+
+    private func makeSpares() async throws {
+        for name in spares {
+            try await withAdminSession(locking: .clones) { admin in
+                guard let clean = try await comment(of: template, admin), try await comment(of: name, admin) != clean else { return }
+                try await drop(name, admin)
+                try await clone(template, into: name, admin)
             }
         }
     }
 
-    /// Builds the template if missing or stale, and clones a spare, so the first reset is fast too.
-    public func prepare() async throws {
-        let key = try cleanStateKey()
-        try await withAdminSession { admin in
-            _ = try await ensureTemplate(key: key, admin)
-            if try await comment(of: spare, admin) == nil { try await clone(template, into: spare, admin) }
-        }
+    /// A spare that is a complete copy of the current template: its tag, set once the copy is done, matches.
+    private func readySpare(_ admin: PostgresSession) async throws -> String? {
+        try await admin.strings(
+            "select datname from pg_database where datname in (\(spares.map(literal).joined(separator: ", "))) "
+                + "and shobj_description(oid, 'pg_database') = (select shobj_description(oid, 'pg_database') from pg_database where datname = \(literal(template))) "
+                + "order by datname limit 1"
+        ).first
     }
 
     // MARK: Snapshots
@@ -186,8 +217,11 @@ public struct DatabaseReset: Sendable {
         try await drop(build, admin)
         try await admin.execute("create database \(quote(build))")
         _ = try await PostgresSetup.run(service, plan: plan, seedNewDatabase: true, database: build, building: true)
-        try await drop(spare, admin)
-        try await drop(template, admin)
+        // No copy of the old template may be in the making while it goes.
+        try await holdingClonesLock(admin) {
+            for spare in spares { try await drop(spare, admin) }
+            try await drop(template, admin)
+        }
         try await terminate(build, admin)
         try await admin.execute("alter database \(quote(build)) rename to \(quote(template))")
         try await admin.execute("alter database \(quote(template)) allow_connections false")
@@ -263,15 +297,16 @@ public struct DatabaseReset: Sendable {
         try await admin.execute("comment on database \(quote(name)) is \(literal(text))")
     }
 
-    /// One admin connection to `postgres`, holding an advisory lock so resets never overlap, whoever runs them.
+    /// One admin connection to `postgres`, holding an advisory lock so resets never overlap, whoever runs them
+    /// (`.clones` for making copies of the template, which a reset need not wait for).
     /// The connection is kept for the next reset: a new one costs a server process, milliseconds a reset need not spend.
-    func withAdminSession<T: Sendable>(_ body: (PostgresSession) async throws -> T) async throws -> T {
+    func withAdminSession<T: Sendable>(locking lock: AdminLock = .swap, _ body: (PostgresSession) async throws -> T) async throws -> T {
         do {
             let server = endpoint.with(database: "postgres")
             let admin = try await AdminSessions.shared.take(server)
             let result: T
             do {
-                try await admin.execute("select pg_advisory_lock(74657374)")
+                try await admin.execute("select pg_advisory_lock(\(lock.rawValue))")
                 result = try await body(admin)
             } catch {
                 // Closing ends the session and with it the advisory lock, whatever state it was left in.
@@ -279,7 +314,7 @@ public struct DatabaseReset: Sendable {
                 throw error
             }
             // The work is done either way: a session that cannot give the lock back is closed, not kept.
-            if (try? await admin.execute("select pg_advisory_unlock(74657374)")) != nil {
+            if (try? await admin.execute("select pg_advisory_unlock(\(lock.rawValue))")) != nil {
                 await AdminSessions.shared.giveBack(admin, to: server)
             } else {
                 try? await admin.connection.close()
@@ -292,8 +327,24 @@ public struct DatabaseReset: Sendable {
         }
     }
 
+    /// Runs `body` holding the clones lock too. A failure leaves the lock held, but the session is then
+    /// closed (see `withAdminSession`), which releases it.
+    func holdingClonesLock<T: Sendable>(_ admin: PostgresSession, _ body: () async throws -> T) async throws -> T {
+        try await admin.execute("select pg_advisory_lock(\(AdminLock.clones.rawValue))")
+        let result = try await body()
+        try await admin.execute("select pg_advisory_unlock(\(AdminLock.clones.rawValue))")
+        return result
+    }
+
     func quote(_ identifier: String) -> String { "\"\(identifier.replacingOccurrences(of: "\"", with: "\"\""))\"" }
     func literal(_ text: String) -> String { "'\(text.replacingOccurrences(of: "'", with: "''"))'" }
+}
+
+/// The advisory locks devstack's admin sessions take, one number each. A reset, a snapshot or a template
+/// rebuild takes `.swap`; making a copy of the template takes `.clones`; a rebuild takes both (in that order, never the other).
+enum AdminLock: Int64 {
+    case swap = 74657374
+    case clones = 74657375
 }
 
 /// At most one idle admin session per server, taken and given back whole (never shared while in use).

@@ -16,9 +16,11 @@ import socket
 import statistics
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
+import urllib.request
 
 import psycopg
 
@@ -388,6 +390,129 @@ def bench_reset(devstack, runs):
     return (statistics.median(back_to_back), percentile(back_to_back, 0.95)), (statistics.median(ours), percentile(ours, 0.95)), statistics.median(naive), statistics.median(plain)
 
 
+LEASE_SUITE_CONFTEST = """
+import json, os, subprocess, urllib.request
+import pytest
+
+@pytest.fixture(scope="session")
+def leased_url():
+    lease = json.load(urllib.request.urlopen(urllib.request.Request(os.environ["DEVSTACK_LEASE_URL"] + "/leases", method="POST")))
+    return lease["url"]
+
+@pytest.fixture
+def database_url(request):
+    if os.environ["BENCH_MODE"] == "leases":
+        return request.getfixturevalue("leased_url")
+    subprocess.run([os.environ["BENCH_DEVSTACK"], "reset"], cwd=os.environ["BENCH_PROJECT"], check=True, capture_output=True)
+    return os.environ["DATABASE_URL"]
+"""
+
+# Each test writes and reads its own rows, then does 50 ms of its own work (an API call, a
+# computation) while the database idles.
+LEASE_SUITE_TESTS = """
+import time
+import psycopg
+import pytest
+
+@pytest.mark.parametrize("case", range(48))
+def test_case(database_url, case):
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        for n in range(10):
+            connection.execute("insert into public.conversations (user_id, mode, prompt, answer) values "
+                               "('00000000-0000-4000-8000-000000000001', 'instant', %s, 'bench')", (f"{case}-{n}",))
+        mine = connection.execute("select count(*) from public.conversations where prompt like %s", (f"{case}-%",)).fetchone()[0]
+        assert mine == 10
+    time.sleep(0.05)
+"""
+
+
+def bench_leases(devstack, runs):
+    """`devstack db lease` (in the supervisor, as a whole process, over HTTP) beside a plain CREATE DATABASE … TEMPLATE,
+    and a 48-test suite on 8 pytest-xdist workers, each with its own lease, beside the same suite run serially with a
+    reset before each test."""
+    project = postgres_only_project("ports: auto\ndata: ephemeral\npostgres: { fsync: \"off\", synchronous_commit: \"off\" }\n"
+                                    "services:\n  db:\n    settings: { lease_pool: 8 }\n")
+    with open(f"{project}/stacks/default/stack.yaml", "a") as stack:
+        stack.write("env:\n  DATABASE_URL: ${db.url}\n")
+    try:
+        subprocess.run([devstack, "up", "--detach"], cwd=project, check=True, capture_output=True)
+        env = json.loads(subprocess.run([devstack, "env", "--format", "json"], cwd=project, check=True, capture_output=True, text=True).stdout)
+        admin = psycopg.connect(env["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres", autocommit=True)
+
+        def pool_size():
+            return admin.execute("select count(*) from pg_database where datname like 'app\\_\\_devstack\\_pool\\_%'").fetchone()[0]
+
+        def wait_for_full_pool():
+            for _ in range(600):
+                if pool_size() >= 8:
+                    return
+                time.sleep(0.05)
+            raise RuntimeError("the lease pool never filled")
+
+        def lease_cli():
+            start = time.perf_counter()
+            out = subprocess.run([devstack, "db", "lease", "--json", "--pid", str(os.getpid())], cwd=project, check=True,
+                                 capture_output=True, text=True).stdout
+            return time.perf_counter() - start, json.loads(out)
+
+        def lease_http():
+            start = time.perf_counter()
+            with urllib.request.urlopen(urllib.request.Request(env["DEVSTACK_LEASE_URL"] + "/leases", method="POST")) as response:
+                lease = json.load(response)
+            return time.perf_counter() - start, lease
+
+        def release(lease):
+            subprocess.run([devstack, "db", "release", lease["name"]], cwd=project, check=True, capture_output=True)
+
+        lease_cli()  # the first lease starts the pool
+        inside, whole, http, drained_inside = [], [], [], []
+        # Bursts of 8 (one per xdist worker) from a full pool: what a suite's start sees.
+        for _ in range(runs):
+            wait_for_full_pool()
+            for n in range(8):
+                took, lease = lease_cli() if n % 2 == 0 else lease_http()
+                (whole if n % 2 == 0 else http).append(took)
+                inside.append(lease["milliseconds"] / 1000)
+        # 50 in a row, each released by its own process before the next: the pool refills meanwhile.
+        for _ in range(50):
+            took, lease = lease_cli()
+            drained_inside.append(lease["milliseconds"] / 1000)
+            release(lease)
+        plain = []
+        for n in range(max(5, runs)):
+            start = time.perf_counter()
+            admin.execute(f"create database bench_copy_{n} template app__devstack_template")
+            plain.append(time.perf_counter() - start)
+            admin.execute(f"drop database bench_copy_{n}")
+        admin.close()
+
+        suite = tempfile.mkdtemp(prefix="devstack-bench-suite-")
+        open(f"{suite}/conftest.py", "w").write(LEASE_SUITE_CONFTEST)
+        open(f"{suite}/test_suite.py", "w").write(LEASE_SUITE_TESTS)
+
+        def run_suite(mode, workers):
+            argv = [devstack, "exec", "--", sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark", suite]
+            if workers:
+                argv[6:6] = ["-n", str(workers)]
+            start = time.perf_counter()
+            done = subprocess.run(argv, cwd=project, capture_output=True, text=True,
+                                  env={**os.environ, "BENCH_MODE": mode, "BENCH_DEVSTACK": devstack, "BENCH_PROJECT": project})
+            if done.returncode != 0 or "48 passed" not in done.stdout:
+                raise RuntimeError(f"the {mode} suite failed:\n{done.stdout}\n{done.stderr}")
+            return time.perf_counter() - start
+
+        parallel = run_suite("leases", 8)
+        serial = run_suite("serial", 0)
+        shutil.rmtree(suite, ignore_errors=True)
+    finally:
+        subprocess.run([devstack, "down"], cwd=project, capture_output=True)
+        remove_project(project)
+    return {
+        "inside": (statistics.median(inside), percentile(inside, 0.95)), "whole": statistics.median(whole), "http": statistics.median(http),
+        "drained": statistics.median(drained_inside), "plain": statistics.median(plain), "parallel": parallel, "serial": serial,
+    }
+
+
 def repo_root():
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -626,7 +751,7 @@ def bench_auth_tokens(devstack, seconds, verifications=20):
         remove_project(project)
 
 
-SECTIONS = ("validate", "postgres", "reset", "supervisor", "inference", "auth")
+SECTIONS = ("validate", "postgres", "reset", "leases", "supervisor", "inference", "auth")
 
 
 def big_stack_project(lines):
@@ -708,6 +833,14 @@ def run_sections(args, wanted):
         rows.append(("reset, whole process, back to back (a write, then reset), 50 runs", f"p50 {burst50 * 1000:.0f} ms, p95 {burst95 * 1000:.0f} ms", f"plain CREATE DATABASE … TEMPLATE (psql) {plain * 1000:.0f} ms", f"{plain / burst50:.1f}x faster"))
         rows.append(("reset, whole process, 0.3 s of test between, 50 runs", f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms", f"naive (drop, create, bootstrap, migrate, seed) {naive * 1000:.0f} ms", f"{naive / p50:.1f}x faster"))
         rows.append(("", "", f"plain CREATE DATABASE … TEMPLATE (psql) {plain * 1000:.0f} ms", f"{plain / p50:.1f}x faster"))
+    if "leases" in wanted:
+        lease = bench_leases(args.devstack, args.runs)
+        inside50, inside95 = lease["inside"]
+        rows.append((f"lease from a warm pool, in the supervisor ({args.runs} bursts of 8)", f"p50 {inside50 * 1000:.1f} ms, p95 {inside95 * 1000:.1f} ms", f"CREATE DATABASE … TEMPLATE, the statement alone {lease['plain'] * 1000:.1f} ms", f"{lease['plain'] / inside50:.1f}x faster"))
+        rows.append(("lease, whole `devstack db lease` process (median)", f"{lease['whole'] * 1000:.1f} ms", "IntegreSQL's published q50: 68 ms", f"{0.068 / lease['whole']:.1f}x faster"))
+        rows.append(("lease over HTTP (POST $DEVSTACK_LEASE_URL/leases, median)", f"{lease['http'] * 1000:.1f} ms", "", ""))
+        rows.append(("lease, 50 in a row, each released by `devstack db release` before the next, in the supervisor", f"p50 {lease['drained'] * 1000:.1f} ms", f"CREATE DATABASE … TEMPLATE {lease['plain'] * 1000:.1f} ms", f"{lease['plain'] / lease['drained']:.1f}x faster"))
+        rows.append(("48-test suite, pytest -n 8, a lease per worker", f"{lease['parallel']:.2f} s", f"same suite serially, devstack reset before each test: {lease['serial']:.2f} s", f"{lease['serial'] / lease['parallel']:.1f}x faster"))
     if "supervisor" in wanted:
         ours, shell = bench_up(args.devstack, args.runs)
         rows.append(("up: 10 services to all-healthy (median)", f"{ours * 1000:.0f} ms", f"shell script + port polling {shell * 1000:.0f} ms", f"{ours / shell:.2f}x"))

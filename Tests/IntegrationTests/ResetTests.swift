@@ -104,12 +104,35 @@ import Testing
         var databases: [String] = []
         for _ in 0..<200 {
             databases = try await devstackDatabases(endpoint)
-            if databases == ["app", "app__devstack_spare", "app__devstack_template"] { break }
+            if databases == ["app", "app__devstack_spare", "app__devstack_spare_2", "app__devstack_template"] { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(databases == ["app", "app__devstack_spare", "app__devstack_template"])
+        #expect(databases == ["app", "app__devstack_spare", "app__devstack_spare_2", "app__devstack_template"])
         let size = try await query(endpoint.with(database: "postgres"), "select sum(pg_database_size(datname))::text from pg_database")
         #expect(Int(size.first ?? "") ?? .max <= (Int(baseline.first ?? "") ?? 0) * 5 / 4, "disk use must stay bounded: \(baseline) → \(size)")
+        #expect(try await stack.stop() == 0)
+    }
+
+    @Test func aBurstOfResetsUsesEverySpareReady() async throws {
+        let stack = try makeStack(local: "ports: auto\nservices:\n  db:\n    settings: { spares: 3 }\n")
+        defer { stack.cleanUp() }
+        let endpoint = try await stack.postgresEndpoint()
+        let spares = ["app__devstack_spare", "app__devstack_spare_2", "app__devstack_spare_3"]
+        let allReady =
+            "select count(*)::text from pg_database where datname like 'app\\_\\_devstack\\_spare%' "
+            + "and shobj_description(oid, 'pg_database') = (select shobj_description(oid, 'pg_database') from pg_database where datname = 'app__devstack_template')"
+        for _ in 0..<600 {
+            if try await query(endpoint.with(database: "postgres"), allReady) == ["3"] { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await devstackDatabases(endpoint) == ["app"] + spares + ["app__devstack_template"])
+        let control = ControlClient(socket: try #require(stack.store.load()).controlSocket)
+        // Three resets with nothing between: each swaps in a spare made before the burst.
+        for round in 0..<3 {
+            let outcome = try #require(try await control.reset(to: nil, force: false).first)
+            #expect(outcome.details["used_spare"] == "true", "reset \(round): \(outcome.summary)")
+        }
+        #expect(try await query(endpoint, "select count(*)::text from public.items") == ["2"])
         #expect(try await stack.stop() == 0)
     }
 

@@ -6,6 +6,7 @@ struct PostgresKind: KindDescriptor {
     let defaultPorts = ["postgres"]
     let settingKeys = [
         SettingKey("database", .string, "database created for the stack (default: the service name)"),
+        SettingKey("spares", .int(1...8), "clean copies kept ready so a burst of resets never waits for one (default 2)"),
         SettingKey("lease_pool", .int(0...64), "copies of the clean state kept ready for `devstack db lease` once the first is asked (default 4)"),
         SettingKey("lease_max_age", .duration, "a lease not released by then is dropped, its holder alive or not (default 1h)"),
         SettingKey("fresh_initdb", .bool, "run initdb for this cluster instead of copying the machine's initdb cache (its own system identifier)"),
