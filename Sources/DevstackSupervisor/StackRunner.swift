@@ -71,6 +71,8 @@ public enum StackRunner {
         let control = try await listening
         await supervisor.setLeaseURL(control.leaseURL)
         let ticker = view.flatMap { view in view.live ? Task { await tick(supervisor, view) } : nil }
+        let notifier = ServiceManagerNotifier(environment: environment)
+        let reporting = notifier.isListening ? Task { await reportToServiceManager(supervisor, notifier) } : nil
         let settled = Task {
             let report = await supervisor.waitUntilSettled()
             ticker?.cancel()
@@ -107,6 +109,8 @@ public enum StackRunner {
         ticker?.cancel()
         settled.cancel()
         view?.finishProgress()
+        reporting?.cancel()
+        notifier.stopping(status: "stopping (\(reason))")
         say("devstack: stopping (\(reason))" + (background ? "" : "; press Ctrl-C again to force"))
         // A second signal while stopping forces.
         let force = Task {
@@ -131,6 +135,39 @@ public enum StackRunner {
                 : "devstack: stopped, but some services had to be killed")
         if case .serviceFailed = reason { return 1 }
         return clean ? 0 : 1
+    }
+
+    /// Run as a service of the machine (systemd, `Type=notify`): READY once every service is healthy,
+    /// a STATUS line whenever the count changes, and the watchdog's sign of life, sent only after the
+    /// supervisor answered, so a wedged supervisor gets restarted.
+    private static func reportToServiceManager(_ supervisor: Supervisor, _ notifier: ServiceManagerNotifier) async {
+        let watchdog = notifier.watchdogInterval.map { interval in
+            Task {
+                while !Task.isCancelled {
+                    _ = await supervisor.status()
+                    notifier.alive()
+                    try? await Task.sleep(for: interval)
+                }
+            }
+        }
+        defer { watchdog?.cancel() }
+        var readySent = false
+        var lastStatus = ""
+        while !Task.isCancelled {
+            let report = await supervisor.status()
+            let healthy = report.services.filter { [.healthy, .running, .completed].contains($0.phase) }.count
+            var status = "\(healthy)/\(report.services.count) services healthy"
+            let failing = report.services.filter { [.failed, .backoff, .unhealthy, .exited].contains($0.phase) }.map(\.name)
+            if !failing.isEmpty { status += "; not healthy: \(failing.joined(separator: ", "))" }
+            if !readySent && healthy == report.services.count {
+                notifier.ready(status: status)
+                readySent = true
+            } else if status != lastStatus {
+                notifier.status(status)
+            }
+            lastStatus = status
+            try? await Task.sleep(for: .milliseconds(250))
+        }
     }
 
     private static func tick(_ supervisor: Supervisor, _ view: ConsoleView) async {

@@ -176,8 +176,10 @@ public actor Supervisor: RunnerHost {
         await leaseDesk.records
     }
 
-    /// The run's lease API on loopback TCP, recorded in state.json for `env` and `exec`.
+    /// The run's lease API on loopback TCP, recorded in state.json for `env` and `exec` when a
+    /// service of the stack hands out databases.
     public func setLeaseURL(_ url: String) {
+        guard services.contains(where: { (try? drivers.driver(for: $0))?.leasing($0, context: context) != nil }) else { return }
         leaseURL = url
         persist()
     }

@@ -1,0 +1,83 @@
+#if os(Linux)
+    import DevstackProject
+    import DevstackSystem
+    import Foundation
+
+    /// systemd: the unit in /etc/systemd/system (or ~/.config/systemd/user with --user), enabled and
+    /// started with systemctl; a user unit also needs lingering, so it runs without a login.
+    struct ServiceManager {
+        let home: String
+
+        func path(of unit: ServiceUnit) -> String { unit.systemdUnitPath(home: home) }
+        func text(of unit: ServiceUnit) -> String { unit.systemdUnit }
+
+        private func systemctl(_ unit: ServiceUnit) -> [String] { unit.scope == .user ? ["systemctl", "--user"] : ["systemctl"] }
+
+        func installCommands(_ unit: ServiceUnit) -> [[String]] {
+            var commands = [systemctl(unit) + ["daemon-reload"], systemctl(unit) + ["enable", "--now", "\(unit.name).service"]]
+            if unit.scope == .user { commands.append(["loginctl", "enable-linger", ProcessInfo.processInfo.userName]) }
+            return commands
+        }
+
+        /// systemd runs as the machine's manager only when this folder exists.
+        private var systemdRuns: Bool { FileManager.default.fileExists(atPath: "/run/systemd/system") }
+
+        func install(_ unit: ServiceUnit) throws -> [String] {
+            let path = path(of: unit)
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
+                try Data(text(of: unit).utf8).write(to: URL(fileURLWithPath: path))
+            } catch {
+                throw ServiceManagerError(
+                    .failed, "cannot write \(path): \(error.localizedDescription)",
+                    fix: unit.scope == .system ? "run it with sudo, or install a unit of your own: --user" : "check the permissions of \(path)")
+            }
+            var lines = ["wrote \(path)"]
+            guard systemdRuns else {
+                lines.append("systemd is not running on this machine: the unit is written but not enabled")
+                return lines
+            }
+            for command in installCommands(unit) {
+                let (status, output) = ToolOutput.run("/usr/bin/env", command)
+                guard status == 0 else {
+                    throw ServiceManagerError(.failed, "`\(command.joined(separator: " "))` failed: \(output)", fix: "see `devstack service status`")
+                }
+                lines.append("ran \(command.joined(separator: " "))")
+            }
+            if unit.scope == .user { lines.append("lingering is on for \(ProcessInfo.processInfo.userName): the stack runs without a login") }
+            lines.append("\(unit.name) is enabled and starting; `devstack service status` shows it")
+            return lines
+        }
+
+        func uninstall(_ unit: ServiceUnit) throws -> [String] {
+            let path = path(of: unit)
+            var lines: [String] = []
+            if systemdRuns {
+                let disable = systemctl(unit) + ["disable", "--now", "\(unit.name).service"]
+                let (status, output) = ToolOutput.run("/usr/bin/env", disable)
+                lines.append(status == 0 ? "ran \(disable.joined(separator: " "))" : "`\(disable.joined(separator: " "))`: \(output)")
+            }
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ServiceManagerError(.failed, "no unit at \(path)", fix: "installed with --user? then uninstall with --user")
+            }
+            do { try FileManager.default.removeItem(atPath: path) } catch {
+                throw ServiceManagerError(.failed, "cannot remove \(path): \(error.localizedDescription)", fix: "run it with sudo")
+            }
+            lines.append("removed \(path)")
+            if systemdRuns { _ = ToolOutput.run("/usr/bin/env", systemctl(unit) + ["daemon-reload"]) }
+            return lines
+        }
+
+        func status(_ unit: ServiceUnit) -> String {
+            guard FileManager.default.fileExists(atPath: path(of: unit)) else { return "\(unit.name): not installed (\(path(of: unit)))" }
+            guard systemdRuns else { return "\(unit.name): installed at \(path(of: unit)); systemd is not running on this machine" }
+            return ToolOutput.run("/usr/bin/env", systemctl(unit) + ["status", "--no-pager", "--lines", "0", "\(unit.name).service"]).output
+        }
+
+        func logs(_ unit: ServiceUnit) -> String {
+            let selector = unit.scope == .user ? ["--user-unit", "\(unit.name).service"] : ["--unit", "\(unit.name).service"]
+            return ToolOutput.run("/usr/bin/env", ["journalctl", "--no-pager", "--lines", "200"] + selector).output + "\n"
+        }
+    }
+#endif
