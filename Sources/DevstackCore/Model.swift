@@ -2,7 +2,10 @@ import Foundation
 
 /// What a service is; what each kind means lives in its descriptor (`Kinds/`).
 public enum ServiceKind: String, Sendable, Codable, CaseIterable {
-    case postgres, auth, inference, process
+    case postgres, auth, inference, process, pgbouncer
+
+    /// The kinds a stack file may name; the others devstack adds itself (a pooler for `pool: true`).
+    public static var declarable: [ServiceKind] { allCases.filter(\.descriptor.declarable) }
 }
 
 public enum DependencyCondition: String, Sendable, Codable, CaseIterable {
@@ -173,13 +176,15 @@ public struct ServiceSpec: Sendable, Hashable {
     public var settings: [SettingEntry] = []
     /// The service caches what is in the database and must restart after `devstack reset`.
     public var restartAfterReset = false
+    /// The service devstack added this one for (a pooler for a postgres service's `pool: true`).
+    public var partOf: String?
     public var location: SourceLocation
     public var keyPath: String
 
     /// Port names, declared or the kind's default.
-    public var portNames: [String] {
-        ports.isEmpty ? kind.descriptor.defaultPorts : ports.map(\.value)
-    }
+    public var portNames: [String] { kind.descriptor.portNames(for: self) }
+
+    public func setting(_ key: String) -> SettingValue? { settings.first { $0.key == key }?.value }
 }
 
 public struct StackSpec: Sendable {

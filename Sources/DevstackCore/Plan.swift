@@ -106,6 +106,8 @@ public struct PlannedService: Sendable, Codable {
     public var restartAfterReset: Bool
     /// Deterministic answers of an inference service, in file and entry order.
     public var fixtures: [InferenceFixture] = []
+    /// The service devstack added this one for: started and stopped with it.
+    public var partOf: String?
 
     public func port(named name: String) -> Int? { ports.first { $0.name == name }?.number }
     public var primaryPort: Int? { ports.first?.number }
@@ -168,6 +170,7 @@ public struct Plan: Sendable, Codable {
         func visit(_ name: String) {
             guard wanted.insert(name).inserted, let service = service(named: name) else { return }
             service.dependsOn.forEach { visit($0.service) }
+            services.filter { $0.partOf == name }.forEach { visit($0.name) }
         }
         names.forEach(visit)
         return services.filter { wanted.contains($0.name) }

@@ -268,6 +268,13 @@ public struct Planner {
             }
             planned[service.name] = ports
         }
+        // A companion listens on a port of the service it is part of (a pooler on the database's `pool` port).
+        for service in stack.services {
+            guard let parent = service.partOf, let shared = service.kind.descriptor.parentPort,
+                let port = planned[parent]?.first(where: { $0.name == shared })
+            else { continue }
+            planned[service.name] = [PlannedPort(name: shared, number: port.number, origin: ValueOrigin(.derived, detail: "\(parent)'s port"))]
+        }
         if case .base(let base) = profile.ports?.value, let highest = used.max(), highest > 65535 {
             diagnostics.report(
                 at: profile.ports?.location, in: inputs.project.profileSource, "ports.base", "ports from base \(base) run past 65535",
@@ -417,7 +424,7 @@ public struct Planner {
             remoteURL: context.remoteURLs[spec.name], restartAfterReset: spec.restartAfterReset,
             fixtures: settings["fixtures"].flatMap { setting in
                 inputs.project.fixtures[FilePath.absolute(setting.value.description, relativeTo: inputs.paths.stackDirectory(stack.name))]
-            } ?? [])
+            } ?? [], partOf: spec.partOf)
     }
 
     private func validateSettingReferences(_ spec: ServiceSpec, settings: [String: PlannedSetting]) {

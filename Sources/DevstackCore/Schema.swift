@@ -124,7 +124,7 @@ public enum ConfigSchema {
             "working_dir": .object(["type": .string("string")]),
             "restart_after_reset": .object(["type": .string("boolean"), "description": .string("restart this service after devstack reset")]),
         ]
-        let variants: [JSONValue] = ServiceKind.allCases.map { kind in
+        let variants: [JSONValue] = ServiceKind.declarable.map { kind in
             var properties = common
             properties["kind"] = .object(["const": .string(kind.rawValue)])
             for key in kind.settingKeys { properties[key.name] = settingSchema(key) }

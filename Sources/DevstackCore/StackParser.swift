@@ -22,6 +22,7 @@ struct StackParser {
                 for (serviceName, serviceNode) in services {
                     if let service = parseService(serviceName, serviceNode) {
                         stack.services.append(service)
+                        stack.services += service.kind.descriptor.companions(of: service)
                     } else {
                         stack.invalidServices.insert(serviceName)
                     }
@@ -47,10 +48,16 @@ struct StackParser {
         guard let kindNode = entries.first(where: { $0.key == "kind" })?.value else {
             reader.error(
                 node.atKey, "missing required key 'kind'",
-                fix: "add 'kind:' with one of \(ServiceKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                fix: "add 'kind:' with one of \(ServiceKind.declarable.map(\.rawValue).joined(separator: ", "))")
             return nil
         }
         guard let kind = reader.oneOf(kindNode, ServiceKind.self) else { return nil }
+        guard kind.descriptor.declarable else {
+            reader.error(
+                kindNode, "kind \(kind.rawValue) is added by devstack, not written in a stack",
+                fix: "for a connection pooler, set 'pool: true' on the postgres service")
+            return nil
+        }
         var service = ServiceSpec(name: name, kind: kind, location: node.location, keyPath: node.path)
         let allowed = kind.allowedKeys
         for (key, value) in entries {

@@ -66,6 +66,9 @@ public protocol ServiceDriver: Sendable {
     func cleanUp(_ service: PlannedService, context: DriverContext) async
     /// Back to the clean state (or a snapshot); nil when this kind keeps nothing to reset.
     func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome?
+    /// Before any service of the stack is reset: hold clients (a pooler pauses); after: let them go.
+    func pauseForReset(_ service: PlannedService, context: DriverContext) async throws
+    func resumeAfterReset(_ service: PlannedService, context: DriverContext) async
     /// Fresh copies of the clean state for test processes; nil when this kind has none to give.
     /// Asked once the service is ready, and the same object is expected for the whole run.
     func leasing(_ service: PlannedService, context: DriverContext) -> (any DatabaseLeasing)?
@@ -119,6 +122,8 @@ extension ServiceDriver {
     public func cleanUp(_ service: PlannedService, context: DriverContext) async {}
     public func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome? { nil }
     public func leasing(_ service: PlannedService, context: DriverContext) -> (any DatabaseLeasing)? { nil }
+    public func pauseForReset(_ service: PlannedService, context: DriverContext) async throws {}
+    public func resumeAfterReset(_ service: PlannedService, context: DriverContext) async {}
 
     public func isReady(_ service: PlannedService, context: DriverContext) async -> Bool {
         guard let port = service.primaryPort else { return false }

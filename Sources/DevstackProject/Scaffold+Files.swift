@@ -18,6 +18,9 @@ extension Scaffold {
                 supabase: true
                 migrations: migrations
                 seed: seed.sql
+                # PgBouncer in front (transaction pooling, as Supabase's pooler): ${db.pool_url}, which a reset
+                # pauses instead of breaking.
+                pool: true
 
               auth:
                 kind: auth
@@ -61,6 +64,7 @@ extension Scaffold {
             # What `devstack env` and `devstack exec -- CMD` hand to tests and other tools.
             env:
               DATABASE_URL: ${db.url}
+              DATABASE_POOL_URL: ${db.pool_url}
               SUPABASE_URL: ${auth.url}
               SUPABASE_KEY: ${auth.anon_key}
               SUPABASE_ANON_KEY: ${auth.anon_key}
@@ -237,6 +241,7 @@ extension Scaffold {
                   SUPABASE_JWT_SECRET: null
             env:
               DATABASE_URL: null
+              DATABASE_POOL_URL: null
               SERVICE_KEY: null
               SUPABASE_SERVICE_ROLE_KEY: null
             """# + "\n"

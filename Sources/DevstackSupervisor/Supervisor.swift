@@ -138,13 +138,25 @@ public actor Supervisor: RunnerHost {
         defer { releaseReset() }
         guard !shuttingDown else { throw SupervisorError(.refused, "the stack is stopping; nothing was reset") }
         var outcomes: [ResetOutcome] = []
-        for service in services where snapshots[service.name]?.phase.isLaunched == true {
-            let driver = try drivers.driver(for: service)
-            if let outcome = try await driver.reset(service, context: context, to: snapshot) {
-                sink.note(service: service.name, outcome.summary)
-                outcomes.append(outcome)
+        let launched = services.filter { snapshots[$0.name]?.phase.isLaunched == true }
+        var paused: [PlannedService] = []
+        do {
+            for service in launched.reversed() {
+                try await drivers.driver(for: service).pauseForReset(service, context: context)
+                paused.append(service)
             }
+            for service in launched {
+                let driver = try drivers.driver(for: service)
+                if let outcome = try await driver.reset(service, context: context, to: snapshot) {
+                    sink.note(service: service.name, outcome.summary)
+                    outcomes.append(outcome)
+                }
+            }
+        } catch {
+            for service in paused.reversed() { await (try? drivers.driver(for: service))?.resumeAfterReset(service, context: context) }
+            throw error
         }
+        for service in paused.reversed() { await (try? drivers.driver(for: service))?.resumeAfterReset(service, context: context) }
         if !outcomes.isEmpty { await leaseDesk.releaseAll(because: "the stack was reset") }
         for service in services where service.restartAfterReset && snapshots[service.name]?.phase.isLaunched == true {
             sink.note(service: service.name, "restarting after the reset, as the stack asks")

@@ -12,6 +12,8 @@ public final class Sleeper: Sendable {
         process.arguments = ["600"]
         try process.run()
         pid = process.processIdentifier
+        // `run()` returns after the fork; until the exec the child still shows the test's command line.
+        for _ in 0..<500 where ProcessTable.commandLine(of: pid)?.hasPrefix("/bin/sleep") != true { usleep(2000) }
     }
 
     /// Kills it and returns once it is gone (reaped, or a zombie, which counts as gone).

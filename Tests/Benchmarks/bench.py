@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -514,6 +515,41 @@ def bench_leases(devstack, runs):
     }
 
 
+def bench_reset_pooled(devstack, runs=200):
+    """Resets back to back while a client writes through the pooled URL (PgBouncer) as fast as it can: the
+    client's errors (the target is none) and what a reset costs with the pool paused around it."""
+    project = postgres_only_project("ports: auto\n")
+    with open(f"{project}/stacks/default/stack.yaml") as stack:
+        text = stack.read()
+    with open(f"{project}/stacks/default/stack.yaml", "w") as stack:
+        stack.write(text.replace("    supabase: true\n", "    supabase: true\n    pool: true\n") + "env:\n  DATABASE_POOL_URL: ${db.pool_url}\n")
+    errors, writes, stop = [], [0], threading.Event()
+    try:
+        subprocess.run([devstack, "up", "--detach"], cwd=project, check=True, capture_output=True)
+        env = json.loads(subprocess.run([devstack, "env", "--format", "json"], cwd=project, check=True, capture_output=True, text=True).stdout)
+
+        def writer():
+            with psycopg.connect(env["DATABASE_POOL_URL"], autocommit=True, prepare_threshold=None) as connection:
+                while not stop.is_set():
+                    try:
+                        connection.execute("insert into public.conversations (user_id, mode, prompt, answer) "
+                                           "values ('00000000-0000-4000-8000-000000000001', 'instant', 'bench', 'bench')")
+                        writes[0] += 1
+                    except Exception as error:
+                        errors.append(repr(error))
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        times = [timed([devstack, "reset"], cwd=project) for _ in range(runs)]
+        stop.set()
+        thread.join()
+    finally:
+        stop.set()
+        subprocess.run([devstack, "down"], cwd=project, capture_output=True)
+        remove_project(project)
+    return len(errors), writes[0], statistics.median(times), percentile(times, 0.95)
+
+
 def repo_root():
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -834,6 +870,9 @@ def run_sections(args, wanted):
         rows.append(("reset, whole process, back to back (a write, then reset), 50 runs", f"p50 {burst50 * 1000:.0f} ms, p95 {burst95 * 1000:.0f} ms", f"plain CREATE DATABASE … TEMPLATE (psql) {plain * 1000:.0f} ms", f"{plain / burst50:.1f}x faster"))
         rows.append(("reset, whole process, 0.3 s of test between, 50 runs", f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms", f"naive (drop, create, bootstrap, migrate, seed) {naive * 1000:.0f} ms", f"{naive / p50:.1f}x faster"))
         rows.append(("", "", f"plain CREATE DATABASE … TEMPLATE (psql) {plain * 1000:.0f} ms", f"{plain / p50:.1f}x faster"))
+        pool_errors, pool_writes, pool50, pool95 = bench_reset_pooled(args.devstack)
+        rows.append(("200 resets back to back, a client writing through the pooled URL at full speed", f"{pool_errors} client errors, {pool_writes:,} writes", "target: 0 errors", ""))
+        rows.append(("reset with the pool paused around it, whole process", f"p50 {pool50 * 1000:.0f} ms, p95 {pool95 * 1000:.0f} ms", f"without a pool (above) p50 {burst50 * 1000:.0f} ms", f"{pool50 / burst50:.2f}x"))
     if "leases" in wanted:
         lease = bench_leases(args.devstack, args.runs)
         inside50, inside95 = lease["inside"]

@@ -31,7 +31,7 @@ import Testing
             #expect(object?["$schema"] as? String == "http://json-schema.org/draft-07/schema#")
         }
         let stack = ConfigSchema.json(for: .stack)
-        for kind in ServiceKind.allCases {
+        for kind in ServiceKind.declarable {
             #expect(stack.contains("\"const\" : \"\(kind.rawValue)\""))
             for key in kind.settingKeys { #expect(stack.contains("\"\(key.name)\""), "\(key.name)") }
         }
@@ -67,7 +67,7 @@ import Testing
                 paths: PlanPaths(projectDirectory: DevstackBinary.packageRoot, binDirectory: "/bin", runtimeRoot: "/tmp/devstack-test-runtime"),
                 portAllocator: { avoiding in (48000...65535).first { !avoiding.contains($0) } })
         ).plan()
-        #expect(plan.services.map(\.name).sorted() == ["auth", "db", "gateway", "instant", "thinking"])
+        #expect(plan.services.map(\.name).sorted() == ["auth", "db", "db-pool", "gateway", "instant", "thinking"])
         let env = plan.service(named: "gateway")?.environment ?? [:]
         for name in ["SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_ANON_KEY", "INSTANT_URL", "THINK_URL", "LOG_LEVEL", "RATE_LIMIT"] {
             #expect(env[name] != nil, "\(profile): gateway lacks \(name)")

@@ -95,6 +95,41 @@ import Testing
         }
     }
 
+    @Test func poolTrueAddsAPoolerOnTheDatabasesPoolPort() async throws {
+        try await withTemporaryDirectory { directory in
+            let project = try TestProject(
+                directory: directory,
+                stack: """
+                    services:
+                      db: { kind: postgres, database: app, pool: true, pool_mode: session }
+                      web:
+                        kind: process
+                        command: "true"
+                        env: { POOLED: "${db.pool_url}" }
+                    """, profiles: ["local": "ports: { base: 41000 }\n"])
+            let plan = try project.plan()
+            let db = try #require(plan.service(named: "db"))
+            let pooler = try #require(plan.service(named: "db-pool"))
+            #expect(db.port(named: "pool") == 41001)
+            #expect(pooler.kind == .pgbouncer && pooler.partOf == "db" && pooler.primaryPort == 41001)
+            #expect(pooler.dependsOn.map(\.service) == ["db"])
+            #expect(pooler.setting("pool_mode")?.description == "session")
+            #expect(plan.service(named: "web")?.environment["POOLED"] == "postgresql://postgres:pg-password@127.0.0.1:41001/app")
+            // Starting the database alone brings its pooler.
+            #expect(plan.closure(of: ["db"]).map(\.name).sorted() == ["db", "db-pool"])
+        }
+    }
+
+    @Test func aStackCannotNameThePoolersKind() async throws {
+        try await withTemporaryDirectory { directory in
+            let project = try TestProject(
+                directory: directory, stack: "services:\n  pool: { kind: pgbouncer }\n", profiles: ["local": "ports: auto\n"])
+            let error = try #require(throws: ConfigError.self) { try project.plan() }
+            #expect(error.report.contains("kind pgbouncer is added by devstack, not written in a stack"))
+            #expect(error.report.contains("set 'pool: true' on the postgres service"))
+        }
+    }
+
     @Test func postgresReferencesNameEveryPartOfTheConnection() async throws {
         try await withTemporaryDirectory { directory in
             let project = try TestProject(

@@ -145,12 +145,12 @@ import Testing
         #expect(json.status == 0, "\(json.standardError)")
         let object = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
         let services = object?["services"] as? [[String: Any]]
-        #expect(services?.map { $0["name"] as? String } == ["db", "instant", "thinking", "auth", "gateway"])
+        #expect(services?.map { $0["name"] as? String } == ["db", "instant", "thinking", "db-pool", "auth", "gateway"])
         #expect((object?["profile"] as? [String: Any])?["protected"] as? Bool == true)
         let explained = try DevstackBinary.run(["config", "--explain"], in: root)
         #expect(explained.standardOutput.contains("LOG_LEVEL=debug  [stack stacks/default/stack.yaml"))
         #expect(explained.standardOutput.contains("from profiles/local.yaml"))
-        #expect(explained.standardOutput.contains("start order: db, instant, thinking → auth → gateway"))
+        #expect(explained.standardOutput.contains("start order: db, instant, thinking → db-pool, auth → gateway"))
     }
 
     @Test func initScaffoldsAValidProjectAndNeverOverwrites() async throws {

@@ -25,6 +25,14 @@ public protocol KindDescriptor: Sendable {
     var keepsDatabase: Bool { get }
     /// The attributes of a service this devstack runs.
     func attributes(_ service: KindAttributeInputs) -> [String: String]
+    /// Whether a stack file may name this kind (or only devstack adds services of it).
+    var declarable: Bool { get }
+    /// The ports a service of this kind listens on.
+    func portNames(for spec: ServiceSpec) -> [String]
+    /// Services devstack adds beside this one, run and stopped with it.
+    func companions(of spec: ServiceSpec) -> [ServiceSpec]
+    /// For a companion: the port of the service it is part of that it listens on.
+    var parentPort: String? { get }
     /// What a remote service's URL tells besides `url`, `host` and `port`.
     func remoteAttributes(_ url: URLComponents, secrets: [String: String]) -> [String: String]
 }
@@ -55,6 +63,10 @@ extension KindDescriptor {
     public var defaultStop: (signal: StopSignal, escalation: StopSignal?) { (.term, nil) }
     public var hasBuiltInProbe: Bool { true }
     public var keepsDatabase: Bool { false }
+    public var declarable: Bool { true }
+    public func portNames(for spec: ServiceSpec) -> [String] { spec.ports.isEmpty ? defaultPorts : spec.ports.map(\.value) }
+    public func companions(of spec: ServiceSpec) -> [ServiceSpec] { [] }
+    public var parentPort: String? { nil }
     public func remoteAttributes(_ url: URLComponents, secrets: [String: String]) -> [String: String] { [:] }
 
     /// "a" or "an", for messages.
@@ -69,6 +81,7 @@ extension ServiceKind {
         case .auth: return AuthKind()
         case .inference: return InferenceKind()
         case .process: return ProcessKind()
+        case .pgbouncer: return PgBouncerKind()
         }
     }
 }

@@ -6,6 +6,8 @@ struct PostgresKind: KindDescriptor {
     let defaultPorts = ["postgres"]
     let settingKeys = [
         SettingKey("database", .string, "database created for the stack (default: the service name)"),
+        SettingKey("pool", .bool, "run PgBouncer in front of it: ${NAME.pool_url}, which a reset pauses instead of breaking"),
+        SettingKey("pool_mode", .choice(["transaction", "session"]), "PgBouncer's pooling (default transaction, as Supabase's pooler)"),
         SettingKey("spares", .int(1...8), "clean copies kept ready so a burst of resets never waits for one (default 2)"),
         SettingKey("lease_pool", .int(0...64), "copies of the clean state kept ready for `devstack db lease` once the first is asked (default 4)"),
         SettingKey("lease_max_age", .duration, "a lease not released by then is dropped, its holder alive or not (default 1h)"),
@@ -17,13 +19,31 @@ struct PostgresKind: KindDescriptor {
         SettingKey("bin_dir", .path, "folder holding initdb and postgres (default: searched)"),
         SettingKey("user", .string, "unprivileged OS user that runs Postgres when devstack runs as root"),
     ]
-    let attributeNames = ["url", "user", "password", "database", "socket"]
-    let productionOnlyAttributes: Set<String> = ["password", "url"]
+    let attributeNames = ["url", "pool_url", "user", "password", "database", "socket"]
+    let productionOnlyAttributes: Set<String> = ["password", "url", "pool_url"]
     /// SIGINT is Postgres's fast shutdown; SIGQUIT its immediate one.
     let defaultStop: (signal: StopSignal, escalation: StopSignal?) = (.interrupt, .quit)
     let keepsDatabase = true
 
-    func secret(behind attribute: String) -> String? { ["url", "password"].contains(attribute) ? "postgres_password" : nil }
+    func secret(behind attribute: String) -> String? { ["url", "pool_url", "password"].contains(attribute) ? "postgres_password" : nil }
+
+    /// `pool: true` adds a port for PgBouncer, which the pooler companion listens on.
+    func portNames(for spec: ServiceSpec) -> [String] {
+        let declared = spec.ports.isEmpty ? defaultPorts : spec.ports.map(\.value)
+        guard case .bool(true)? = spec.setting("pool"), !declared.contains("pool") else { return declared }
+        return declared + ["pool"]
+    }
+
+    /// `pool: true`: PgBouncer as `<name>-pool`, started once the database is healthy and stopped before it.
+    func companions(of spec: ServiceSpec) -> [ServiceSpec] {
+        guard case .bool(true)? = spec.setting("pool") else { return [] }
+        var pooler = ServiceSpec(name: "\(spec.name)-pool", kind: .pgbouncer, location: spec.location, keyPath: "\(spec.keyPath).pool")
+        pooler.partOf = spec.name
+        pooler.dependsOn = [DependencySpec(service: spec.name, condition: .healthy, location: spec.location, keyPath: "\(spec.keyPath).pool")]
+        pooler.restart = spec.restart
+        pooler.settings = spec.settings.filter { $0.key == "pool_mode" }
+        return [pooler]
+    }
 
     func attributes(_ service: KindAttributeInputs) -> [String: String] {
         let database = service.setting("database") ?? service.name
@@ -31,6 +51,9 @@ struct PostgresKind: KindDescriptor {
         var attributes = ["user": "postgres", "password": password, "database": database, "socket": service.socketDirectory]
         if let port = service.ports.first?.number {
             attributes["url"] = "postgresql://postgres:\(Self.percentEncoded(password))@\(service.host):\(port)/\(database)"
+        }
+        if let pool = service.ports.first(where: { $0.name == "pool" })?.number {
+            attributes["pool_url"] = "postgresql://postgres:\(Self.percentEncoded(password))@\(service.host):\(pool)/\(database)"
         }
         return attributes
     }

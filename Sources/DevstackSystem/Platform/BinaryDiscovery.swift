@@ -13,6 +13,12 @@ public enum BinaryDiscovery {
         postgresCandidates().sorted { versionNumber(in: $0) > versionNumber(in: $1) }
     }
 
+    /// PgBouncer: along PATH, then where the platform's packages put it.
+    public static func pgbouncer(environment: [String: String]) -> String? {
+        let path = ([environment["PATH"] ?? ""] + pgbouncerFolders).joined(separator: ":")
+        return ExecutableLookup.resolve("pgbouncer", workingDirectory: "/", environment: ["PATH": path])
+    }
+
     private static func versionNumber(in path: String) -> Int {
         Int(path.split(whereSeparator: { !$0.isNumber }).first ?? "") ?? 0
     }

@@ -16,5 +16,9 @@
         public static func postgresInstallCommand(_ version: Int?) -> String {
             version.map { "sudo apt-get install postgresql-\($0)" } ?? "sudo apt-get install postgresql"
         }
+
+        /// Debian puts PgBouncer in /usr/sbin, outside a user's PATH.
+        static let pgbouncerFolders = ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin"]
+        public static let pgbouncerInstallCommand = "sudo apt-get install pgbouncer"
     }
 #endif

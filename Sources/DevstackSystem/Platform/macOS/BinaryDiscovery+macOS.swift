@@ -22,5 +22,9 @@
         public static func postgresInstallCommand(_ version: Int?) -> String {
             "brew install postgresql@\(version ?? 16)"
         }
+
+        /// Homebrew, Apple silicon and Intel.
+        static let pgbouncerFolders = ["/opt/homebrew/bin", "/usr/local/bin"]
+        public static let pgbouncerInstallCommand = "brew install pgbouncer"
     }
 #endif
