@@ -29,6 +29,19 @@ struct ServiceCommand: AsyncParsableCommand {
             profile: workspace.profile, scope: placement.user ? .user : .system, user: runAs)
     }
 
+    /// Writes a unit or property list, making its folder (a user's may not exist yet).
+    static func write(_ text: String, to path: String, scope: ServiceUnit.Scope) throws {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw ServiceManagerError(
+                .failed, "cannot write \(path): \(error.localizedDescription)",
+                fix: scope == .system ? "run it with sudo, or install one of your own: --user" : "check the permissions of \(path)")
+        }
+    }
+
     struct Install: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "install", abstract: "Write the unit (or property list) for this project and profile, enable and start it.")

@@ -24,15 +24,7 @@
 
         func install(_ unit: ServiceUnit) throws -> [String] {
             let path = path(of: unit)
-            do {
-                try FileManager.default.createDirectory(
-                    atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
-                try Data(text(of: unit).utf8).write(to: URL(fileURLWithPath: path))
-            } catch {
-                throw ServiceManagerError(
-                    .failed, "cannot write \(path): \(error.localizedDescription)",
-                    fix: unit.scope == .system ? "run it with sudo, or install a unit of your own: --user" : "check the permissions of \(path)")
-            }
+            try ServiceCommand.write(text(of: unit), to: path, scope: unit.scope)
             var lines = ["wrote \(path)"]
             guard systemdRuns else {
                 lines.append("systemd is not running on this machine: the unit is written but not enabled")

@@ -19,13 +19,7 @@
 
         func install(_ unit: ServiceUnit) throws -> [String] {
             let path = path(of: unit)
-            do {
-                try FileManager.default.createDirectory(
-                    atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
-                try Data(text(of: unit).utf8).write(to: URL(fileURLWithPath: path))
-            } catch {
-                throw ServiceManagerError(.failed, "cannot write \(path): \(error.localizedDescription)", fix: "run it with sudo, or use --user")
-            }
+            try ServiceCommand.write(text(of: unit), to: path, scope: unit.scope)
             var lines = ["wrote \(path)"]
             for command in installCommands(unit) {
                 let (status, output) = ToolOutput.run("/usr/bin/env", command)
