@@ -12,6 +12,7 @@ import tempfile
 import uuid
 
 import httpx
+import psycopg
 import pytest
 from supabase_auth import SyncGoTrueClient
 
@@ -55,8 +56,11 @@ def test_the_default_stack_end_to_end():
         status = json.loads(devstack(directory, "status", "--json").stdout)
         ports = [port for service in status["services"] for port in service["ports"].values()]
         assert {service["name"]: service["phase"] for service in status["services"]} == {
-            "db": "healthy", "auth": "healthy", "instant": "healthy", "thinking": "healthy", "gateway": "healthy"
+            "db": "healthy", "db-pool": "healthy", "auth": "healthy", "instant": "healthy", "thinking": "healthy", "gateway": "healthy"
         }
+        # The pooled URL reaches the same database through PgBouncer.
+        with psycopg.connect(env["DATABASE_POOL_URL"], prepare_threshold=None) as pooled:
+            assert pooled.execute("select count(*) from auth.users").fetchone()[0] == 2
 
         anon = env["SUPABASE_ANON_KEY"]
         auth = SyncGoTrueClient(
