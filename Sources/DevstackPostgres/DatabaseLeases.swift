@@ -24,7 +24,11 @@ public actor DatabaseLeases {
     /// Copies of the template whose key is `poolKey`, ready to be renamed.
     private var ready: [String] = []
     private var poolKey: String?
+    /// The copying in the background. Never cancelled: a cancelled query may still finish in the
+    /// server and leave a copy nobody knows of; it stops between copies instead (`closed`, `generation`).
     private var refilling: Task<Void, Never>?
+    private var refillRound = 0
+    private var closed = false
     /// Bumped when the pool is emptied, so a copy finished for an older pool is dropped, not kept.
     private var generation = 0
     private var poolSequence = 0
@@ -86,7 +90,7 @@ public actor DatabaseLeases {
 
     /// Drops the copies made ahead and closes the connection: the server is about to stop.
     public func close() async {
-        refilling?.cancel()
+        closed = true
         await refilling?.value
         refilling = nil
         let copies = ready
@@ -104,8 +108,10 @@ public actor DatabaseLeases {
     /// for another key are dropped.
     private func startPool(key: String) async throws {
         generation += 1
-        refilling?.cancel()
+        // The copy in the making is of the old template: it is dropped when done.
+        let previous = refilling
         refilling = nil
+        await previous?.value
         let stale = ready
         ready = []
         let engine = self.engine
@@ -117,24 +123,26 @@ public actor DatabaseLeases {
     }
 
     private func refill() {
-        guard refilling == nil, poolSize > 0 else { return }
+        guard refilling == nil, poolSize > 0, !closed else { return }
+        refillRound += 1
+        let round = refillRound
         let generation = self.generation
         let engine = self.engine
         refilling = Task {
-            while !Task.isCancelled, generation == self.generation, self.ready.count < self.poolSize {
+            while !self.closed, generation == self.generation, self.ready.count < self.poolSize {
                 let copy = self.nextPoolName()
                 do {
                     try await engine.withAdminSession(locking: .clones) { admin in try await engine.clone(engine.template, into: copy, admin) }
                 } catch {
                     break
                 }
-                if generation == self.generation {
+                if generation == self.generation && !self.closed {
                     self.ready.append(copy)
                 } else {
                     try? await self.withSession { try await self.engine.drop(copy, $0) }
                 }
             }
-            if generation == self.generation { self.refilling = nil }
+            if round == self.refillRound { self.refilling = nil }
         }
     }
 
