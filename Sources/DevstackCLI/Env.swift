@@ -24,7 +24,6 @@ struct Env: AsyncParsableCommand {
     var service: String?
 
     func run() async throws {
-        let (plan, running) = try await project.workspace().planMatchingRunningStack(environment: project.environment)
-        Console.standardOutput.write(format.render(try plan.wiredEnv(service: service) + (service == nil ? running?.runtimeEnv ?? [] : [])))
+        Console.standardOutput.write(format.render(try await project.workspace().wiredEnv(service: service, environment: project.environment)))
     }
 }

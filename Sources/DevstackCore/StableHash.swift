@@ -22,3 +22,11 @@ extension Sequence<UInt8> {
         return String(decoding: text, as: UTF8.self)
     }
 }
+
+/// Random bytes as lowercase hex, from the system's secure generator: secrets, tokens, unique names.
+public enum RandomHex {
+    public static func of(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }.hexEncoded
+    }
+}

@@ -55,7 +55,7 @@ public actor DatabaseLeases {
         await dropLeftoversOnce()
         let key = try engine.cleanStateKey()
         if key != poolKey { try await startPool(key: key) }
-        let name = leasePrefix + Self.randomSuffix()
+        let name = leasePrefix + RandomHex.of(bytes: 4)
         var fromPool = false
         if let copy = ready.popLast() {
             do {
@@ -81,11 +81,6 @@ public actor DatabaseLeases {
             throw PostgresServiceError(.connection, "'\(name)' is not a lease of \(engine.service.name)", fix: "see `devstack db leases`")
         }
         try await withSession { try await engine.drop(name, $0) }
-    }
-
-    /// Every lease of this service, as the server has them (leases of an earlier run included).
-    public func leasedDatabases() async throws -> [String] {
-        try await databases(startingWith: leasePrefix)
     }
 
     /// Drops the copies made ahead and closes the connection: the server is about to stop.
@@ -192,9 +187,5 @@ public actor DatabaseLeases {
         } catch {
             throw PostgresServiceError(.connection, "\(engine.service.name): \(PostgresSession.message(of: error))")
         }
-    }
-
-    static func randomSuffix() -> String {
-        (0..<8).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
     }
 }

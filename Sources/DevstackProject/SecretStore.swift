@@ -34,8 +34,8 @@ public struct SecretStore: Sendable {
         var changed = false
         let generatedOrigin = ValueOrigin(.generated, detail: displayPath)
         let generated =
-            [("jwt_secret", { Self.randomHex(bytes: 32) }), ("postgres_password", { Self.randomHex(bytes: 18) })]
-            + authServices.map { ("\($0).jwt_secret", { Self.randomHex(bytes: 32) }) }
+            [("jwt_secret", { RandomHex.of(bytes: 32) }), ("postgres_password", { RandomHex.of(bytes: 18) })]
+            + authServices.map { ("\($0).jwt_secret", { RandomHex.of(bytes: 32) }) }
         for (name, generate) in generated {
             if stored[name] == nil {
                 stored[name] = generate()
@@ -104,11 +104,6 @@ public struct SecretStore: Sendable {
         if let failure = StateDirectory.replace(file, with: try encoder.encode(values), durable: true) {
             throw ProjectError(.secrets, failure, fix: "check the permissions of \(stateDirectory)")
         }
-    }
-
-    static func randomHex(bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }.hexEncoded
     }
 }
 

@@ -67,6 +67,13 @@ public struct Workspace: Sendable {
         return (try await plan(environment: environment, runningPorts: record?.runningPorts ?? [:]), record)
     }
 
+    /// What `env` and `exec` hand over: the stack's env (or a service's) wired to the running stack's
+    /// ports, and for the stack's env what only the running supervisor knows (`DEVSTACK_LEASE_URL`).
+    public func wiredEnv(service: String?, environment: [String: String]) async throws -> [PlannedValue] {
+        let (plan, running) = try await planMatchingRunningStack(environment: environment)
+        return try plan.wiredEnv(service: service) + (service == nil ? running?.runtimeEnv ?? [] : [])
+    }
+
     /// The folder holding the running executable: `${devstack.bin_dir}`.
     public static var executableDirectory: String {
         URL(fileURLWithPath: BinaryDiscovery.runningExecutable).deletingLastPathComponent().path

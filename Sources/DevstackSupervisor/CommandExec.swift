@@ -9,8 +9,7 @@ public enum CommandExec {
     public static func replaceProcess(workspace: Workspace, service: String?, command: [String], environment: [String: String]) async throws -> Never
     {
         // A running stack's ports win, so `auto` profiles point at what is really listening.
-        let (plan, running) = try await workspace.planMatchingRunningStack(environment: environment)
-        let wired = try plan.wiredEnv(service: service) + (service == nil ? running?.runtimeEnv ?? [] : [])
+        let wired = try await workspace.wiredEnv(service: service, environment: environment)
         let merged = environment.merging(wired.map { ($0.name, $0.value) }) { $1 }
         guard let executable = ExecutableLookup.resolve(command[0], workingDirectory: FileManager.default.currentDirectoryPath, environment: merged)
         else {

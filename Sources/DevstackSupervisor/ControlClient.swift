@@ -28,7 +28,7 @@ public struct ControlClient: Sendable {
 
     /// The supervisor checks its profile's protection itself: `force` is the `--force` of `devstack reset`.
     public func reset(to snapshot: String?, force: Bool) async throws -> [ResetOutcome] {
-        var query = snapshot.map { ["to=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)"] } ?? []
+        var query = snapshot.map { ["to=\($0.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? $0)"] } ?? []
         if force { query.append("force=1") }
         let data = try await send("POST", "/v1/reset" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
         if let outcomes = try? StateStore.decoder.decode([ResetOutcome].self, from: data) { return outcomes }

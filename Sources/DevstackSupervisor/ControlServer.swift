@@ -63,18 +63,18 @@ public final class ControlServer: Sendable {
         }
         var logger = Logger(label: "devstack.control")
         logger.logLevel = .critical
-        let ready = ExitLatch()
+        let listening = FirstAnswer<Bool>()
         let application = Application(
             router: router, server: .devstack(), configuration: .init(address: .unixDomainSocket(path: socket), serverName: "devstack"),
             onServerRunning: { _ in
                 chmod(socket, 0o600)
-                ready.resolve(.exited(0))
+                listening.resolve(true)
             }, logger: logger)
 
-        let token = (0..<32).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+        let token = RandomHex.of(bytes: 16)
         let leaseRouter = Router(context: ControlRequestContext.self)
         leaseRouter.addRoutes(LeaseRoutes.collection(supervisor), atPath: RouterPath(token))
-        let leasePort = PortLatch()
+        let leasePort = FirstAnswer<Int?>()
         let leaseApplication = Application(
             router: leaseRouter, server: .devstack(), configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "devstack"),
             onServerRunning: { channel in leasePort.resolve(channel.localAddress?.port) }, logger: logger)
@@ -83,11 +83,11 @@ public final class ControlServer: Sendable {
         self.group = group
         running = Task {
             do { try await group.run() } catch {
-                ready.resolve(.exited(1))
+                listening.resolve(false)
                 leasePort.resolve(nil)
             }
         }
-        guard await ready.wait() == .exited(0) else {
+        guard await listening.wait() else {
             throw SupervisorError(.control, "cannot listen on \(socket)", fix: "remove the file if it is stale, and check the folder's permissions")
         }
         guard let port = await leasePort.wait() else {
@@ -121,26 +121,26 @@ public struct ControlRequestContext: RequestContext {
     }
 }
 
-/// The port a listener reports once it runs (nil when it could not start).
-final class PortLatch: @unchecked Sendable {
+/// The first value a listener reports (running, its port); later ones are ignored.
+final class FirstAnswer<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private var port: Int??
-    private var waiters: [CheckedContinuation<Int?, Never>] = []
+    private var value: Value?
+    private var waiters: [CheckedContinuation<Value, Never>] = []
 
-    func resolve(_ value: Int?) {
-        let waiting = lock.withLock { () -> [CheckedContinuation<Int?, Never>] in
-            guard port == nil else { return [] }
-            port = .some(value)
+    func resolve(_ answer: Value) {
+        let waiting = lock.withLock { () -> [CheckedContinuation<Value, Never>] in
+            guard value == nil else { return [] }
+            value = answer
             defer { waiters = [] }
             return waiters
         }
-        waiting.forEach { $0.resume(returning: value) }
+        waiting.forEach { $0.resume(returning: answer) }
     }
 
-    func wait() async -> Int? {
+    func wait() async -> Value {
         await withCheckedContinuation { continuation in
-            let known = lock.withLock { () -> Int?? in
-                if let port { return port }
+            let known = lock.withLock { () -> Value? in
+                if let value { return value }
                 waiters.append(continuation)
                 return nil
             }
