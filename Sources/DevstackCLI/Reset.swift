@@ -10,9 +10,11 @@ struct Reset: AsyncParsableCommand {
         commandName: "reset",
         abstract: "Put the data back to the migrated and seeded state (or a snapshot), in milliseconds.",
         discussion: """
-            Works on a running stack (processes keep running; clients see an ordinary Postgres error and \
-            reconnect) and on a stopped one (its databases are started for the reset). A protected profile \
-            (staging) needs --force; a remote one (production) always refuses.
+            Works on a running stack (processes keep running) and on a stopped one (its databases are \
+            started for the reset). When no DDL ran, the changed tables are put back in place and no \
+            session ends; otherwise a clean copy is swapped in and clients see an ordinary Postgres error \
+            and reconnect. A protected profile (staging) needs --force; a remote one (production) always \
+            refuses.
             """)
 
     @OptionGroup var project: ProjectOptions

@@ -158,6 +158,18 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     public func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome? {
         guard let engine = DatabaseReset(service: service, plan: context.plan) else { return nil }
         let report = try await engine.reset(to: snapshot)
+        var details = [
+            "database": report.database, "template_rebuilt": String(report.rebuiltTemplate), "used_spare": String(report.usedSpare),
+            "stale_snapshot": String(report.staleSnapshot), "path": report.repairedTables == nil ? "swapped" : "repaired",
+        ]
+        var summary =
+            snapshot.map { "restored snapshot \($0) into \(report.database)" } ?? "reset \(report.database) to the migrated and seeded state"
+        summary += " in \(report.milliseconds) ms"
+        if let tables = report.repairedTables {
+            details["repaired_tables"] = String(tables)
+            summary += " (put \(tables) changed table\(tables == 1 ? "" : "s") back in place)"
+            return ResetOutcome(service: service.name, summary: summary, milliseconds: report.milliseconds, details: details)
+        }
         // Drop the old database and clone the next spare after answering; the advisory lock makes the next reset wait if needed.
         let sink = context.sink
         Task {
@@ -168,18 +180,14 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                 if self.serverSaysReady(service) { sink.note(service: service.name, "preparing the next reset failed: \(error)") }
             }
         }
-        var summary =
-            snapshot.map { "restored snapshot \($0) into \(report.database)" } ?? "reset \(report.database) to the migrated and seeded state"
-        summary += " in \(report.milliseconds) ms"
+        if let reason = report.swapReason {
+            details["swap_reason"] = reason
+            summary += " (swapped in a clean copy: \(reason))"
+        }
         if report.rebuiltTemplate { summary += " (rebuilt the clean-state template first: \(report.rebuildReason ?? "it changed"))" }
         if !report.usedSpare && !report.rebuiltTemplate { summary += " (no spare was ready: waited for a copy)" }
         if report.staleSnapshot { summary += " (warning: the snapshot was taken before the migrations or seed changed)" }
-        return ResetOutcome(
-            service: service.name, summary: summary, milliseconds: report.milliseconds,
-            details: [
-                "database": report.database, "template_rebuilt": String(report.rebuiltTemplate), "used_spare": String(report.usedSpare),
-                "stale_snapshot": String(report.staleSnapshot),
-            ])
+        return ResetOutcome(service: service.name, summary: summary, milliseconds: report.milliseconds, details: details)
     }
 
     public func leasing(_ service: PlannedService, context: DriverContext) -> (any DatabaseLeasing)? {

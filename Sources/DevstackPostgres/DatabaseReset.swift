@@ -2,8 +2,9 @@ import Crypto
 import DevstackCore
 import Foundation
 
-/// Back to the migrated and seeded state in milliseconds: a clean-state template database, a
-/// pre-cloned spare, and a rename swap. Snapshots are more templates, each with its own spare.
+/// Back to the migrated and seeded state in milliseconds: the tables changed since the last reset put
+/// back in place when no DDL ran (`ChangeTracking`), else a rename swap of a pre-cloned spare of the
+/// clean-state template. Snapshots are more templates, each with its own spare.
 public struct DatabaseReset: Sendable {
     public struct Report: Codable, Sendable {
         public var service: String
@@ -12,6 +13,10 @@ public struct DatabaseReset: Sendable {
         public var rebuiltTemplate: Bool
         public var rebuildReason: String?
         public var usedSpare: Bool
+        /// Tables put back in place by the fast path; nil when the database was swapped.
+        public var repairedTables: Int?
+        /// Why the fast path could not be taken, when it was tried.
+        public var swapReason: String?
         public var snapshot: String?
         public var staleSnapshot: Bool
     }
@@ -27,6 +32,8 @@ public struct DatabaseReset: Sendable {
     let endpoint: PostgresSession.Endpoint
     /// Clean copies kept ready, so a burst of resets swaps without waiting for a copy.
     let spareCount: Int
+    /// The most clean rows the fast path copies back; beyond, the swap is faster. 0: always swap.
+    let fastResetRows: Int
 
     public init?(service: PlannedService, plan: Plan) {
         guard let endpoint = PostgresSession.Endpoint.of(service) else { return nil }
@@ -34,6 +41,7 @@ public struct DatabaseReset: Sendable {
         self.plan = plan
         self.endpoint = endpoint
         if case .int(let count)? = service.setting("spares") { spareCount = count } else { spareCount = 2 }
+        if case .int(let rows)? = service.setting("fast_reset_rows") { fastResetRows = rows } else { fastResetRows = 10_000 }
     }
 
     var database: String { endpoint.database }
@@ -71,6 +79,7 @@ public struct DatabaseReset: Sendable {
             var rebuilt: (Bool, String?) = (false, nil)
             var stale = false
             var ready: String?
+            var swapReason: String?
             if let snapshot {
                 let name = snapshotName(snapshot)
                 guard let comment = try await comment(of: name, admin) else {
@@ -87,6 +96,16 @@ public struct DatabaseReset: Sendable {
                 try await swap(in: copy, admin)
             } else {
                 rebuilt = try await ensureTemplate(key: key, admin)
+                // A rebuilt template means a new clean state, which only a copy of it brings.
+                if !rebuilt.0 && fastResetRows > 0 {
+                    let repair = await repairInPlace(key: key)
+                    guard let fallback = repair.fallback else {
+                        return Report(
+                            service: service.name, database: database, milliseconds: Int((ContinuousClock.now - began).milliseconds),
+                            rebuiltTemplate: false, usedSpare: false, repairedTables: repair.tables, snapshot: nil, staleSnapshot: false)
+                    }
+                    swapReason = fallback
+                }
                 ready = try await readySpare(admin)
                 if let ready {
                     try await swap(in: ready, admin)
@@ -103,7 +122,25 @@ public struct DatabaseReset: Sendable {
             }
             return Report(
                 service: service.name, database: database, milliseconds: Int((ContinuousClock.now - began).milliseconds),
-                rebuiltTemplate: rebuilt.0, rebuildReason: rebuilt.1, usedSpare: ready != nil, snapshot: snapshot, staleSnapshot: stale)
+                rebuiltTemplate: rebuilt.0, rebuildReason: rebuilt.1, usedSpare: ready != nil, swapReason: swapReason, snapshot: snapshot,
+                staleSnapshot: stale)
+        }
+    }
+
+    /// The fast path, on a session to the database kept between resets. A session the server ended
+    /// meanwhile (a swap, a restart) is replaced once.
+    private func repairInPlace(key: String, retrying: Bool = true) async -> ChangeTracking.Repair {
+        var session: PostgresSession?
+        do {
+            let taken = try await AdminSessions.shared.take(endpoint)
+            session = taken
+            let repair = try await ChangeTracking.repair(key: key, maxRows: fastResetRows, on: taken)
+            await AdminSessions.shared.giveBack(taken, to: endpoint)
+            return repair
+        } catch {
+            try? await session?.connection.close()
+            if session != nil && PostgresSession.sqlState(of: error) == nil && retrying { return await repairInPlace(key: key, retrying: false) }
+            return ChangeTracking.Repair(tables: 0, fallback: "putting the tables back failed: \(PostgresSession.message(of: error))")
         }
     }
 
@@ -217,6 +254,7 @@ public struct DatabaseReset: Sendable {
         try await drop(build, admin)
         try await admin.execute("create database \(quote(build))")
         _ = try await PostgresSetup.run(service, plan: plan, seedNewDatabase: true, database: build, building: true)
+        try await PostgresSession.with(endpoint.with(database: build)) { try await ChangeTracking.install(key: key, on: $0) }
         // No copy of the old template may be in the making while it goes.
         try await holdingClonesLock(admin) {
             for spare in spares { try await drop(spare, admin) }
@@ -244,6 +282,7 @@ public struct DatabaseReset: Sendable {
     /// the swap's few milliseconds is told the database is not accepting connections, never that it
     /// does not exist: both renames commit together.
     private func swap(in ready: String, _ admin: PostgresSession) async throws {
+        await AdminSessions.shared.discard(endpoint)
         try await drop(retired, admin)
         try await terminate(ready, admin)
         try await admin.execute("alter database \(quote(database)) allow_connections false")
@@ -364,6 +403,11 @@ actor AdminSessions {
             return
         }
         idle[key] = session
+    }
+
+    /// Closes the idle session to a database about to be renamed away.
+    func discard(_ endpoint: PostgresSession.Endpoint) async {
+        if let session = idle.removeValue(forKey: Self.key(endpoint)) { try? await session.connection.close() }
     }
 
     private static func key(_ endpoint: PostgresSession.Endpoint) -> String {

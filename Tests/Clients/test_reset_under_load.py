@@ -1,7 +1,7 @@
 """devstack's own services ride over resets: sign-ins through the auth emulator and chats through the
-example gateway keep working while the database is reset back to back, and a client that reconnects
-the moment its connection is terminated never finds the database's name missing (both renames of the
-swap commit together)."""
+example gateway keep working while the database is reset back to back (put back in place), and a
+client that reconnects the moment a swap terminates its connection never finds the database's name
+missing (both renames of the swap commit together)."""
 
 import threading
 import time
@@ -98,6 +98,9 @@ def test_a_reconnect_the_moment_a_reset_ends_the_connection_finds_the_database(f
     worker.start()
     try:
         for _ in range(RESETS):
+            # DDL sends the reset to the swap, the path that ends connections (the fast path ends none).
+            with psycopg.connect(url, autocommit=True) as ddl:
+                ddl.execute("comment on schema public is 'changed by the test'")
             reset = full_stack.devstack("reset", check=False)
             assert reset.returncode == 0, reset.stderr
     finally:

@@ -62,6 +62,122 @@ import Testing
         #expect(try await stack.stop() == 0)
     }
 
+    /// Every shape of table the fast path must put back: identity and generated columns, a foreign
+    /// key with cascade, a partitioned table, inheritance, a dropped column, a sequence of its own.
+    static let shapes = """
+        create table public.parents (id bigint generated always as identity primary key, name text not null,
+            name_length int generated always as (length(name)) stored);
+        create table public.children (id serial primary key, parent_id bigint references public.parents on delete cascade, note text);
+        create table public.events (at date not null, what text) partition by range (at);
+        create table public.events_2026 partition of public.events for values from ('2026-01-01') to ('2027-01-01');
+        create table public.base (x int);
+        create table public.derived (y int) inherits (public.base);
+        create table public.trimmed (a int, b int, c text);
+        alter table public.trimmed drop column b;
+        create sequence public.tickets;
+        """
+    static let shapesSeed = """
+        insert into public.parents (name) values ('ann'), ('bo');
+        insert into public.children (parent_id, note) values (1, 'first'), (2, 'second');
+        insert into public.events values ('2026-05-01', 'launch');
+        insert into public.base values (1);
+        insert into public.derived values (2, 3);
+        insert into public.trimmed values (1, 'one');
+        select nextval('public.tickets');
+        """
+
+    /// The whole database as pg_dump writes it, less the per-run key of its `\restrict` lines.
+    func dump(_ endpoint: PostgresSession.Endpoint) throws -> String {
+        let installation = try PostgresInstallation.find(binDirectory: nil, version: nil, environment: ProcessInfo.processInfo.environment)
+        let url = "postgresql://\(endpoint.user):\(endpoint.password)@\(endpoint.host):\(endpoint.port)/\(endpoint.database)"
+        let (status, output) = ToolOutput.run("\(installation.binDirectory)/pg_dump", ["--dbname=\(url)"])
+        #expect(status == 0, "\(output)")
+        return output.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("\\restrict") && !$0.hasPrefix("\\unrestrict") }.joined(separator: "\n")
+    }
+
+    @Test func theFastPathLeavesExactlyWhatTheSwapLeaves() async throws {
+        let stack = try StackUnderTest(
+            stack: Self.stack, profile: "ports: auto\n",
+            files: [
+                "stacks/default/seed.sql": Self.seed + Self.shapesSeed, "stacks/default/migrations/001_items.sql": Self.migration,
+                "stacks/default/migrations/002_shapes.sql": Self.shapes,
+            ])
+        defer { stack.cleanUp() }
+        let endpoint = try await stack.postgresEndpoint()
+        let control = ControlClient(socket: try #require(stack.store.load()).controlSocket)
+        // The database `up` made was seeded on its own, not copied from the template: the first reset swaps.
+        let first = try #require(try await control.reset(to: nil, force: false).first)
+        #expect(first.details["path"] == "swapped")
+        #expect(first.details["swap_reason"] == "the database was not made from the clean-state template yet")
+        let client = try await PostgresSession.connect(endpoint)
+        defer { client.closeInBackground() }
+        for statement in [
+            "insert into public.parents (name) values ('cy')", "update public.children set note = 'changed' where id = 1",
+            "delete from public.parents where id = 2", "insert into public.events values ('2026-06-01', 'through the parent')",
+            "update public.base set x = 10", "delete from public.trimmed", "select nextval('public.tickets')",
+            "insert into public.items (label) values ('mine')", "begin", "insert into public.items (label) values ('rolled back')", "rollback",
+            "insert into auth.users (id, email) values (gen_random_uuid(), 'someone@example.com')",
+        ] {
+            try await client.execute(statement)
+        }
+        let repaired = try #require(try await control.reset(to: nil, force: false).first)
+        #expect(repaired.details["path"] == "repaired", "\(repaired.summary)")
+        #expect(repaired.summary.contains("changed tables back in place"), "\(repaired.summary)")
+        // Nobody was shown out: the client's session goes on, and sees the clean state.
+        #expect(try await client.strings("select string_agg(name, ',' order by id) from public.parents") == ["ann,bo"])
+        let afterRepair = try dump(endpoint)
+        // DDL sends the next reset to the swap, whose clean copy is the reference.
+        try await client.execute("create table public.scratch (x int)")
+        try await client.execute("insert into public.children (parent_id, note) values (1, 'more')")
+        let swapped = try #require(try await control.reset(to: nil, force: false).first)
+        #expect(swapped.details["path"] == "swapped")
+        #expect(swapped.details["swap_reason"] == "the schema changed")
+        let afterSwap = try dump(endpoint)
+        #expect(afterRepair.contains("COPY public.parents"))
+        #expect(afterRepair == afterSwap)
+        // Nothing changed: a repair that only puts the sequences back.
+        let idle = try #require(try await control.reset(to: nil, force: false).first)
+        #expect(idle.details["path"] == "repaired")
+        #expect(idle.details["repaired_tables"] == "0")
+        #expect(try dump(endpoint) == afterSwap)
+        #expect(try await stack.stop() == 0)
+    }
+
+    @Test func aSessionMidTransactionIsShownOutByTheFastPath() async throws {
+        let stack = try makeStack()
+        defer { stack.cleanUp() }
+        let endpoint = try await stack.postgresEndpoint()
+        let control = ControlClient(socket: try #require(stack.store.load()).controlSocket)
+        _ = try await control.reset(to: nil, force: false)
+        let idle = try await PostgresSession.connect(endpoint)
+        defer { idle.closeInBackground() }
+        let writer = try await PostgresSession.connect(endpoint)
+        defer { writer.closeInBackground() }
+        try await writer.execute("begin")
+        try await writer.execute("insert into public.items (label) values ('uncommitted')")
+        let outcome = try #require(try await control.reset(to: nil, force: false).first)
+        #expect(outcome.details["path"] == "repaired", "\(outcome.summary)")
+        // The writer held the table: ended, as a swap would; the idle session is left alone.
+        #expect(try await closedByTheServer(writer))
+        #expect(try await idle.strings("select count(*)::text from public.items") == ["2"])
+        #expect(try await stack.stop() == 0)
+    }
+
+    @Test func largeChangesGoToTheSwap() async throws {
+        let stack = try makeStack(local: "ports: auto\nservices:\n  db:\n    settings: { fast_reset_rows: 1 }\n")
+        defer { stack.cleanUp() }
+        let endpoint = try await stack.postgresEndpoint()
+        let control = ControlClient(socket: try #require(stack.store.load()).controlSocket)
+        _ = try await control.reset(to: nil, force: false)
+        try await PostgresSession.with(endpoint) { try await $0.execute("insert into public.items (label) values ('mine')") }
+        let outcome = try #require(try await control.reset(to: nil, force: false).first)
+        #expect(outcome.details["path"] == "swapped")
+        #expect(outcome.details["swap_reason"] == "2 clean rows to put back, more than fast_reset_rows (1)")
+        #expect(try await query(endpoint, "select count(*)::text from public.items") == ["2"])
+        #expect(try await stack.stop() == 0)
+    }
+
     @Test func anEditedMigrationRebuildsTheTemplateBeforeTheReset() async throws {
         let stack = try makeStack()
         defer { stack.cleanUp() }
@@ -78,8 +194,30 @@ import Testing
         #expect(try await stack.stop() == 0)
     }
 
-    @Test func twoHundredResetsWithAClientWritingBetween() async throws {
+    @Test func twoHundredRepairsWithAClientWritingBetween() async throws {
         let stack = try makeStack()
+        defer { stack.cleanUp() }
+        let endpoint = try await stack.postgresEndpoint()
+        let control = ControlClient(socket: try #require(stack.store.load()).controlSocket)
+        _ = try await control.reset(to: nil, force: false)
+        let client = try await PostgresSession.connect(endpoint)
+        defer { client.closeInBackground() }
+        var paths: [String: Int] = [:]
+        for _ in 0..<200 {
+            try await client.execute("insert into public.items (label) values ('mine')")
+            let outcome = try #require(try await control.reset(to: nil, force: false).first)
+            paths[outcome.details["path"] ?? "?", default: 0] += 1
+        }
+        #expect(paths == ["repaired": 200])
+        // One session all along: the fast path shows nobody out.
+        #expect(!client.connection.isClosed)
+        #expect(try await client.strings("select string_agg(label, ',' order by id) from public.items") == ["seed one,seed two"])
+        #expect(try await client.strings("insert into public.items (label) values ('next') returning id::text") == ["3"])
+        #expect(try await stack.stop() == 0)
+    }
+
+    @Test func twoHundredSwapsWithAClientWritingBetween() async throws {
+        let stack = try makeStack(local: "ports: auto\nservices:\n  db:\n    settings: { fast_reset_rows: 0 }\n")
         defer { stack.cleanUp() }
         let endpoint = try await stack.postgresEndpoint()
         let control = ControlClient(socket: try #require(stack.store.load()).controlSocket)
@@ -113,8 +251,8 @@ import Testing
         #expect(try await stack.stop() == 0)
     }
 
-    @Test func aBurstOfResetsUsesEverySpareReady() async throws {
-        let stack = try makeStack(local: "ports: auto\nservices:\n  db:\n    settings: { spares: 3 }\n")
+    @Test func aBurstOfSwapsUsesEverySpareReady() async throws {
+        let stack = try makeStack(local: "ports: auto\nservices:\n  db:\n    settings: { spares: 3, fast_reset_rows: 0 }\n")
         defer { stack.cleanUp() }
         let endpoint = try await stack.postgresEndpoint()
         let spares = ["app__devstack_spare", "app__devstack_spare_2", "app__devstack_spare_3"]

@@ -9,6 +9,10 @@ struct PostgresKind: KindDescriptor {
         SettingKey("pool", .bool, "run PgBouncer in front of it: ${NAME.pool_url}, which a reset pauses instead of breaking"),
         SettingKey("pool_mode", .choice(["transaction", "session"]), "PgBouncer's pooling (default transaction, as Supabase's pooler)"),
         SettingKey("spares", .int(1...8), "clean copies kept ready so a burst of resets never waits for one (default 2)"),
+        SettingKey(
+            "fast_reset_rows", .int(0...10_000_000),
+            "a reset puts the changed tables back in place when at most this many clean rows need copying, else swaps (default 10000; 0: always swap)"
+        ),
         SettingKey("lease_pool", .int(0...64), "copies of the clean state kept ready for `devstack db lease` once the first is asked (default 4)"),
         SettingKey("lease_max_age", .duration, "a lease not released by then is dropped, its holder alive or not (default 1h)"),
         SettingKey("fresh_initdb", .bool, "run initdb for this cluster instead of copying the machine's initdb cache (its own system identifier)"),
