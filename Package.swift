@@ -40,8 +40,21 @@ let package = Package(
             name: "DevstackCLI",
             dependencies: [
                 "DevstackCore", "DevstackSystem", "DevstackProject", "DevstackSupervisor", "DevstackDriverKit", "DevstackDrivers",
-                "DevstackPostgres", "AuthEmulator",
+                "DevstackPostgres", "AuthEmulator", "DevstackAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // `devstack audit`: the before-production checks, reading the plan and probing the running stack.
+        .target(
+            name: "DevstackAudit",
+            dependencies: [
+                "DevstackCore", "DevstackSystem", "DevstackProject", "DevstackPostgres", "DevstackSupervisor", "AuthEmulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The runtime: runs a plan (runners, ordering, resets, shutdown, guardian, logs, control API).
@@ -205,7 +218,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "DevstackCore", "DevstackSystem", "DevstackProject", "DevstackDriverKit", "DevstackSupervisor", "DevstackPostgres",
+                "DevstackCore", "DevstackSystem", "DevstackProject", "DevstackDriverKit", "DevstackSupervisor", "DevstackPostgres", "DevstackAudit",
                 "DevstackTestSupport",
             ]
         ),

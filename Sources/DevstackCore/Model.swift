@@ -235,6 +235,8 @@ public struct ProfileSpec: Sendable {
     /// Overrides of the stack's top-level `env`.
     public var envOverrides: [EnvEntry] = []
     public var services: [ServiceOverride] = []
+    /// What `devstack audit` cannot check, recorded as done (`audit:`).
+    public var manualChecks: [ManualCheckRecord] = []
     public var location: SourceLocation
 
     public func override(for service: String) -> ServiceOverride? { services.first { $0.name == service } }
@@ -246,4 +248,27 @@ public enum BuiltInSecret: String, CaseIterable, Sendable {
     case postgresPassword = "postgres_password"
     case anonKey = "anon_key"
     case serviceRoleKey = "service_role_key"
+}
+
+/// The lines of the before-production checklist a tool cannot check.
+public enum ManualCheck: String, CaseIterable, Sendable {
+    case incidentPlan = "incident_plan"
+    case costAlerts = "cost_alerts"
+    case securityAudit = "security_audit"
+
+    public var title: String {
+        switch self {
+        case .incidentPlan: return "Incident response plan"
+        case .costAlerts: return "Cost alerts"
+        case .securityAudit: return "Security audit"
+        }
+    }
+}
+
+/// Who did a manual check, when, and where the evidence is.
+public struct ManualCheckRecord: Sendable, Hashable {
+    public var check: ManualCheck
+    public var by: String?
+    public var on: String?
+    public var link: String?
 }

@@ -8,6 +8,7 @@ struct ProfileParser {
 
     static let topLevelKeys = [
         "description", "ports", "host", "data", "protected", "remote", "values", "secrets", "postgres", "restart", "env", "services",
+        "audit",
     ]
     static let overrideKeys = ["env", "settings", "restart", "ports", "url"]
 
@@ -29,6 +30,7 @@ struct ProfileParser {
             case "restart": profile.restart = parseRestart(value, reader: reader)
             case "env": profile.envOverrides = parseEnv(value, reader: reader, allowRemoval: true)
             case "services": profile.services = parseOverrides(value)
+            case "audit": profile.manualChecks = parseManualChecks(value)
             default: break
             }
         }
@@ -67,6 +69,32 @@ struct ProfileParser {
                 return nil
             }
             return reader.template(value).map { (key, $0) }
+        }
+    }
+
+    /// `audit: { incident_plan: { by, on, link }, ... }`: what `devstack audit` cannot check, recorded as done.
+    private func parseManualChecks(_ node: ConfigNode) -> [ManualCheckRecord] {
+        let names = ManualCheck.allCases.map(\.rawValue)
+        guard let entries = reader.mapping(node, allowed: names) else { return [] }
+        return entries.compactMap { key, value in
+            let fix = "write { by: who, on: YYYY-MM-DD, link: where the evidence is }"
+            guard let check = ManualCheck(rawValue: key), let fields = reader.mapping(value, allowed: ["by", "on", "link"], fix: fix) else {
+                return nil
+            }
+            var record = ManualCheckRecord(check: check)
+            for (field, text) in fields {
+                let string = reader.nonEmptyString(text, what: field == "on" ? "a date" : "a name or link")
+                switch field {
+                case "by": record.by = string
+                case "on": record.on = string
+                default: record.link = string
+                }
+            }
+            guard record.by != nil, record.on != nil else {
+                reader.error(value, "'audit.\(key)' needs 'by' and 'on'", fix: fix)
+                return nil
+            }
+            return record
         }
     }
 

@@ -178,6 +178,18 @@ public enum ConfigSchema {
                 "restart": restart,
                 "env": map(of: .object(["oneOf": .array([template, .object(["type": .string("null")])])])),
                 "services": map(of: override),
+                "audit": object(
+                    Dictionary(
+                        uniqueKeysWithValues: ManualCheck.allCases.map { check in
+                            (
+                                check.rawValue,
+                                object(
+                                    [
+                                        "by": .object(["type": .string("string")]), "on": .object(["type": .string("string")]),
+                                        "link": .object(["type": .string("string")]),
+                                    ], required: ["by", "on"])
+                            )
+                        }), description: "what devstack audit cannot check, recorded as done"),
             ], description: "devstack profile: profiles/<profile>.yaml")
         if case .object(var object) = root {
             object["$schema"] = .string("http://json-schema.org/draft-07/schema#")

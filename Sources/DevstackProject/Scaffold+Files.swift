@@ -46,6 +46,11 @@ extension Scaffold {
                 depends_on: { db: healthy, auth: healthy, instant: started, thinking: started }
                 ports: [http]
                 health: { http: /healthz }
+                # What `devstack audit` probes: forged tokens at a route a signed-in user may call, a burst at a
+                # rate-limited one.
+                auth: jwt
+                auth_probe: GET /v1/conversations
+                rate_limit_probe: POST /v1/chat
                 env:
                   PORT: ${self.port.http}
                   DATABASE_URL: ${db.url}
@@ -119,6 +124,13 @@ extension Scaffold {
 
             grant select, insert on public.conversations to authenticated;
             grant all on public.conversations to service_role;
+            """# + "\n"
+        ),
+        (
+            "stacks/default/migrations/20261206000000_conversations_not_for_anon.sql",
+            #"""
+            -- The anon key never needs conversations: no grant, so RLS is not the only thing in the way.
+            revoke all on public.conversations from anon;
             """# + "\n"
         ),
         (

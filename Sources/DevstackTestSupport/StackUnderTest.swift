@@ -11,7 +11,9 @@ public final class StackUnderTest: @unchecked Sendable {
     public let process: Process
     public let outputPath: String
     public var path: String { directory.path }
-    public var store: StateStore { StateStore(directory: "\(path)/.devstack/local") }
+    public var store: StateStore { StateStore(directory: "\(path)/.devstack/\(profileName)") }
+    /// The profile `up` runs: `--profile NAME` among the arguments, else local.
+    public let profileName: String
 
     public convenience init(
         stack: String, profile: String = "ports: auto\n", arguments: [String] = [], environment: [String: String] = [:], files: [String: String] = [:]
@@ -36,6 +38,7 @@ public final class StackUnderTest: @unchecked Sendable {
         self.directory = directory
         self.environment = environment
         self.keepsDirectory = keepsDirectory
+        profileName = arguments.firstIndex(of: "--profile").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil } ?? "local"
         outputPath = "\(directory.path)/up.out"
         if !FileManager.default.fileExists(atPath: outputPath) { _ = FileManager.default.createFile(atPath: outputPath, contents: nil) }
         process = Process()
@@ -53,7 +56,7 @@ public final class StackUnderTest: @unchecked Sendable {
 
     public var output: String { directory.read("up.out") ?? "" }
 
-    public func log(_ service: String) -> String { directory.read(".devstack/local/logs/\(service).log") ?? "" }
+    public func log(_ service: String) -> String { directory.read(".devstack/\(profileName)/logs/\(service).log") ?? "" }
 
     /// The live status, once the supervisor answers.
     public func status() async -> StatusReport? {
@@ -83,7 +86,7 @@ public final class StackUnderTest: @unchecked Sendable {
     /// Once the postgres service (the stack's first) is healthy: how to reach it with the stack's credentials.
     public func postgresEndpoint(database: String = "app") async throws -> PostgresSession.Endpoint {
         let report = try await waitFor("db healthy") { $0.services.first?.phase == .healthy }
-        let secrets = try JSONDecoder().decode([String: String].self, from: Data((directory.read(".devstack/local/secrets") ?? "").utf8))
+        let secrets = try JSONDecoder().decode([String: String].self, from: Data((directory.read(".devstack/\(profileName)/secrets") ?? "").utf8))
         guard let port = report.services.first?.ports["postgres"], let password = secrets["postgres_password"] else {
             throw StackTestError(message: "no postgres port or password")
         }

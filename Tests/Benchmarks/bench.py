@@ -592,6 +592,30 @@ def bench_default_stack(devstack, runs):
     return times[0], statistics.median(times[1:])
 
 
+def bench_default_stack_ephemeral(devstack, runs):
+    """`up --detach` of the default stack with throw-away data, as the ci profile runs it: every `up` is
+    cold (a cluster copied from the warm initdb cache, bootstrap, migrations, seed, all five services),
+    each right after a bare `initdb`, the baseline the target is a fraction of. Medians."""
+    profile = ("ports: auto\ndata: ephemeral\nvalues: { log_level: info, rate_limit: disabled }\n"
+               "postgres: { fsync: \"off\", synchronous_commit: \"off\", full_page_writes: \"off\" }\n")
+    project = copy_of_default_stack(profile)
+    cold, bare_initdb = [], []
+    try:
+        # The first fills the initdb cache if this run has not yet.
+        subprocess.run([devstack, "up", "--detach", "--profile", "bench"], cwd=project, check=True, capture_output=True)
+        subprocess.run([devstack, "down", "--profile", "bench"], cwd=project, check=True, capture_output=True)
+        for _ in range(runs):
+            os.sync()
+            bare_initdb.append(time_bare_initdb())
+            os.sync()
+            cold.append(timed([devstack, "up", "--detach", "--profile", "bench"], cwd=project))
+            subprocess.run([devstack, "down", "--profile", "bench"], cwd=project, check=True, capture_output=True)
+    finally:
+        subprocess.run([devstack, "down", "--profile", "bench"], cwd=project, capture_output=True)
+        remove_project(project)
+    return statistics.median(cold), statistics.median(bare_initdb)
+
+
 def wrk(url, seconds, script=None, threads=2, connections=32):
     """Requests per second, p50 and p99 in ms; every answer must be a success."""
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"] + (["-s", script] if script else []) + [url]
@@ -908,6 +932,8 @@ def run_sections(args, wanted):
             bare = time_bare_postgres(args.runs)
         rows.append(("up, default stack (5 services), warm (median)", f"{warm * 1000:.0f} ms", f"bare postgres start-to-ready {bare * 1000:.0f} ms", f"{warm / bare:.2f}x"))
         rows.append(("up, default stack, cold (initdb, bootstrap, migrations, seed)", f"{cold * 1000:.0f} ms", "", ""))
+        cold_ephemeral, initdb_alone = bench_default_stack_ephemeral(args.devstack, args.runs)
+        rows.append(("up, default stack, cold, data: ephemeral (as ci; initdb cache warm)", f"{cold_ephemeral * 1000:.0f} ms", f"Postgres's initdb alone (bare) {initdb_alone * 1000:.0f} ms", f"{cold_ephemeral / initdb_alone:.2f}x"))
     if "inference" in wanted:
         (rps, p99), (nginx_rps, nginx_p99), size = bench_inference(args.devstack, 10)
         rows.append((f"mock inference, non-streaming chat ({size} B answer), wrk -c32", f"{rps:,.0f} req/s, p99 {p99:.1f} ms", f"nginx static file, same size: {nginx_rps:,.0f} req/s, p99 {nginx_p99:.1f} ms", f"{rps / nginx_rps:.2f}x"))

@@ -15,6 +15,7 @@ struct PostgresKind: KindDescriptor {
         ),
         SettingKey("lease_pool", .int(0...64), "copies of the clean state kept ready for `devstack db lease` once the first is asked (default 4)"),
         SettingKey("lease_max_age", .duration, "a lease not released by then is dropped, its holder alive or not (default 1h)"),
+        SettingKey("exposed_schemas", .list, "schemas clients reach through the API, which `devstack audit` checks (default: public)"),
         SettingKey("fresh_initdb", .bool, "run initdb for this cluster instead of copying the machine's initdb cache (its own system identifier)"),
         SettingKey("migrations", .path, "folder of *.sql migrations, applied in name order"),
         SettingKey("seed", .path, "SQL run after migrations when the database is created or reset"),

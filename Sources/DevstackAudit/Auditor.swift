@@ -1,0 +1,59 @@
+import DevstackCore
+import DevstackProject
+import Foundation
+
+/// Monitoring, alerting and backups on an always-on profile. devstack has no alerts or backups of
+/// its own yet, so there is nothing it can vouch for: said plainly, never passed.
+struct OperationsCheck: AuditCheck {
+    let id = "operations"
+    let title = "Monitoring, alerting and backups"
+
+    func run(_ context: AuditContext) async -> AuditCheckResult {
+        let lookedAt = "alerts, a backup schedule and the last verified backup"
+        guard context.alwaysOn else {
+            return .notChecked(
+                self, lookedAt: lookedAt, because: "profile '\(context.plan.profile.name)' is not always-on (neither protected nor remote)")
+        }
+        return .notChecked(
+            self, lookedAt: lookedAt,
+            because:
+                "devstack does not run alerts or backups yet: check the ones this environment has, and record them under audit: in \(context.profileFile)"
+        )
+    }
+}
+
+/// The checklist lines no tool can check: listed, with who recorded them as done, when and where.
+struct ManualChecks {
+    static func results(_ context: AuditContext) -> [AuditCheckResult] {
+        ManualCheck.allCases.map { check in
+            let record = context.project.profile.manualChecks.first { $0.check == check }
+            var result = AuditCheckResult(
+                id: "manual.\(check.rawValue)", title: check.title, required: false, lookedAt: "audit.\(check.rawValue) in \(context.profileFile)",
+                summary: record.map { "done by \($0.by ?? "?") on \($0.on ?? "?")" + ($0.link.map { " (\($0))" } ?? "") }
+                    ?? "not recorded: add audit: { \(check.rawValue): { by: NAME, on: YYYY-MM-DD, link: URL } } to \(context.profileFile) once done",
+                findings: [], fix: nil)
+            result.status = .manual
+            return result
+        }
+    }
+}
+
+/// Runs the checks in the order of the checklist and collects the report.
+public enum Auditor {
+    public static func audit(workspace: Workspace, environment: [String: String]) async throws -> AuditReport {
+        let project = try workspace.load()
+        let modes = SecretsCheck.secretFileModes(in: workspace.stateDirectory)
+        let (plan, running) = try await workspace.planMatchingRunningStack(environment: environment)
+        let context = AuditContext(
+            plan: plan, project: project, running: running, stateDirectory: workspace.stateDirectory, secretFileModes: modes)
+        let checks: [any AuditCheck] = [
+            RowLevelSecurityCheck(), RowLevelSecurityProbe(), StorageCheck(), ServiceKeyExposureCheck(), JWTBypassCheck(), RateLimitCheck(),
+            OperationsCheck(), SecretsCheck(),
+        ]
+        var results: [AuditCheckResult] = []
+        for check in checks { results.append(await check.run(context)) }
+        return AuditReport(
+            stack: plan.stack, profile: plan.profile.name, mode: context.readOnly ? "read-only" : "full",
+            checks: results + ManualChecks.results(context))
+    }
+}
