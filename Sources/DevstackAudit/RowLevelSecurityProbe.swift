@@ -32,7 +32,12 @@ struct RowLevelSecurityProbe: AuditCheck {
         } catch {
             return .notChecked(self, lookedAt: lookedAt, because: "no database could be leased: \(error)")
         }
-        defer { Task { try? await control.releaseLease(lease.name) } }
+        let outcome = await probe(lease: lease, of: database, context: context, lookedAt: lookedAt)
+        try? await control.releaseLease(lease.name)
+        return outcome
+    }
+
+    private func probe(lease: LeaseRecord, of database: PlannedService, context: AuditContext, lookedAt: String) async -> AuditCheckResult {
         do {
             guard let endpoint = PostgresSession.Endpoint.of(database, database: lease.name) else {
                 throw AuditProblem("\(database.name) has no port")
@@ -95,9 +100,7 @@ struct RowLevelSecurityProbe: AuditCheck {
     /// A token's claims as JSON text, as PostgREST hands them to Postgres in `request.jwt.claims`.
     static func payload(of token: String) -> String {
         let part = token.split(separator: ".").dropFirst().first.map(String.init) ?? ""
-        var base64 = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return TokenForge.data(base64URL: part).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }
 

@@ -69,6 +69,12 @@ struct TokenForge: Sendable {
             .replacingOccurrences(of: "=", with: "")
     }
 
+    static func data(base64URL text: String) -> Data? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        return Data(base64Encoded: base64)
+    }
+
     /// The auth service's published keys as a confused verifier would read them: the PEM and the JWK text.
     static func publicKeyTexts(jwks: [String: Any]) -> [(kid: String?, text: String)] {
         var texts: [(String?, String)] = []
@@ -77,12 +83,7 @@ struct TokenForge: Sendable {
             if let json = try? JSONSerialization.data(withJSONObject: key, options: [.sortedKeys]) {
                 texts.append((kid, String(decoding: json, as: UTF8.self)))
             }
-            func data(_ name: String) -> Data? {
-                guard var text = key[name] as? String else { return nil }
-                text = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-                text += String(repeating: "=", count: (4 - text.count % 4) % 4)
-                return Data(base64Encoded: text)
-            }
+            func data(_ name: String) -> Data? { (key[name] as? String).flatMap { TokenForge.data(base64URL: $0) } }
             if key["kty"] as? String == "RSA", let n = data("n"), let e = data("e"),
                 let pem = try? _RSA.Signing.PublicKey(n: n, e: e).pemRepresentation
             {
@@ -235,9 +236,10 @@ struct RateLimitCheck: AuditCheck {
         do {
             // One user for the whole burst: limits are per user.
             let token = try await forge.valid()
+            // An empty JSON object where the route takes a body: a limit counts requests, not valid ones.
+            let body: [String: String]? = ["GET", "HEAD", "DELETE"].contains(route.method) ? nil : [:]
             for sent in 1...Self.burst {
-                let answer = try await AuditHTTP.send(
-                    route.method, base + route.path, headers: [("authorization", "Bearer \(token)")], json: [:] as [String: String])
+                let answer = try await AuditHTTP.send(route.method, base + route.path, headers: [("authorization", "Bearer \(token)")], json: body)
                 guard answer.status == 429 else { continue }
                 guard let wait = answer.headers.first(name: "retry-after") else {
                     return AuditFinding(subject, .fail, "429 after \(sent) requests, but without Retry-After")

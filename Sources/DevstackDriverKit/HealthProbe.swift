@@ -11,7 +11,7 @@ public enum HealthProbe {
         case .tcp(let port), .builtIn(_, let port):  // kinds with their own check go through their driver
             return await tcpConnects(port: port, timeout: timeout)
         case .http(let port, let path):
-            return await httpAnswers(url: "http://127.0.0.1:\(port)\(path)", timeout: timeout)
+            return await httpAnswers(host: "127.0.0.1", port: port, path: path, timeout: timeout)
         case .exec(let command):
             return await commandSucceeds(command, timeout: timeout, service: service, environment: environment)
         }
@@ -20,7 +20,7 @@ public enum HealthProbe {
     /// The built-in check of devstack's own HTTP servers (auth, inference): `GET /health` on the first port.
     public static func healthRouteAnswers(_ service: PlannedService) async -> Bool {
         guard let port = service.primaryPort else { return false }
-        return await httpAnswers(url: "http://\(service.attributes["host"] ?? "127.0.0.1"):\(port)/health", timeout: .seconds(2))
+        return await httpAnswers(host: service.attributes["host"] ?? "127.0.0.1", port: port, path: "/health", timeout: .seconds(2))
     }
 
     /// A non-blocking connect, on a Dispatch thread so the cooperative pool never blocks.
@@ -58,8 +58,12 @@ public enum HealthProbe {
         return error == 0
     }
 
-    static func httpAnswers(url: String, timeout: Duration) async -> Bool {
-        var request = HTTPClientRequest(url: url)
+    /// A service still starting refuses the connection, and the HTTP client then waits out its
+    /// reconnect backoff (100 ms) before the next try: a plain connect goes first, so the HTTP request
+    /// is only made to a port that listens.
+    static func httpAnswers(host: String, port: Int, path: String, timeout: Duration) async -> Bool {
+        if ["127.0.0.1", "localhost", "0.0.0.0"].contains(host), !(await tcpConnects(port: port, timeout: timeout)) { return false }
+        var request = HTTPClientRequest(url: "http://\(host):\(port)\(path)")
         request.method = .GET
         guard let response = try? await HTTPClient.shared.execute(request, timeout: .milliseconds(timeout.milliseconds)) else {
             return false

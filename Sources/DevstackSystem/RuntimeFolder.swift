@@ -2,8 +2,10 @@ import DevstackCore
 import Foundation
 
 /// Sockets and throw-away data live in a per-user folder that no other user can have made or
-/// changed: `$XDG_RUNTIME_DIR/devstack` for an ordinary user who has one, else `/tmp/devstack-<uid>`
-/// (short, for Unix socket paths, and passable by the `postgres` user when devstack runs as root).
+/// changed: `$XDG_RUNTIME_DIR/devstack` for an ordinary user who has one, else
+/// `/dev/shm/devstack-<uid>` where the machine has a roomy tmpfs there (Linux), else
+/// `/tmp/devstack-<uid>` (short, for Unix socket paths, and passable by the `postgres` user when
+/// devstack runs as root).
 /// A path someone else prepared, a symbolic link, or a folder others may write to is refused, never
 /// used or changed: on a shared machine a predictable name in `/tmp` is an invitation.
 public enum RuntimeFolder {
@@ -13,7 +15,7 @@ public enum RuntimeFolder {
         if getuid() != 0, let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/"), isOwnedPrivateFolder(runtime) {
             return "\(runtime)/devstack"
         }
-        return "/tmp/devstack-\(getuid())"
+        return "\(sharedMemoryParent ?? "/tmp")/devstack-\(getuid())"
     }
 
     /// Creates `path` with `mode`, or accepts an existing one only when it is a real folder of this

@@ -544,7 +544,12 @@ def bench_reset_pooled(devstack, runs=200):
         env = json.loads(subprocess.run([devstack, "env", "--format", "json"], cwd=project, check=True, capture_output=True, text=True).stdout)
 
         def writer():
-            with psycopg.connect(env["DATABASE_POOL_URL"], autocommit=True, prepare_threshold=None) as connection:
+            try:
+                connection = psycopg.connect(env["DATABASE_POOL_URL"], autocommit=True, prepare_threshold=None)
+            except Exception as error:
+                errors.append(f"connecting: {error!r}")
+                return
+            with connection:
                 while not stop.is_set():
                     try:
                         connection.execute("insert into public.conversations (user_id, mode, prompt, answer) "
@@ -555,6 +560,12 @@ def bench_reset_pooled(devstack, runs=200):
 
         thread = threading.Thread(target=writer)
         thread.start()
+        # The writer is writing before the first reset: the resets are measured under its load.
+        deadline = time.monotonic() + 30
+        while writes[0] == 0 and not errors:
+            if time.monotonic() > deadline:
+                raise SystemExit("the writer through the pooled URL wrote nothing in 30 s")
+            time.sleep(0.01)
         times = [timed([devstack, "reset"], cwd=project) for _ in range(runs)]
         stop.set()
         thread.join()
@@ -562,6 +573,8 @@ def bench_reset_pooled(devstack, runs=200):
         stop.set()
         subprocess.run([devstack, "down"], cwd=project, capture_output=True)
         remove_project(project)
+    if errors:
+        print(f"pooled writer: {len(errors)} errors, the first: {errors[0]}", file=sys.stderr)
     return len(errors), writes[0], statistics.median(times), percentile(times, 0.95)
 
 

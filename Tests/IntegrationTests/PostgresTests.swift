@@ -320,7 +320,7 @@ import Testing
         let endpoint = try await stack.postgresEndpoint()
         try await PostgresSession.with(endpoint) { (session: PostgresSession) async throws in
             #expect(try await session.strings("show fsync") == ["off"])
-            #expect(try await session.strings("show data_directory").first?.hasPrefix("/tmp/devstack-") == true)
+            #expect(try await session.strings("show data_directory").first?.hasPrefix(RuntimeFolder.root()) == true)
         }
         let data = try await PostgresSession.with(endpoint) { try await $0.strings("show data_directory").first ?? "" }
         #expect(FileManager.default.fileExists(atPath: data))
@@ -359,7 +359,7 @@ import Testing
         defer { stack.cleanUp() }
         let endpoint = try await stack.postgresEndpoint()
         let socket = try await PostgresSession.with(endpoint) { try await $0.strings("show unix_socket_directories").first ?? "" }
-        #expect(socket.hasPrefix("/tmp/devstack-"))
+        #expect(socket.hasPrefix(RuntimeFolder.root()))
         #expect(FileManager.default.fileExists(atPath: socket))
         #expect(try await stack.stop() == 0)
         // Stopped while the reset template may still be in the making: that is no failure to report.

@@ -75,6 +75,7 @@ import Testing
         create table public.trimmed (a int, b int, c text);
         alter table public.trimmed drop column b;
         create sequence public.tickets;
+        create table public.bulk (id int primary key, filler text not null);
         """
     static let shapesSeed = """
         insert into public.parents (name) values ('ann'), ('bo');
@@ -84,6 +85,7 @@ import Testing
         insert into public.derived values (2, 3);
         insert into public.trimmed values (1, 'one');
         select nextval('public.tickets');
+        insert into public.bulk select n, repeat('x', 100) from generate_series(1, 3000) n;
         """
 
     /// The whole database as pg_dump writes it, less the per-run key of its `\restrict` lines.
@@ -127,6 +129,12 @@ import Testing
         // Nobody was shown out: the client's session goes on, and sees the clean state.
         #expect(try await client.strings("select string_agg(name, ',' order by id) from public.parents") == ["ann,bo"])
         let afterRepair = try dump(endpoint)
+        // A changed table over 256 kB: emptied by a truncate, of every table in the repair.
+        try await client.execute("update public.bulk set filler = 'changed' where id < 100")
+        try await client.execute("insert into public.children (parent_id, note) values (2, 'more')")
+        let truncated = try #require(try await control.reset(to: nil, force: false).first)
+        #expect(truncated.details["path"] == "repaired", "\(truncated.summary)")
+        let afterTruncate = try dump(endpoint)
         // DDL sends the next reset to the swap, whose clean copy is the reference.
         try await client.execute("create table public.scratch (x int)")
         try await client.execute("insert into public.children (parent_id, note) values (1, 'more')")
@@ -136,6 +144,7 @@ import Testing
         let afterSwap = try dump(endpoint)
         #expect(afterRepair.contains("COPY public.parents"))
         #expect(afterRepair == afterSwap)
+        #expect(afterTruncate == afterSwap)
         // Nothing changed: a repair that only puts the sequences back.
         let idle = try #require(try await control.reset(to: nil, force: false).first)
         #expect(idle.details["path"] == "repaired")
