@@ -95,7 +95,7 @@ struct AuthErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 if refused.status >= 500 { context.logger.error("\(request.method) \(request.uri.path): \(refused.message)") }
                 return refused.response(apiVersioned: versioned)
             }
-            context.logger.error("unexpected failure on \(request.method) \(request.uri.path): \(error)")
+            context.logger.error("unexpected failure on \(request.method) \(request.uri.path): \(String(reflecting: error))")
             return AuthError(500, "unexpected_failure", "Unexpected failure, please check server logs for more information")
                 .response(apiVersioned: versioned)
         }

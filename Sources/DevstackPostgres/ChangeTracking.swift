@@ -88,6 +88,35 @@ enum ChangeTracking {
         end
         $$;
 
+        -- Takes the locks of `statement` (a lock table) without ever waiting for one while holding
+        -- another, so a repair can never deadlock with a writer: it tries, and after 10 ms of tries
+        -- ends the sessions holding a table in a mode that is in the way (as the swap would end
+        -- them), until 2 s have passed.
+        create function devstack.lock_without_waiting(statement text, tables oid[], in_the_way text[]) returns boolean
+        language plpgsql set search_path = pg_catalog as $$
+        declare
+            began timestamptz := clock_timestamp();
+        begin
+            loop
+                begin
+                    execute statement || ' nowait';
+                    return true;
+                exception when lock_not_available then
+                    if clock_timestamp() > began + interval '2 seconds' then
+                        return false;
+                    end if;
+                    if clock_timestamp() > began + interval '10 milliseconds' then
+                        perform pg_terminate_backend(l.pid) from pg_locks l
+                        where l.locktype = 'relation' and l.relation = any(tables) and l.granted and l.mode = any(in_the_way)
+                          and l.pid <> pg_backend_pid()
+                          and l.database = (select oid from pg_database where datname = current_database());
+                    end if;
+                    perform pg_sleep(0.001);
+                end;
+            end loop;
+        end
+        $$;
+
         create function devstack.repair_changes(clean_key text, max_rows bigint, out repaired integer, out fallback text)
         language plpgsql set search_path = pg_catalog as $$
         declare
@@ -111,16 +140,12 @@ enum ChangeTracking {
             end if;
             -- Writers wait from here until this commits, so what the counters say stays true.
             select 'lock table ' || string_agg(rel::text, ', ') || ' in share mode' into lock_all from devstack.clean_tables;
-            if lock_all is not null then
-                begin
-                    execute lock_all || ' nowait';
-                exception when lock_not_available then
-                    -- A session inside a transaction holds a table: ended, as the swap would end it.
-                    perform pg_terminate_backend(pid) from pg_stat_activity
-                    where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null;
-                    perform set_config('lock_timeout', '2s', true);
-                    execute lock_all;
-                end;
+            if lock_all is not null and not devstack.lock_without_waiting(
+                lock_all, (select array_agg(rel::oid) from devstack.clean_tables),
+                array['RowExclusiveLock', 'ShareUpdateExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock'])
+            then
+                fallback := 'a session kept a table locked for 2 s';
+                return;
             end if;
             -- A changed table, every table referring to it, and its inheritance children (rows added
             -- through a partitioned parent mark only the parent).
@@ -149,6 +174,14 @@ enum ChangeTracking {
                         execute format('delete from only %s', t.rel);
                     end loop;
                 else
+                    -- A truncate needs the tables to itself: readers too are in the way.
+                    if not devstack.lock_without_waiting(
+                        (select 'lock table ' || string_agg(rel::text, ', ') || ' in access exclusive mode' from unnest(closure) rel),
+                        closure::oid[], array['AccessShareLock', 'RowShareLock'])
+                    then
+                        fallback := 'a session kept a table locked for 2 s';
+                        return;
+                    end if;
                     execute (
                         select 'truncate ' || string_agg('only ' || rel::text, ', ')
                         from unnest(closure) rel join pg_class on pg_class.oid = rel where relkind = 'r');
@@ -180,8 +213,6 @@ enum ChangeTracking {
         } catch  where PostgresSession.sqlState(of: error) == "42883" {
             // undefined_function: the database was not copied from the template (the first reset after `up`).
             return Repair(tables: 0, fallback: "the database was not made from the clean-state template yet")
-        } catch  where PostgresSession.sqlState(of: error) == "55P03" {
-            return Repair(tables: 0, fallback: "a session kept a table locked for 2 s")
         }
     }
 }
