@@ -158,6 +158,27 @@ public struct Planner {
         inputs.project.diagnostics.forEach(diagnostics.report)
     }
 
+    /// The settings that trade committed rows for speed (the ci profile's): a protected profile keeps
+    /// every committed row through a crash of Postgres or the machine, so it refuses them.
+    static let unsafeForDurability: [String: String] = [
+        "fsync": "a crash of the machine can corrupt the cluster",
+        "full_page_writes": "a crash mid-write can leave torn pages no WAL repairs",
+        "synchronous_commit": "rows reported committed are lost when Postgres is killed",
+    ]
+
+    private func checkDurability() {
+        guard profile.protected && !profile.remote else { return }
+        for entry in profile.postgres {
+            guard let why = Self.unsafeForDurability[entry.key],
+                ["off", "false", "no", "0"].contains(entry.value.description.lowercased())
+            else { continue }
+            diagnostics.report(
+                at: entry.location, in: inputs.project.profileSource, entry.keyPath,
+                "profile '\(profile.name)' is protected and refuses \(entry.key) = \(entry.value.description): \(why)",
+                fix: "remove it from the profile's postgres settings (it belongs in a throw-away profile such as ci)")
+        }
+    }
+
     public func plan() throws -> Plan {
         let ports = planPorts()
         let layers = startLayers()
@@ -177,6 +198,7 @@ public struct Planner {
         let postgres = profile.postgres.map {
             PlannedValue(name: $0.key, value: $0.value.description, origin: ValueOrigin(.profile, location: $0.location))
         }
+        checkDurability()
         try diagnostics.throwIfAny()
         return Plan(
             stack: stack.name,
