@@ -14,12 +14,16 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Flag(help: "Print the supervisor's metrics in Prometheus's text format (as GET /metrics on the control socket).")
+    var metrics = false
+
     func run() async throws {
         let store = StateStore(directory: try project.workspace().stateDirectory)
         guard let record = store.running() else {
             Console.standardOutput.write(json ? "{\"running\":false}\n" : "devstack: not running\n")
             throw ExitCode(1)
         }
+        if metrics { return Console.standardOutput.write(try await ControlClient(socket: record.controlSocket).metrics()) }
         let report = try await ControlClient(socket: record.controlSocket).status()
         if json {
             Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(report), as: UTF8.self) + "\n")

@@ -21,6 +21,11 @@ public struct ControlClient: Sendable {
         try StateStore.decoder.decode(StatusReport.self, from: try await send("GET", "/v1/status"))
     }
 
+    /// The Prometheus text of `GET /metrics`.
+    public func metrics() async throws -> String {
+        String(decoding: try await send("GET", "/metrics"), as: UTF8.self)
+    }
+
     public func service(_ name: String, _ action: String) async throws {
         let reply = try StateStore.decoder.decode(ControlReply.self, from: try await send("POST", "/v1/services/\(name)/\(action)"))
         if !reply.ok { throw SupervisorError(.unknownService, reply.message ?? "\(action) \(name) failed") }

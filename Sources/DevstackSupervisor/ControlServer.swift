@@ -15,6 +15,8 @@ import ServiceLifecycle
 ///     POST /v1/services/{name}/stop|start|restart
 ///     POST /v1/reset[?to=SNAPSHOT][&force=1]  [ResetOutcome]; 409 {ok, message, refused, fix} when refused or failed
 ///     POST /v1/down                        stop the stack
+///     GET  /healthz                        200 when every service is up, else 503 naming the others
+///     GET  /metrics                        Prometheus text
 ///     /v1/leases…                          the lease API (`LeaseRoutes`)
 ///
 /// The lease API alone is also served on a loopback TCP port under the run's random token, for test
@@ -56,6 +58,16 @@ public final class ControlServer: Sendable {
             } catch {
                 return try Self.json(ControlReply(ok: false, message: "\(error)"), status: .conflict)
             }
+        }
+        router.get("/healthz") { _, _ in
+            let report = await supervisor.status()
+            let waiting = report.services.filter { ![.healthy, .running, .completed].contains($0.phase) }.map { "\($0.name) (\($0.phase.rawValue))" }
+            return try Self.json(HealthReply(status: waiting.isEmpty ? "ok" : "unavailable", waiting: waiting), status: waiting.isEmpty ? .ok : .serviceUnavailable)
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: await supervisor.metrics())))
         }
         router.post("/v1/down") { _, _ in
             await supervisor.requestShutdown()
@@ -156,4 +168,10 @@ struct ControlReply: Codable, Sendable {
     var fix: String?
     /// The error's code, so a client raises the same error the supervisor met.
     var code: String?
+}
+
+/// `GET /healthz`: `ok`, or `unavailable` with the services not up.
+struct HealthReply: Codable, Sendable {
+    var status: String
+    var waiting: [String]
 }

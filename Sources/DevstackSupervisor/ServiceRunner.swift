@@ -223,7 +223,7 @@ actor ServiceRunner {
         var delay = Duration.milliseconds(1)
         var healthy = false
         while !Task.isCancelled && ContinuousClock.now < deadline {
-            if await check(health.probe, timeout: timeout, environment: environment) {
+            if await timedCheck(health.probe, timeout: timeout, environment: environment) {
                 healthy = true
                 break
             }
@@ -249,7 +249,7 @@ actor ServiceRunner {
         var failures = 0
         while !Task.isCancelled {
             do { try await Task.sleep(for: .milliseconds(health.intervalMs)) } catch { return }
-            if await check(health.probe, timeout: timeout, environment: environment) {
+            if await timedCheck(health.probe, timeout: timeout, environment: environment) {
                 if failures > 0 { await set(.healthy) }
                 failures = 0
                 continue
@@ -261,6 +261,16 @@ actor ServiceRunner {
             }
             await set(.unhealthy, "check failed \(failures)/\(health.retries)")
         }
+    }
+
+    /// How long the last health probe took, for `/metrics`.
+    private(set) var lastProbeLatency: Duration?
+
+    private func timedCheck(_ probe: PlannedHealth.Probe, timeout: Duration, environment: [String: String]) async -> Bool {
+        let began = ContinuousClock.now
+        let passed = await check(probe, timeout: timeout, environment: environment)
+        lastProbeLatency = ContinuousClock.now - began
+        return passed
     }
 
     private func check(_ probe: PlannedHealth.Probe, timeout: Duration, environment: [String: String]) async -> Bool {

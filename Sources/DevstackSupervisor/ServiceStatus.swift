@@ -5,7 +5,7 @@ import DevstackSystem
 import Foundation
 
 /// Where a service is in its life. The supervisor moves each service through these, and nothing else.
-public enum ServicePhase: String, Codable, Sendable {
+public enum ServicePhase: String, Codable, Sendable, CaseIterable {
     case pending, waiting, starting, running, healthy, unhealthy, backoff, exited, completed, failed, stopping, stopped
 
     /// Settled: `up` has nothing more to wait for on this service.

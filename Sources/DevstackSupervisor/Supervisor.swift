@@ -314,6 +314,17 @@ public actor Supervisor: RunnerHost {
             })
     }
 
+    /// `GET /metrics`: the status, each runner's last probe, and what the supervisor itself costs.
+    public func metrics() async -> String {
+        var latency: [String: Duration] = [:]
+        for (name, runner) in runners {
+            if let last = await runner.lastProbeLatency { latency[name] = last }
+        }
+        return Metrics(
+            report: status(), probeLatency: latency, resources: .current(), diskFree: ProcessResources.freeBytes(at: plan.stateDirectory)
+        ).render()
+    }
+
     /// Writes state.json: pids, process groups, start times, ports.
     private func persist() {
         var children: [String: SupervisorRecord.Child] = [:]

@@ -80,6 +80,57 @@ import Testing
         #expect(try await stack.stop() == 0)
     }
 
+    /// `GET path` on the control socket, through Python's http.client: the status and the body.
+    func controlGet(_ socket: String, _ path: String) throws -> (status: Int, body: String) {
+        let script = """
+            import http.client, socket, sys
+            class Unix(http.client.HTTPConnection):
+                def connect(self):
+                    self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    self.sock.connect(sys.argv[1])
+            connection = Unix("localhost")
+            connection.request("GET", sys.argv[2])
+            answer = connection.getresponse()
+            print(answer.status)
+            print(answer.headers.get("content-type"))
+            print(answer.read().decode())
+            """
+        let result = ToolOutput.run("/usr/bin/env", ["python3", "-c", script, socket, path])
+        let lines = result.output.split(separator: "\n", maxSplits: 1).map(String.init)
+        return (Int(lines.first ?? "") ?? 0, lines.count > 1 ? lines[1] : "")
+    }
+
+    @Test func healthzAndMetricsOnTheControlSocket() async throws {
+        let stack = try StackUnderTest(
+            stack: """
+                services:
+                  steady:
+                    kind: process
+                    command: "exec sleep 600"
+                    health: { exec: "true", interval: 100ms }
+                  never:
+                    kind: process
+                    command: "exec sleep 600"
+                    health: { exec: "false", interval: 100ms, start_period: 10m }
+                """)
+        defer { stack.cleanUp() }
+        try await stack.waitFor("steady healthy") { $0.services.first { $0.name == "steady" }?.phase == .healthy }
+        let socket = try #require(stack.store.load()).controlSocket
+        let health = try controlGet(socket, "/healthz")
+        #expect(health.status == 503)
+        #expect(health.body.contains(#""waiting" : ["#) && health.body.contains("never (starting)"), "\(health.body)")
+        let metrics = try controlGet(socket, "/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.body.hasPrefix("text/plain; version=0.0.4"))
+        #expect(metrics.body.contains(#"devstack_service_up{service="steady",kind="process"} 1"#))
+        #expect(metrics.body.contains(#"devstack_service_state{service="never",state="starting"} 1"#))
+        #expect(metrics.body.contains(#"devstack_service_probe_seconds{service="steady"} "#))
+        let printed = try stack.devstack(["status", "--metrics"])
+        #expect(printed.status == 0)
+        #expect(printed.standardOutput.contains(#"devstack_supervisor_resident_bytes "#))
+        #expect(try await stack.stop() == 0)
+    }
+
     @Test func exitOnFailureStopsTheStackWithFailure() async throws {
         let stack = try StackUnderTest(
             stack: """
