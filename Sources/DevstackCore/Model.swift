@@ -237,6 +237,8 @@ public struct ProfileSpec: Sendable {
     public var services: [ServiceOverride] = []
     /// What `devstack audit` cannot check, recorded as done (`audit:`).
     public var manualChecks: [ManualCheckRecord] = []
+    /// `logs: { max_size, keep }`.
+    public var logRotation = LogRotation()
     public var location: SourceLocation
 
     public func override(for service: String) -> ServiceOverride? { services.first { $0.name == service } }
@@ -271,4 +273,30 @@ public struct ManualCheckRecord: Sendable, Hashable {
     public var by: String?
     public var on: String?
     public var link: String?
+}
+
+/// How each service's log file rotates: past `maxBytes` it becomes `<service>.log.1` (the older
+/// ones shift up) and `keep` rotated files are kept. The defaults hold weeks of an ordinary
+/// service's output in 60 MiB a service.
+public struct LogRotation: Sendable, Codable, Hashable {
+    public var maxBytes: Int
+    public var keep: Int
+
+    public init(maxBytes: Int = 10 << 20, keep: Int = 5) {
+        self.maxBytes = maxBytes
+        self.keep = keep
+    }
+}
+
+/// Sizes as people write them: `512KB`, `10MB`, `1GB` (powers of 1024; `KiB`, `MiB`, `GiB` too), or bytes.
+public enum ByteSize {
+    public static func parse(_ text: String) -> Int? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let digits = trimmed.prefix { $0.isNumber }
+        guard let number = Int(digits), number > 0 else { return nil }
+        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).uppercased()
+        let factors: [String: Int] = ["": 1, "B": 1, "KB": 1 << 10, "KIB": 1 << 10, "MB": 1 << 20, "MIB": 1 << 20, "GB": 1 << 30, "GIB": 1 << 30]
+        guard let factor = factors[unit], number <= Int.max / factor else { return nil }
+        return number * factor
+    }
 }

@@ -125,6 +125,7 @@ public struct ProfileSummary: Sendable, Codable {
     public var protected: Bool
     public var remote: Bool
     public var values: [PlannedValue]
+    public var logRotation: LogRotation
 }
 
 /// Everything the runtime needs, fully resolved: the one thing that flows from files to processes.

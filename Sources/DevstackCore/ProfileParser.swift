@@ -8,7 +8,7 @@ struct ProfileParser {
 
     static let topLevelKeys = [
         "description", "ports", "host", "data", "protected", "remote", "values", "secrets", "postgres", "restart", "env", "services",
-        "audit",
+        "audit", "logs",
     ]
     static let overrideKeys = ["env", "settings", "restart", "ports", "url"]
 
@@ -31,6 +31,7 @@ struct ProfileParser {
             case "env": profile.envOverrides = parseEnv(value, reader: reader, allowRemoval: true)
             case "services": profile.services = parseOverrides(value)
             case "audit": profile.manualChecks = parseManualChecks(value)
+            case "logs": profile.logRotation = parseLogRotation(value)
             default: break
             }
         }
@@ -70,6 +71,25 @@ struct ProfileParser {
             }
             return reader.template(value).map { (key, $0) }
         }
+    }
+
+    /// `logs: { max_size: 10MB, keep: 5 }`.
+    private func parseLogRotation(_ node: ConfigNode) -> LogRotation {
+        var rotation = LogRotation()
+        guard let entries = reader.mapping(node, allowed: ["max_size", "keep"]) else { return rotation }
+        for (key, value) in entries {
+            if key == "keep" {
+                if let keep = reader.int(value, range: 0...1000) { rotation.keep = keep }
+                continue
+            }
+            guard let text = reader.scalarText(value), let bytes = ByteSize.parse(text), bytes >= 4096 else {
+                reader.error(
+                    value, "'\(reader.scalarText(value) ?? "")' is not a log size of at least 4KB", fix: "write a size such as 512KB, 10MB or 1GB")
+                continue
+            }
+            rotation.maxBytes = bytes
+        }
+        return rotation
     }
 
     /// `audit: { incident_plan: { by, on, link }, ... }`: what `devstack audit` cannot check, recorded as done.

@@ -178,6 +178,13 @@ public enum ConfigSchema {
                 "restart": restart,
                 "env": map(of: .object(["oneOf": .array([template, .object(["type": .string("null")])])])),
                 "services": map(of: override),
+                "logs": object(
+                    [
+                        "max_size": .object([
+                            "type": .array([.string("string"), .string("integer")]), "description": .string("rotate past this size, e.g. 10MB"),
+                        ]),
+                        "keep": .object(["type": .string("integer"), "minimum": .number(0), "maximum": .number(1000)]),
+                    ], description: "how each service's log file rotates"),
                 "audit": object(
                     Dictionary(
                         uniqueKeysWithValues: ManualCheck.allCases.map { check in

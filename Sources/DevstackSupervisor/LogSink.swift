@@ -14,15 +14,17 @@ public enum OutputStreamKind: String, Sendable, Codable {
 public final class LogSink: ServiceOutput, @unchecked Sendable {
     public let directory: String
     private let console: ConsoleView?
+    private let rotation: LogRotation
     private let lock = NSLock()
-    private var files: [String: Int32] = [:]
+    private var files: [String: (descriptor: Int32, bytes: Int)] = [:]
 
     /// Console lines longer than this are split; the log file keeps them whole.
     static let consoleLineLimit = 4096
 
-    public init(directory: String, console: ConsoleView?) throws {
+    public init(directory: String, console: ConsoleView?, rotation: LogRotation = LogRotation()) throws {
         self.directory = directory
         self.console = console
+        self.rotation = rotation
         try StateDirectory.create(directory)
     }
 
@@ -38,8 +40,7 @@ public final class LogSink: ServiceOutput, @unchecked Sendable {
             fileBytes.append(UInt8(ascii: "\n"))
             if console != nil { consoleLines += Self.printable(line) }
         }
-        let descriptor = lock.withLock { file(for: service) }
-        if descriptor >= 0 { Descriptor.writeAll(descriptor, fileBytes) }
+        append(fileBytes, service: service)
         console?.log(service: service, lines: consoleLines)
     }
 
@@ -47,23 +48,41 @@ public final class LogSink: ServiceOutput, @unchecked Sendable {
     public func logger(service: String) -> Logger { SinkLogHandler.logger(service: service, sink: self) }
 
     public func note(service: String, _ text: String) {
-        let descriptor = lock.withLock { file(for: service) }
-        if descriptor >= 0 { Descriptor.writeAll(descriptor, Data("\(Self.timestamp()) devstack \(text)\n".utf8)) }
+        append(Data("\(Self.timestamp()) devstack \(text)\n".utf8), service: service)
         console?.note(service: service, text)
     }
 
     public func close() {
         lock.withLock {
-            for descriptor in files.values { Foundation.close(descriptor) }
+            for file in files.values { Foundation.close(file.descriptor) }
             files = [:]
         }
     }
 
-    private func file(for service: String) -> Int32 {
-        if let descriptor = files[service] { return descriptor }
-        let descriptor = open(LogFiles.path(directory: directory, service: service), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        files[service] = descriptor
-        return descriptor
+    /// Whole chunks of lines go to one file: a file past the limit is rotated before the next chunk,
+    /// never in the middle of one.
+    private func append(_ bytes: Data, service: String) {
+        lock.withLock {
+            var file = open(service)
+            if file.bytes > 0 && file.bytes + bytes.count > rotation.maxBytes {
+                Foundation.close(file.descriptor)
+                LogFiles.rotate(directory: directory, service: service, keep: rotation.keep)
+                files[service] = nil
+                file = open(service)
+            }
+            guard file.descriptor >= 0 else { return }
+            Descriptor.writeAll(file.descriptor, bytes)
+            files[service] = (file.descriptor, file.bytes + bytes.count)
+        }
+    }
+
+    private func open(_ service: String) -> (descriptor: Int32, bytes: Int) {
+        if let file = files[service] { return file }
+        let path = LogFiles.path(directory: directory, service: service)
+        let descriptor = Foundation.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let file = (descriptor, (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int ?? 0)
+        files[service] = file
+        return file
     }
 
     /// Binary-safe console text: invalid UTF-8 becomes U+FFFD, control characters are shown escaped,

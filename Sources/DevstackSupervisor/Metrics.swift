@@ -23,7 +23,8 @@ struct Metrics {
             }
         }
         let services = report.services
-        metric("devstack_info", "gauge", "The stack and profile this supervisor runs.", [([("stack", report.stack), ("profile", report.profile)], 1)])
+        metric(
+            "devstack_info", "gauge", "The stack and profile this supervisor runs.", [([("stack", report.stack), ("profile", report.profile)], 1)])
         metric(
             "devstack_service_up", "gauge", "1 while the service is healthy (or running, when it has no health check).",
             services.map { ([("service", $0.name), ("kind", $0.kind.rawValue)], [.healthy, .running, .completed].contains($0.phase) ? 1 : 0) })
@@ -41,7 +42,9 @@ struct Metrics {
         metric(
             "devstack_service_probe_seconds", "gauge", "How long the service's last health probe took.",
             services.compactMap { service in
-                probeLatency[service.name].map { ([("service", service.name)], Double($0.components.attoseconds) / 1e18 + Double($0.components.seconds)) }
+                probeLatency[service.name].map {
+                    ([("service", service.name)], Double($0.components.attoseconds) / 1e18 + Double($0.components.seconds))
+                }
             })
         metric(
             "devstack_service_last_exit_info", "gauge", "How the service's last run ended, and why.",

@@ -58,7 +58,7 @@ public enum StackRunner {
             if let view { view.message(line) } else { Descriptor.writeAll(STDOUT_FILENO, Data((line + "\n").utf8)) }
         }
         recovered.forEach(say)
-        let sink = try LogSink(directory: store.logDirectory, console: view)
+        let sink = try LogSink(directory: store.logDirectory, console: view, rotation: plan.profile.logRotation)
         defer { sink.close() }
         let supervisor = Supervisor(
             plan: plan, services: services, store: store, sink: sink, console: view, guardian: guardian, environment: environment,

@@ -52,6 +52,7 @@ import Testing
         values: { log_level: info }
         restart: "no"
         postgres: { fsync: "off" }
+        logs: { max_size: 512KB, keep: 2 }
         services:
           api:
             ports: { admin: 47000 }
@@ -62,6 +63,20 @@ import Testing
         try await withTemporaryDirectory { directory in
             try body(TestProject(directory: directory, stack: Self.stack, profiles: ["local": Self.local, "ci": Self.ci]))
         }
+    }
+
+    @Test func logRotationComesFromTheProfileOrTheDefaults() async throws {
+        try await withProject { project in
+            let local = try project.plan().profile.logRotation
+            let ci = try project.plan(profile: "ci").profile.logRotation
+            #expect(local == LogRotation(maxBytes: 10 << 20, keep: 5))
+            #expect(ci == LogRotation(maxBytes: 512 << 10, keep: 2))
+        }
+        #expect(ByteSize.parse("10MB") == 10 << 20)
+        #expect(ByteSize.parse("1 GiB") == 1 << 30)
+        #expect(ByteSize.parse("4096") == 4096)
+        #expect(ByteSize.parse("10 parsecs") == nil)
+        #expect(ByteSize.parse("-1MB") == nil)
     }
 
     @Test func startsInDependencyLayers() async throws {
