@@ -17,7 +17,8 @@ struct OperationsCheck: AuditCheck {
         return .notChecked(
             self, lookedAt: lookedAt,
             because:
-                "devstack does not run alerts or backups yet: check the ones this environment has, and record them under audit: in \(context.profileFile)"
+                "devstack serves /healthz and /metrics on its control socket (`devstack status --metrics`) but sends no alerts and takes "
+                + "no backups yet: check that something scrapes and alerts, and the backups this environment has"
         )
     }
 }

@@ -37,6 +37,9 @@ struct Metrics {
             "devstack_service_restarts_total", "counter", "Restarts of the service since the stack started.",
             services.map { ([("service", $0.name)], Double($0.restarts)) })
         metric(
+            "devstack_service_crash_looping", "gauge", "1 while the service restarts more often than its policy's window allows.",
+            services.map { ([("service", $0.name)], $0.crashLooping ? 1 : 0) })
+        metric(
             "devstack_service_uptime_seconds", "gauge", "Seconds since the service's current run started.",
             services.compactMap { service in service.startedAt.map { ([("service", service.name)], now.timeIntervalSince($0)) } })
         metric(

@@ -25,6 +25,8 @@ struct RunnerSnapshot: Sendable {
     var startTime: UInt64?
     var startedAt: Date?
     var restarts = 0
+    /// More restarts within the window than the policy allows; under `always` it goes on at the cap.
+    var crashLooping = false
     var lastExit: ExitStatus?
     var lastExitReason: RunEnd?
     /// Grows with every change.
@@ -171,6 +173,18 @@ actor ServiceRunner {
         let now = ContinuousClock.now
         let window = Duration.milliseconds(service.restart.windowMs)
         recentRestarts = recentRestarts.filter { now - $0 < window } + [now]
+        if recentRestarts.count > service.restart.maxRestarts && service.restart.policy == .always {
+            // An always-on stack runs for weeks unattended: a crash loop is retried at the cap, never given up on.
+            let delay = Self.backoff(attempt: 30, restart: service.restart)
+            let loop = ServiceFailure.crashLoop(restarts: recentRestarts.count - 1, window: window, last: status)
+            state.crashLooping = true
+            healthySince = nil
+            sink.note(service: name, "exited (\(status)); \(loop); restart: always retries it every \(DurationParser.format(delay))")
+            await set(.backoff, "\(loop); retrying in \(DurationParser.format(delay))")
+            do { try await Task.sleep(for: delay) } catch { return true }
+            state.restarts += 1
+            return true
+        }
         if recentRestarts.count > service.restart.maxRestarts {
             sink.note(service: name, "exited (\(status)); \(recentRestarts.count - 1) restarts within \(DurationParser.format(window)): giving up")
             await fail(.crashLoop(restarts: recentRestarts.count - 1, window: window, last: status))
@@ -178,6 +192,7 @@ actor ServiceRunner {
         }
         if let since = healthySince ?? (service.health == nil ? runStart : nil), now - since >= Self.healthyStretch {
             consecutiveFailures = 0
+            state.crashLooping = false
         }
         let delay = Self.backoff(attempt: consecutiveFailures, restart: service.restart)
         consecutiveFailures += 1
@@ -252,6 +267,10 @@ actor ServiceRunner {
             if await timedCheck(health.probe, timeout: timeout, environment: environment) {
                 if failures > 0 { await set(.healthy) }
                 failures = 0
+                if state.crashLooping, let since = healthySince, ContinuousClock.now - since >= Self.healthyStretch {
+                    state.crashLooping = false
+                    await publish()
+                }
                 continue
             }
             failures += 1

@@ -25,6 +25,8 @@ public struct ServiceStatus: Codable, Sendable {
     public var url: String?
     public var health: String
     public var restarts: Int
+    /// Restarting more often than its policy's window allows (under `restart: always`, retried at the cap).
+    public var crashLooping = false
     public var startedAt: Date?
     public var lastExit: String?
     public var lastExitReason: String?

@@ -309,7 +309,7 @@ public actor Supervisor: RunnerHost {
                     url: service.attributes["url"],
                     health: service.health == nil
                         ? "none" : (snapshot.phase == .healthy ? "healthy" : snapshot.phase == .unhealthy ? "unhealthy" : "-"),
-                    restarts: snapshot.restarts, startedAt: snapshot.isRunning ? snapshot.startedAt : nil,
+                    restarts: snapshot.restarts, crashLooping: snapshot.crashLooping, startedAt: snapshot.isRunning ? snapshot.startedAt : nil,
                     lastExit: snapshot.lastExit?.description, lastExitReason: snapshot.lastExitReason?.description)
             })
     }

@@ -164,13 +164,13 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
         _ = await finish(h)
     }
 
-    @Test func tooManyRestartsInTheWindowIsACrashLoop() async throws {
+    @Test func tooManyRestartsInTheWindowIsACrashLoopThatOnFailureGivesUp() async throws {
         let h = try harness(
             """
               api:
                 kind: inference
                 model: instant
-                restart: { policy: always, backoff: 1ms, max_backoff: 2ms, max_restarts: 3, window: 1m }
+                restart: { policy: on-failure, backoff: 1ms, max_backoff: 2ms, max_restarts: 3, window: 1m }
             """)
         defer { h.directory.remove() }
         await h.supervisor.startAll()
@@ -181,6 +181,30 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
         let report = try await until(h.supervisor, "failed") { phase($0, "api") == .failed }
         #expect(report.services[0].detail?.hasPrefix("crash loop: 3 restarts within 1m") == true)
         #expect(h.launcher.instances("api").count == 4)
+        _ = await finish(h)
+    }
+
+    @Test func underAlwaysACrashLoopIsRetriedAtTheCapAndNeverGivenUp() async throws {
+        let h = try harness(
+            """
+              api:
+                kind: inference
+                model: instant
+                restart: { policy: always, backoff: 1ms, max_backoff: 3ms, max_restarts: 2, window: 1m }
+            """)
+        defer { h.directory.remove() }
+        await h.supervisor.startAll()
+        for round in 0..<7 {
+            try await until(h.supervisor, "launch \(round + 1)") { _ in h.launcher.instances("api").count == round + 1 }
+            h.launcher.instances("api")[round].crash()
+        }
+        let looping = try await until(h.supervisor, "launched an eighth time") { _ in h.launcher.instances("api").count == 8 }
+        #expect(looping.services[0].crashLooping)
+        #expect(looping.services[0].phase != .failed)
+        #expect(h.directory.read(".devstack/local/logs/api.log")?.contains("restart: always retries it every") == true)
+        let healthy = try await until(h.supervisor, "healthy again") { phase($0, "api") == .healthy }
+        #expect(healthy.services[0].restarts == 7)
+        #expect(await h.supervisor.metrics().contains(#"devstack_service_crash_looping{service="api"} 1"#))
         _ = await finish(h)
     }
 
