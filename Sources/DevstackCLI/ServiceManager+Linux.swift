@@ -72,4 +72,74 @@
             return ToolOutput.run("/usr/bin/env", ["journalctl", "--no-pager", "--lines", "200"] + selector).output + "\n"
         }
     }
+
+    /// `devstack doctor` on Linux: logind for sleep, timedatectl (or chrony) for the clock, systemd for the unit.
+    extension ServiceManager {
+        private func asUser(_ unit: ServiceUnit) -> ServiceUnit {
+            var user = unit
+            user.scope = .user
+            return user
+        }
+
+        private var systemdIsManager: Bool { FileManager.default.fileExists(atPath: "/run/systemd/system") }
+
+        func sleepFinding(keepAwake: Bool) -> DoctorFinding {
+            guard systemdIsManager else {
+                return DoctorFinding(
+                    check: "sleep", status: .warn, detail: "systemd is not this machine's manager: devstack cannot hold off sleep through logind",
+                    fix: "make sure the machine never suspends (its firmware or power settings)")
+            }
+            let targets = ["sleep.target", "suspend.target", "hibernate.target", "hybrid-sleep.target"]
+            let states = targets.map { ToolOutput.run("/usr/bin/env", ["systemctl", "is-enabled", $0]).output }
+            if states.allSatisfy({ $0 == "masked" }) {
+                return DoctorFinding(check: "sleep", status: .ok, detail: "sleep, suspend and hibernation are masked")
+            }
+            if keepAwake {
+                return DoctorFinding(
+                    check: "sleep", status: .ok, detail: "devstack holds a block on sleep (systemd-inhibit) while the stack runs",
+                    fix: "for a machine that only serves: sudo systemctl mask \(targets.joined(separator: " "))")
+            }
+            return DoctorFinding(
+                check: "sleep", status: .warn, detail: "the machine may suspend, and this profile does not keep it awake",
+                fix: "set keep_awake: true in the profile, or sudo systemctl mask \(targets.joined(separator: " "))")
+        }
+
+        func clockFinding() -> DoctorFinding {
+            let synchronized = ToolOutput.run("/usr/bin/env", ["timedatectl", "show", "-p", "NTPSynchronized", "--value"])
+            if synchronized.status == 0 {
+                return synchronized.output == "yes"
+                    ? DoctorFinding(check: "clock", status: .ok, detail: "synchronised (timedatectl)")
+                    : DoctorFinding(
+                        check: "clock", status: .warn, detail: "not synchronised (timedatectl): token expiry and backups go by this clock",
+                        fix: "sudo timedatectl set-ntp true")
+            }
+            if ToolOutput.run("/usr/bin/env", ["chronyc", "-n", "tracking"]).status == 0 {
+                return DoctorFinding(check: "clock", status: .ok, detail: "synchronised (chrony)")
+            }
+            return DoctorFinding(
+                check: "clock", status: .notChecked, detail: "neither timedatectl nor chronyc answered",
+                fix: "install chrony or use systemd-timesyncd")
+        }
+
+        func unitFinding(_ unit: ServiceUnit, alwaysOn: Bool) -> DoctorFinding {
+            let installed = [unit.systemdUnitPath(home: home), asUser(unit).systemdUnitPath(home: home)].first {
+                FileManager.default.fileExists(atPath: $0)
+            }
+            guard let installed else {
+                return DoctorFinding(
+                    check: "unit", status: alwaysOn ? .warn : .notChecked, detail: "\(unit.name) is not installed",
+                    fix: "devstack service install --profile \(unit.profile)")
+            }
+            guard systemdIsManager else {
+                return DoctorFinding(check: "unit", status: .warn, detail: "\(installed) is written, but systemd is not running here")
+            }
+            let user = installed != unit.systemdUnitPath(home: home)
+            let active = ToolOutput.run("/usr/bin/env", (user ? ["systemctl", "--user"] : ["systemctl"]) + ["is-active", "\(unit.name).service"])
+            return active.output == "active"
+                ? DoctorFinding(check: "unit", status: .ok, detail: "\(unit.name) is active")
+                : DoctorFinding(
+                    check: "unit", status: .fail, detail: "\(unit.name) is \(active.output)", fix: "devstack service status --profile \(unit.profile)"
+                )
+        }
+    }
 #endif

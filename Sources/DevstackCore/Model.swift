@@ -239,6 +239,8 @@ public struct ProfileSpec: Sendable {
     public var manualChecks: [ManualCheckRecord] = []
     /// `logs: { max_size, keep }`.
     public var logRotation = LogRotation()
+    /// `keep_awake`: hold off sleep while the stack runs; unset, a protected profile that runs here does.
+    public var keepAwake: Bool?
     public var location: SourceLocation
 
     public func override(for service: String) -> ServiceOverride? { services.first { $0.name == service } }

@@ -126,6 +126,8 @@ public struct ProfileSummary: Sendable, Codable {
     public var remote: Bool
     public var values: [PlannedValue]
     public var logRotation: LogRotation
+    /// The machine is kept from sleeping while the stack runs.
+    public var keepAwake: Bool
 }
 
 /// Everything the runtime needs, fully resolved: the one thing that flows from files to processes.

@@ -8,7 +8,7 @@ struct ProfileParser {
 
     static let topLevelKeys = [
         "description", "ports", "host", "data", "protected", "remote", "values", "secrets", "postgres", "restart", "env", "services",
-        "audit", "logs",
+        "audit", "logs", "keep_awake",
     ]
     static let overrideKeys = ["env", "settings", "restart", "ports", "url"]
 
@@ -32,6 +32,7 @@ struct ProfileParser {
             case "services": profile.services = parseOverrides(value)
             case "audit": profile.manualChecks = parseManualChecks(value)
             case "logs": profile.logRotation = parseLogRotation(value)
+            case "keep_awake": profile.keepAwake = reader.bool(value)
             default: break
             }
         }

@@ -178,6 +178,9 @@ public enum ConfigSchema {
                 "restart": restart,
                 "env": map(of: .object(["oneOf": .array([template, .object(["type": .string("null")])])])),
                 "services": map(of: override),
+                "keep_awake": .object([
+                    "type": .string("boolean"), "description": .string("hold off sleep while the stack runs (default: true on protected profiles)"),
+                ]),
                 "logs": object(
                     [
                         "max_size": .object([

@@ -71,6 +71,13 @@ public enum StackRunner {
         let control = try await listening
         await supervisor.setLeaseURL(control.leaseURL)
         let ticker = view.flatMap { view in view.live ? Task { await tick(supervisor, view) } : nil }
+        if plan.profile.keepAwake {
+            Task {
+                say(
+                    await SleepInhibitor.hold(
+                        forProcess: getpid(), reason: "devstack: \(plan.stack) (\(plan.profile.name)) serves", environment: environment))
+            }
+        }
         let notifier = ServiceManagerNotifier(environment: environment)
         let reporting = notifier.isListening ? Task { await reportToServiceManager(supervisor, notifier) } : nil
         let settled = Task {

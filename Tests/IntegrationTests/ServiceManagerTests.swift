@@ -71,4 +71,84 @@ struct ServiceManagerTests {
         #expect(try await stack.stop() == 0)
         #expect(await notify.waitFor("STOPPING=1", within: .seconds(5)) != nil)
     }
+
+    /// A stand-in `systemd-inhibit` that records its arguments and runs the command it was given, as
+    /// the real one does once logind grants the lock.
+    static let fakeInhibit = """
+        #!/bin/sh
+        printf '%s\\n' "$@" > "$(dirname "$0")/inhibit.args"
+        while [ "${1#--}" != "$1" ]; do shift; done
+        exec "$@"
+        """
+
+    @Test func aProtectedProfileKeepsTheMachineAwakeUntilDevstackEnds() async throws {
+        let bin = try TemporaryDirectory(prefix: "devstack-fake-inhibit")
+        defer { bin.remove() }
+        let script = try bin.write("systemd-inhibit", Self.fakeInhibit)
+        chmod(script, 0o755)
+        let stack = try StackUnderTest(
+            stack: "services:\n  app:\n    kind: process\n    command: \"exec sleep 600\"\n", profile: "ports: auto\nprotected: true\n",
+            environment: ["PATH": "\(bin.path):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")"])
+        defer { stack.cleanUp() }
+        try await stack.waitFor("running") { $0.services.first?.phase == .running }
+        let supervisor = try #require(stack.store.load()).pid
+        var arguments: [String] = []
+        for _ in 0..<200 where arguments.isEmpty {
+            arguments = (bin.read("inhibit.args") ?? "").split(separator: "\n").map(String.init)
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(arguments.contains("--what=sleep:idle:handle-lid-switch"))
+        #expect(arguments.contains("--mode=block"))
+        #expect(arguments.contains("--pid=\(supervisor)"))
+        for _ in 0..<200 where !stack.output.contains("keeping the machine awake") { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(stack.output.contains("keeping the machine awake while the stack serves (systemd-inhibit, pid"), "\(stack.output)")
+        #expect(try await stack.stop() == 0)
+        // The helper watched devstack's pid, and went with it.
+        var left = ProcessTree.processes(whereArgumentsContain: "--pid=\(supervisor)")
+        for _ in 0..<300 where !left.isEmpty {
+            try await Task.sleep(for: .milliseconds(10))
+            left = ProcessTree.processes(whereArgumentsContain: "--pid=\(supervisor)")
+        }
+        #expect(left.isEmpty)
+    }
+
+    @Test func anUnprotectedProfileLetsTheMachineSleep() async throws {
+        let stack = try StackUnderTest(stack: "services:\n  app:\n    kind: process\n    command: \"exec sleep 600\"\n")
+        defer { stack.cleanUp() }
+        try await stack.waitFor("running") { $0.services.first?.phase == .running }
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(!stack.output.contains("the machine"), "\(stack.output)")
+        #expect(try await stack.stop() == 0)
+    }
+
+    func doctor(_ stack: StackUnderTest, _ arguments: [String] = []) throws -> (status: Int32, findings: [String: [String: String]]) {
+        let run = try stack.devstack(["doctor", "--json"] + arguments)
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [[String: String]], "\(run.standardError)")
+        #expect(list.map { $0["check"] ?? "" } == ["sleep", "disk", "clock", "unit", "stack"])
+        for finding in list { #expect(!(finding["detail"] ?? "").isEmpty) }
+        return (run.status, Dictionary(uniqueKeysWithValues: list.map { ($0["check"] ?? "", $0) }))
+    }
+
+    @Test func doctorSaysWhatWouldStopTheMachineServing() async throws {
+        let stack = try StackUnderTest(
+            stack: "services:\n  app:\n    kind: process\n    command: \"exec sleep 600\"\n",
+            files: ["profiles/staging.yaml": "ports: auto\nprotected: true\n"])
+        defer { stack.cleanUp() }
+        try await stack.waitFor("running") { $0.services.first?.phase == .running }
+        let local = try doctor(stack)
+        #expect(local.status == 0)
+        #expect(local.findings["stack"]?["status"] == "ok")
+        #expect(local.findings["stack"]?["detail"] == "1 services up")
+        #expect(["ok", "warn"].contains(local.findings["disk"]?["status"]))
+        #expect(local.findings["disk"]?["detail"]?.contains("GiB free where the data is") == true)
+        // Not an always-on profile: no unit is expected.
+        #expect(local.findings["unit"]?["status"] == "not_checked")
+        // Staging (protected) is always-on: not running there is a failure, and so is no unit a warning.
+        let staging = try doctor(stack, ["--profile", "staging"])
+        #expect(staging.status == 1)
+        #expect(staging.findings["stack"]?["status"] == "fail")
+        #expect(staging.findings["unit"]?["status"] == "warn")
+        #expect(staging.findings["unit"]?["fix"] == "devstack service install --profile staging")
+        #expect(try await stack.stop() == 0)
+    }
 }

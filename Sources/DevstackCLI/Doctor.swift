@@ -1,0 +1,91 @@
+import ArgumentParser
+import DevstackCore
+import DevstackProject
+import DevstackSupervisor
+import DevstackSystem
+import Foundation
+
+/// One thing that would stop this machine serving the stack, checked.
+struct DoctorFinding: Codable, Sendable {
+    enum Status: String, Codable, Sendable {
+        case ok, warn, fail
+        case notChecked = "not_checked"
+    }
+
+    var check: String
+    var status: Status
+    var detail: String
+    var fix: String?
+}
+
+struct Doctor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check what would stop this machine serving the stack: sleep, disk, clock, the service unit, the stack.",
+        discussion: "Exit status 1 when a check fails. Platform checks: systemd and logind on Linux, pmset and launchd on macOS.")
+
+    @OptionGroup var project: ProjectOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        let workspace = try project.workspace()
+        let (plan, running) = try await workspace.planMatchingRunningStack(environment: project.environment)
+        let alwaysOn = plan.profile.protected && !plan.profile.remote
+        let manager = ServiceManager(home: ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory())
+        let unit = ServiceUnit(
+            executable: BinaryDiscovery.runningExecutable, projectDirectory: workspace.projectDirectory, stack: workspace.stack,
+            profile: workspace.profile, scope: .system, user: nil)
+        let findings = [
+            manager.sleepFinding(keepAwake: plan.profile.keepAwake), Self.disk(at: plan.stateDirectory), manager.clockFinding(),
+            manager.unitFinding(unit, alwaysOn: alwaysOn), await Self.stack(running, alwaysOn: alwaysOn, profile: plan.profile.name),
+        ]
+        if json {
+            Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(findings), as: UTF8.self) + "\n")
+        } else {
+            var lines: [String] = []
+            for finding in findings {
+                let label = ["ok": "ok  ", "warn": "WARN", "fail": "FAIL", "not_checked": "----"][finding.status.rawValue] ?? ""
+                lines.append("\(label) \(finding.check): \(finding.detail)")
+                if let fix = finding.fix, finding.status != .ok { lines.append("     fix: \(fix)") }
+            }
+            Console.standardOutput.write(lines.joined(separator: "\n") + "\n")
+        }
+        if findings.contains(where: { $0.status == .fail }) { throw ExitCode(1) }
+    }
+
+    /// Free space where the state and persistent data are: under 1 GiB fails, under 5 GiB warns.
+    static func disk(at path: String) -> DoctorFinding {
+        var folder = path
+        while !FileManager.default.fileExists(atPath: folder) && folder != "/" {
+            folder = URL(fileURLWithPath: folder).deletingLastPathComponent().path
+        }
+        guard let free = ProcessResources.freeBytes(at: folder) else {
+            return DoctorFinding(check: "disk", status: .notChecked, detail: "cannot read the free space of \(folder)")
+        }
+        let gigabytes = String(format: "%.1f GiB", Double(free) / Double(1 << 30))
+        let fix = "free space on that disk, or move the project to one with room: Postgres stops writing when the disk is full"
+        if free < 1 << 30 { return DoctorFinding(check: "disk", status: .fail, detail: "\(gigabytes) free where the data is (\(folder))", fix: fix) }
+        if free < 5 << 30 { return DoctorFinding(check: "disk", status: .warn, detail: "\(gigabytes) free where the data is (\(folder))", fix: fix) }
+        return DoctorFinding(check: "disk", status: .ok, detail: "\(gigabytes) free where the data is (\(folder))")
+    }
+
+    /// The stack itself: running, and every service up.
+    static func stack(_ running: SupervisorRecord?, alwaysOn: Bool, profile: String) async -> DoctorFinding {
+        guard let running else {
+            return DoctorFinding(
+                check: "stack", status: alwaysOn ? .fail : .notChecked, detail: "not running",
+                fix: "devstack up --profile \(profile) --detach, or devstack service install --profile \(profile)")
+        }
+        guard let report = try? await ControlClient(socket: running.controlSocket).status() else {
+            return DoctorFinding(
+                check: "stack", status: .fail, detail: "the supervisor (pid \(running.pid)) does not answer", fix: "devstack down, then up")
+        }
+        let down = report.services.filter { ![.healthy, .running, .completed].contains($0.phase) }
+        if down.isEmpty { return DoctorFinding(check: "stack", status: .ok, detail: "\(report.services.count) services up") }
+        return DoctorFinding(
+            check: "stack", status: .warn, detail: down.map { "\($0.name) is \($0.phase.rawValue)" }.joined(separator: ", "),
+            fix: "devstack logs \(down.map(\.name).joined(separator: " "))")
+    }
+}
