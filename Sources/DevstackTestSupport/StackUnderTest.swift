@@ -34,7 +34,7 @@ public final class StackUnderTest: @unchecked Sendable {
     /// A restarted run shares the folder; only the first removes it.
     private let keepsDirectory: Bool
 
-    init(directory: TemporaryDirectory, arguments: [String], environment: [String: String], keepsDirectory: Bool = false) throws {
+    public init(directory: TemporaryDirectory, arguments: [String], environment: [String: String] = [:], keepsDirectory: Bool = false) throws {
         self.directory = directory
         self.environment = environment
         self.keepsDirectory = keepsDirectory

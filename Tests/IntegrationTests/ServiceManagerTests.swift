@@ -1,4 +1,5 @@
 import DevstackCore
+import DevstackPostgres
 import DevstackProject
 import DevstackSupervisor
 import DevstackSystem
@@ -150,5 +151,40 @@ struct ServiceManagerTests {
         #expect(staging.findings["unit"]?["status"] == "warn")
         #expect(staging.findings["unit"]?["fix"] == "devstack service install --profile staging")
         #expect(try await stack.stop() == 0)
+    }
+
+    /// What systemd does after a crash, done by hand: the supervisor is killed with SIGKILL, and
+    /// `devstack up` is started again with the unit's ExecStart arguments.
+    @Test func aKilledSupervisorStartedAgainAsTheUnitDoesRecoversWithNoOrphanAndNoLostRow() async throws {
+        let directory = try TemporaryDirectory(prefix: "devstack-stack")
+        try directory.write("stacks/default/stack.yaml", "services:\n  db:\n    kind: postgres\n    database: app\n")
+        try directory.write("profiles/local.yaml", "ports: auto\n")
+        try directory.write("profiles/staging.yaml", "ports: auto\nprotected: true\nrestart: always\n")
+        let unit = ServiceUnit(
+            executable: DevstackBinary.path, projectDirectory: directory.path, stack: "default", profile: "staging", scope: .system, user: nil)
+        let execStart = Array(
+            unit.systemdUnit.split(separator: "\n").first { $0.hasPrefix("ExecStart=") }!.split(separator: " ").dropFirst(2).map(String.init))
+        #expect(execStart == ["--stack", "default", "--profile", "staging", "--project-dir", directory.path])
+        let first = try StackUnderTest(directory: directory, arguments: execStart)
+        defer { first.cleanUp() }
+        let endpoint = try await first.postgresEndpoint()
+        try await PostgresSession.with(endpoint) { session in
+            try await session.execute("create table kept (n int)")
+            try await session.execute("insert into kept select generate_series(1, 100)")
+        }
+        let groups = try #require(first.store.load()).children.values.map(\.processGroup)
+        kill(first.process.processIdentifier, SIGKILL)
+        for _ in 0..<500 where groups.contains(where: ProcessTree.groupIsAlive) { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!groups.contains(where: ProcessTree.groupIsAlive), "Postgres outlived the killed supervisor")
+
+        let second = try first.restart(arguments: execStart)
+        defer { second.cleanUp() }
+        let again = try await second.postgresEndpoint()
+        #expect(try await PostgresSession.with(again) { try await $0.strings("select count(*)::text from kept") } == ["100"])
+        // One postmaster for the data folder: the new one.
+        let data = try #require(try await PostgresSession.with(again) { try await $0.strings("show data_directory") }.first)
+        let postmasters = ProcessTree.processes(whereArgumentsContain: "-D \(data) ")
+        #expect(postmasters.count == 1, "\(data): \(postmasters)")
+        #expect(try await second.stop() == 0)
     }
 }
