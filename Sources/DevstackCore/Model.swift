@@ -241,6 +241,10 @@ public struct ProfileSpec: Sendable {
     public var logRotation = LogRotation()
     /// `keep_awake`: hold off sleep while the stack runs; unset, a protected profile that runs here does.
     public var keepAwake: Bool?
+    /// `alerts: { webhook: URL }`.
+    public var alertWebhook: String?
+    /// `disk: { min_free: 1GB }`: below it devstack warns (and alerts); it never deletes data.
+    public var minimumFreeDisk = 1 << 30
     public var location: SourceLocation
 
     public func override(for service: String) -> ServiceOverride? { services.first { $0.name == service } }

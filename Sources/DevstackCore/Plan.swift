@@ -128,6 +128,8 @@ public struct ProfileSummary: Sendable, Codable {
     public var logRotation: LogRotation
     /// The machine is kept from sleeping while the stack runs.
     public var keepAwake: Bool
+    public var alertWebhook: String?
+    public var minimumFreeDisk: Int
 }
 
 /// Everything the runtime needs, fully resolved: the one thing that flows from files to processes.

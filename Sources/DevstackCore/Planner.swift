@@ -213,7 +213,8 @@ public struct Planner {
                 }(), host: profile.host, data: profile.data, protected: profile.protected, remote: profile.remote,
                 values: profile.values.compactMap { name, template in
                     profileValues[name].map { PlannedValue(name: name, value: $0, origin: ValueOrigin(.profile, location: template.location)) }
-                }, logRotation: profile.logRotation, keepAwake: profile.keepAwake ?? (profile.protected && !profile.remote)),
+                }, logRotation: profile.logRotation, keepAwake: profile.keepAwake ?? (profile.protected && !profile.remote),
+                alertWebhook: profile.alertWebhook, minimumFreeDisk: profile.minimumFreeDisk),
             projectDirectory: inputs.paths.projectDirectory,
             stackDirectory: inputs.paths.stackDirectory(stack.name),
             stateDirectory: inputs.paths.stateDirectory(profile.name), instance: inputs.paths.instance,

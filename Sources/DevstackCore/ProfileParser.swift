@@ -8,7 +8,7 @@ struct ProfileParser {
 
     static let topLevelKeys = [
         "description", "ports", "host", "data", "protected", "remote", "values", "secrets", "postgres", "restart", "env", "services",
-        "audit", "logs", "keep_awake",
+        "audit", "logs", "keep_awake", "alerts", "disk",
     ]
     static let overrideKeys = ["env", "settings", "restart", "ports", "url"]
 
@@ -33,6 +33,8 @@ struct ProfileParser {
             case "audit": profile.manualChecks = parseManualChecks(value)
             case "logs": profile.logRotation = parseLogRotation(value)
             case "keep_awake": profile.keepAwake = reader.bool(value)
+            case "alerts": profile.alertWebhook = parseAlerts(value)
+            case "disk": if let bytes = parseMinimumFree(value) { profile.minimumFreeDisk = bytes }
             default: break
             }
         }
@@ -72,6 +74,29 @@ struct ProfileParser {
             }
             return reader.template(value).map { (key, $0) }
         }
+    }
+
+    /// `alerts: { webhook: URL }`: where devstack posts an event when something needs a person.
+    private func parseAlerts(_ node: ConfigNode) -> String? {
+        guard let entries = reader.mapping(node, allowed: ["webhook"]), let value = entries.first?.value else { return nil }
+        guard let url = reader.scalarText(value), let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil
+        else {
+            reader.error(
+                value, "'\(reader.scalarText(value) ?? "")' is not an http(s) URL",
+                fix: "write the webhook's full URL, e.g. https://hooks.example.com/devstack")
+            return nil
+        }
+        return url
+    }
+
+    /// `disk: { min_free: 1GB }`.
+    private func parseMinimumFree(_ node: ConfigNode) -> Int? {
+        guard let entries = reader.mapping(node, allowed: ["min_free"]), let value = entries.first?.value else { return nil }
+        guard let text = reader.scalarText(value), let bytes = ByteSize.parse(text) else {
+            reader.error(value, "'\(reader.scalarText(value) ?? "")' is not a size", fix: "write a size such as 512MB, 1GB or 10GB")
+            return nil
+        }
+        return bytes
     }
 
     /// `logs: { max_size: 10MB, keep: 5 }`.

@@ -178,6 +178,16 @@ public enum ConfigSchema {
                 "restart": restart,
                 "env": map(of: .object(["oneOf": .array([template, .object(["type": .string("null")])])])),
                 "services": map(of: override),
+                "alerts": object(
+                    ["webhook": .object(["type": .string("string"), "format": .string("uri")])],
+                    description: "where devstack posts an event (crash loop, failed service, low disk)"),
+                "disk": object(
+                    [
+                        "min_free": .object([
+                            "type": .array([.string("string"), .string("integer")]), "description": .string("warn below this, e.g. 1GB"),
+                        ])
+                    ],
+                    description: "the disk guard"),
                 "keep_awake": .object([
                     "type": .string("boolean"), "description": .string("hold off sleep while the stack runs (default: true on protected profiles)"),
                 ]),

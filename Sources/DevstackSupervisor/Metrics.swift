@@ -9,6 +9,7 @@ struct Metrics {
     var resources: ProcessResources
     /// Free bytes where the stack keeps its state (and persistent data).
     var diskFree: Int?
+    var diskLow = false
     var now = Date()
 
     func render() -> String {
@@ -63,6 +64,7 @@ struct Metrics {
         if let diskFree {
             metric("devstack_disk_free_bytes", "gauge", "Free bytes on the file system holding the stack's state and data.", [([], Double(diskFree))])
         }
+        metric("devstack_disk_low", "gauge", "1 while free space is under the profile's disk.min_free.", [([], diskLow ? 1 : 0)])
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -43,8 +43,9 @@ public struct StatusReport: Codable, Sendable {
 
     /// Every service is up (healthy, running or completed).
     public var allReady: Bool { services.allSatisfy { [.healthy, .running, .completed].contains($0.phase) } }
-    public var failed: [ServiceStatus] { services.filter { $0.phase.isFailure } }
-    public var settled: Bool { services.allSatisfy { $0.phase.isSettled } }
+    /// Failed, exited, or crash-looping (which `restart: always` goes on retrying).
+    public var failed: [ServiceStatus] { services.filter { $0.phase.isFailure || $0.crashLooping } }
+    public var settled: Bool { services.allSatisfy { $0.phase.isSettled || $0.crashLooping } }
 }
 
 extension StatusReport {

@@ -78,6 +78,14 @@ public enum StackRunner {
                         forProcess: getpid(), reason: "devstack: \(plan.stack) (\(plan.profile.name)) serves", environment: environment))
             }
         }
+        // The disk guard: a look at start, then every 30 s.
+        let diskGuard = Task {
+            while !Task.isCancelled {
+                if let line = await supervisor.checkDisk() { say(line) }
+
+                try? await Task.sleep(for: .seconds(30))
+            }
+        }
         let notifier = ServiceManagerNotifier(environment: environment)
         let reporting = notifier.isListening ? Task { await reportToServiceManager(supervisor, notifier) } : nil
         let settled = Task {
@@ -117,6 +125,7 @@ public enum StackRunner {
         settled.cancel()
         view?.finishProgress()
         reporting?.cancel()
+        diskGuard.cancel()
         notifier.stopping(status: "stopping (\(reason))")
         say("devstack: stopping (\(reason))" + (background ? "" : "; press Ctrl-C again to force"))
         // A second signal while stopping forces.

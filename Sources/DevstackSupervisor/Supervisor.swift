@@ -39,6 +39,9 @@ public actor Supervisor: RunnerHost {
     let leaseDesk: LeaseDesk
     /// Where test processes lease databases over loopback TCP (with the run's token), once listening.
     private var leaseURL: String?
+    let alerts: AlertSender
+    /// Free space where the data is fell below the profile's `disk.min_free` at the last look.
+    private var diskLow = false
 
     public init(
         plan: Plan, services: [PlannedService], store: StateStore, sink: LogSink, console: ConsoleView?, guardian: any ProcessGroupWatcher,
@@ -57,6 +60,7 @@ public actor Supervisor: RunnerHost {
         self.context = context
         (eventStream, events) = AsyncStream<Event>.makeStream()
         leaseDesk = LeaseDesk { service, line in sink.note(service: service, line) }
+        alerts = AlertSender(plan: plan)
         for service in services {
             snapshots[service.name] = RunnerSnapshot()
             runners[service.name] = ServiceRunner(
@@ -74,7 +78,7 @@ public actor Supervisor: RunnerHost {
 
     /// Resolves once every service has settled (ready, completed or failed).
     public func waitUntilSettled() async -> StatusReport {
-        while !services.allSatisfy({ snapshots[$0.name]?.phase.isSettled == true }) { await changed() }
+        while !services.allSatisfy({ snapshots[$0.name].map { $0.phase.isSettled || $0.crashLooping } == true }) { await changed() }
         return status()
     }
 
@@ -246,6 +250,14 @@ public actor Supervisor: RunnerHost {
     func publish(_ snapshot: RunnerSnapshot, of service: String) {
         guard let previous = snapshots[service], snapshot.version > previous.version else { return }
         snapshots[service] = snapshot
+        if snapshot.crashLooping && !previous.crashLooping {
+            let detail = snapshot.detail ?? "crash loop"
+            Task { await alerts.send("crash_loop", service: service, detail: detail) }
+        }
+        if snapshot.phase == .failed && previous.phase != .failed && !shuttingDown {
+            let detail = snapshot.detail ?? "failed"
+            Task { await alerts.send("service_failed", service: service, detail: detail) }
+        }
         wakeWaiters()
         if previous.processGroup != snapshot.processGroup || previous.startTime != snapshot.startTime { persist() }
         guard previous.phase != snapshot.phase || previous.detail != snapshot.detail else { return }
@@ -314,6 +326,24 @@ public actor Supervisor: RunnerHost {
             })
     }
 
+    /// The disk guard's look: below the profile's minimum, a warning and an alert once, and again once
+    /// there is room; nothing is ever deleted. Returns the line to show when the state changed.
+    func checkDisk() -> String? {
+        guard let free = ProcessResources.freeBytes(at: plan.stateDirectory) else { return nil }
+        let low = free < plan.profile.minimumFreeDisk
+        guard low != diskLow else { return nil }
+        diskLow = low
+        let amount = String(format: "%.1f GiB", Double(free) / Double(1 << 30))
+        let minimum = String(format: "%.1f GiB", Double(plan.profile.minimumFreeDisk) / Double(1 << 30))
+        let line =
+            low
+            ? "devstack: disk low: \(amount) free where the data is (\(plan.stateDirectory)), under the profile's \(minimum); nothing is deleted, free some space"
+            : "devstack: disk has room again: \(amount) free where the data is"
+        let alerts = alerts
+        Task { await alerts.send(low ? "disk_low" : "disk_ok", detail: line.replacingOccurrences(of: "devstack: ", with: "")) }
+        return line
+    }
+
     /// `GET /metrics`: the status, each runner's last probe, and what the supervisor itself costs.
     public func metrics() async -> String {
         var latency: [String: Duration] = [:]
@@ -321,7 +351,8 @@ public actor Supervisor: RunnerHost {
             if let last = await runner.lastProbeLatency { latency[name] = last }
         }
         return Metrics(
-            report: status(), probeLatency: latency, resources: .current(), diskFree: ProcessResources.freeBytes(at: plan.stateDirectory)
+            report: status(), probeLatency: latency, resources: .current(), diskFree: ProcessResources.freeBytes(at: plan.stateDirectory),
+            diskLow: diskLow
         ).render()
     }
 

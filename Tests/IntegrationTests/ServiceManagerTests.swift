@@ -1,4 +1,5 @@
 import DevstackCore
+import DevstackDriverKit
 import DevstackPostgres
 import DevstackProject
 import DevstackSupervisor
@@ -186,5 +187,69 @@ struct ServiceManagerTests {
         let postmasters = ProcessTree.processes(whereArgumentsContain: "-D \(data) ")
         #expect(postmasters.count == 1, "\(data): \(postmasters)")
         #expect(try await second.stop() == 0)
+    }
+
+    /// A webhook on loopback: every POST body, one a line, in `events.jsonl` beside the script.
+    static let receiver = """
+        import http.server, os, sys
+        folder = os.path.dirname(os.path.abspath(__file__))
+        class Hook(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                with open(os.path.join(folder, "events.jsonl"), "ab") as events:
+                    events.write(body.replace(b"\\n", b"") + b"\\n")
+                self.send_response(204)
+                self.end_headers()
+        http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
+        """
+
+    @Test func alertsReachTheWebhookAndTheDiskGuardWarns() async throws {
+        let hook = try TemporaryDirectory(prefix: "devstack-webhook")
+        defer { hook.remove() }
+        let port = try #require(Ports.freePort(avoiding: []))
+        let script = try hook.write("receiver.py", Self.receiver)
+        let receiver = Process()
+        receiver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        receiver.arguments = ["python3", script, String(port)]
+        receiver.standardOutput = FileHandle.nullDevice
+        receiver.standardError = FileHandle.nullDevice
+        try receiver.run()
+        defer { kill(receiver.processIdentifier, SIGKILL) }
+        for _ in 0..<300 {
+            if await HealthProbe.tcpConnects(port: port, timeout: .seconds(1)) { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let stack = try StackUnderTest(
+            stack: """
+                services:
+                  crasher:
+                    kind: process
+                    command: "exit 3"
+                    restart: { policy: always, backoff: 10ms, max_backoff: 50ms, max_restarts: 2, window: 1m }
+                """,
+            profile: "ports: auto\nalerts: { webhook: \"http://127.0.0.1:\(port)/hook\" }\ndisk: { min_free: 100000GB }\n")
+        defer { stack.cleanUp() }
+        var events: [[String: Any]] = []
+        for _ in 0..<500 {
+            events = (hook.read("events.jsonl") ?? "").split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            if events.contains(where: { $0["event"] as? String == "crash_loop" }) && events.contains(where: { $0["event"] as? String == "disk_low" })
+            {
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let loop = events.first { $0["event"] as? String == "crash_loop" }
+        #expect(loop?["service"] as? String == "crasher", "\(events)")
+        #expect((loop?["detail"] as? String)?.hasPrefix("crash loop: 2 restarts within 1m") == true)
+        #expect(loop?["profile"] as? String == "local")
+        let disk = events.first { $0["event"] as? String == "disk_low" }
+        #expect((disk?["detail"] as? String)?.contains("nothing is deleted") == true, "\(events)")
+        #expect(stack.output.contains("devstack: disk low:"))
+        #expect(try stack.devstack(["status", "--metrics"]).standardOutput.contains("devstack_disk_low 1"))
+        #expect(try await stack.stop() == 0)
     }
 }
