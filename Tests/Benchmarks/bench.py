@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -629,6 +630,107 @@ def bench_default_stack_ephemeral(devstack, runs):
     return statistics.median(cold), statistics.median(bare_initdb)
 
 
+def vm_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def post_json(url, body, headers=None, timeout=10):
+    """Status, seconds taken, parsed answer (or None)."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"content-type": "application/json", **(headers or {})})
+    start = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer = response.read()
+            return response.status, time.perf_counter() - start, json.loads(answer or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, time.perf_counter() - start, None
+    except Exception:
+        return 0, time.perf_counter() - start, None
+
+
+def bench_soak(devstack, minutes):
+    """The default stack left running under `restart: always` with light load (a sign-in and a chat,
+    ten times a second) and a writer committing a row every 50 ms through DATABASE_URL. A first minute
+    without faults is the baseline; then every 30 s one service's process is killed with SIGKILL,
+    in turn (the gateway, the auth emulator, the pooler, Postgres). Availability, p99 latency,
+    restarts, committed rows lost (the target is none) and the supervisor's RSS at start and end."""
+    project = copy_of_default_stack("ports: auto\ndata: persistent\nrestart: always\nvalues: { log_level: info, rate_limit: disabled }\n")
+    stop, phase = threading.Event(), ["baseline"]
+    results, acknowledged = {"baseline": [], "soak": []}, set()
+    try:
+        subprocess.run([devstack, "up", "--detach", "--profile", "bench"], cwd=project, check=True, capture_output=True)
+        env = json.loads(subprocess.run([devstack, "env", "--profile", "bench", "--format", "json"], cwd=project, check=True,
+                                        capture_output=True, text=True).stdout)
+        supervisor = json.load(open(f"{project}/.devstack/bench/state.json"))["pid"]
+        with psycopg.connect(env["DATABASE_URL"], autocommit=True) as connection:
+            connection.execute("create table soak_rows (id bigint generated always as identity primary key, at timestamptz default now())")
+        rss_start = vm_rss_mib(supervisor)
+        auth = env["SUPABASE_URL"] + "/auth/v1/token?grant_type=password"
+        credentials = {"email": "alice@example.com", "password": "devstack-demo"}
+
+        def client():
+            while not stop.is_set():
+                status, took, answer = post_json(auth, credentials, {"apikey": env["SUPABASE_ANON_KEY"]})
+                results[phase[0]].append((status == 200, took))
+                if status == 200:
+                    token = answer["access_token"]
+                    status, took, _ = post_json(env["GATEWAY_URL"] + "/v1/chat", {"message": "hello", "mode": "instant"},
+                                                {"Authorization": f"Bearer {token}"})
+                    results[phase[0]].append((status == 200, took))
+                time.sleep(0.1)
+
+        def writer():
+            connection = None
+            while not stop.is_set():
+                try:
+                    connection = connection or psycopg.connect(env["DATABASE_URL"], autocommit=True, connect_timeout=2)
+                    acknowledged.add(connection.execute("insert into soak_rows default values returning id").fetchone()[0])
+                except Exception:
+                    connection = None
+                time.sleep(0.05)
+
+        threads = [threading.Thread(target=client), threading.Thread(target=writer)]
+        for thread in threads:
+            thread.start()
+        time.sleep(60)
+        phase[0] = "soak"
+        victims, kills, deadline = ["gateway", "auth", "db-pool", "db"], 0, time.monotonic() + minutes * 60
+        while time.monotonic() < deadline:
+            time.sleep(30)
+            status = json.loads(subprocess.run([devstack, "status", "--profile", "bench", "--json"], cwd=project, capture_output=True,
+                                               text=True).stdout)
+            victim = next(service for service in status["services"] if service["name"] == victims[kills % len(victims)])
+            if victim.get("pid"):
+                os.kill(victim["pid"], signal.SIGKILL)
+                kills += 1
+        time.sleep(5)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        status = json.loads(subprocess.run([devstack, "status", "--profile", "bench", "--json"], cwd=project, capture_output=True,
+                                           text=True).stdout)
+        restarts = sum(service["restarts"] for service in status["services"])
+        with psycopg.connect(env["DATABASE_URL"], autocommit=True) as connection:
+            present = {row[0] for row in connection.execute("select id from soak_rows")}
+        rss_end = vm_rss_mib(supervisor)
+    finally:
+        stop.set()
+        subprocess.run([devstack, "down", "--profile", "bench"], cwd=project, capture_output=True)
+        remove_project(project)
+
+    def summary(samples):
+        ok = [took for passed, took in samples if passed]
+        return len(ok) / max(1, len(samples)), percentile(ok, 0.99) if ok else 0.0, len(samples)
+
+    return {"baseline": summary(results["baseline"]), "soak": summary(results["soak"]), "kills": kills, "restarts": restarts,
+            "lost": len(acknowledged - present), "committed": len(acknowledged), "rss": (rss_start, rss_end)}
+
+
 def wrk(url, seconds, script=None, threads=2, connections=32):
     """Requests per second, p50 and p99 in ms; every answer must be a success."""
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"] + (["-s", script] if script else []) + [url]
@@ -840,7 +942,7 @@ def bench_auth_tokens(devstack, seconds, verifications=20):
         remove_project(project)
 
 
-SECTIONS = ("validate", "postgres", "reset", "leases", "supervisor", "inference", "auth")
+SECTIONS = ("validate", "postgres", "reset", "leases", "supervisor", "inference", "auth", "soak")
 
 
 def big_stack_project(lines):
@@ -886,6 +988,7 @@ def main():
     parser.add_argument("--devstack", required=True, type=os.path.abspath)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle-seconds", type=int, default=30)
+    parser.add_argument("--soak-minutes", type=int, default=10)
     parser.add_argument("only", nargs="*", help=f"sections to run, of {', '.join(SECTIONS)} (default: all)")
     args = parser.parse_args()
     if not os.access(args.devstack, os.X_OK):
@@ -893,7 +996,8 @@ def main():
     unknown = set(args.only) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown section {', '.join(sorted(unknown))}: choose from {', '.join(SECTIONS)}")
-    wanted = set(args.only) or set(SECTIONS)
+    # The soak takes its own ten minutes and more: run only when named.
+    wanted = set(args.only) or set(SECTIONS) - {"soak"}
     # An initdb cache of this run's own: figures do not depend on what the user's cache holds.
     cache = tempfile.mkdtemp(prefix="devstack-bench-cache-")
     os.environ["DEVSTACK_CACHE_DIR"] = cache
@@ -965,6 +1069,14 @@ def run_sections(args, wanted):
         p50, worst, cpu, rss, child_rss = bench_crash_and_idle(args.devstack, 10, args.idle_seconds)
         rows.append(("crash → healthy again (kill -9, backoff fixed 20ms)", f"p50 {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms", "configured backoff 16–24 ms", ""))
         rows.append((f"supervisor idle, {args.idle_seconds}s, 10 services", f"CPU {cpu:.2f}% · RSS {rss:.1f} MiB", f"one trivial python service: RSS {child_rss:.1f} MiB", ""))
+    if "soak" in wanted:
+        soak = bench_soak(args.devstack, args.soak_minutes)
+        (base_available, base_p99, base_count), (available, p99, count) = soak["baseline"], soak["soak"]
+        rows.append((f"soak {args.soak_minutes} min, a service killed every 30 s ({soak['kills']} kills, {soak['restarts']} restarts): availability",
+                     f"{available * 100:.2f}% of {count:,} requests", f"the first minute, no kills: {base_available * 100:.2f}% of {base_count:,}", ""))
+        rows.append(("soak: p99 latency of a sign-in or a chat", f"{p99 * 1000:.0f} ms", f"no kills: {base_p99 * 1000:.0f} ms", f"{p99 / max(base_p99, 1e-9):.2f}x"))
+        rows.append(("soak: committed rows lost (Postgres killed too)", f"{soak['lost']} of {soak['committed']:,}", "target: 0", ""))
+        rows.append(("soak: supervisor RSS, start → end", f"{soak['rss'][0]:.1f} → {soak['rss'][1]:.1f} MiB", "target: flat", ""))
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in [("benchmark", "devstack", "baseline (same run)", "ratio")] + rows:
         print("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)))
