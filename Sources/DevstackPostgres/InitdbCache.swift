@@ -68,7 +68,7 @@ public struct InitdbCache: Sendable {
         let made = try await fill()
         let partial = "\(path).partial-\(getpid())"
         do {
-            try FileTree.clone(made, to: partial)
+            try FileTree.clone(made, to: partial, makingHoles: true)
         } catch {
             try? FileManager.default.removeItem(atPath: partial)
             throw Unavailable(reason: "\(error)", filled: made)

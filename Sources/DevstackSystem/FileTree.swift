@@ -2,11 +2,13 @@ import Foundation
 
 /// Copying a folder tree as cheaply as the file system allows (a reflink or clone where it can).
 public enum FileTree {
-    /// Copies `source` to `destination`, which must not exist yet.
-    public static func clone(_ source: String, to destination: String) throws {
+    /// Copies `source` to `destination`, which must not exist yet. `makingHoles`: turn runs of zeros
+    /// into holes (for a tree kept long, such as the initdb cache); otherwise the source's holes are kept.
+    public static func clone(_ source: String, to destination: String, makingHoles: Bool = false) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: cloneCommand[0])
-        process.arguments = Array(cloneCommand.dropFirst()) + [source, destination]
+        let command = cloneCommand(makingHoles: makingHoles)
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst()) + [source, destination]
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice

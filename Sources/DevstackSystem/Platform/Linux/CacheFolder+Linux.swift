@@ -10,8 +10,11 @@
     }
 
     extension FileTree {
-        /// GNU cp: modes, owners and times kept; blocks shared where the file system can (btrfs, XFS),
-        /// and runs of zeros left as holes elsewhere (a fresh cluster's WAL segment is mostly zeros).
-        static let cloneCommand = ["/bin/cp", "-a", "--reflink=auto", "--sparse=always"]
+        /// GNU cp: modes, owners and times kept; blocks shared where the file system can (btrfs, XFS).
+        /// `makingHoles`: runs of zeros become holes (a fresh cluster's WAL segment is mostly zeros),
+        /// which means reading every byte: 63 ms a cluster where keeping the source's holes takes 27.
+        static func cloneCommand(makingHoles: Bool) -> [String] {
+            ["/bin/cp", "-a", "--reflink=auto", makingHoles ? "--sparse=always" : "--sparse=auto"]
+        }
     }
 #endif

@@ -9,6 +9,6 @@
 
     extension FileTree {
         /// BSD cp: `-c` clones on APFS (copy-on-write), `-p` keeps modes and times.
-        static let cloneCommand = ["/bin/cp", "-c", "-R", "-p"]
+        static func cloneCommand(makingHoles: Bool) -> [String] { ["/bin/cp", "-c", "-R", "-p"] }
     }
 #endif
