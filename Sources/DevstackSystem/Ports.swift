@@ -2,11 +2,16 @@ import Foundation
 
 /// Loopback port checks: which ports are free, and picking free ones for `ports: auto`.
 public enum Ports {
+    /// The bands the shipped profiles fix ports in (local from 54321, as Supabase's CLI; staging from
+    /// 55321): the kernel's ephemeral range holds them, and a port picked for `ports: auto` there would
+    /// keep the laptop's own stack from starting.
+    public static let fixedProfileBands = [54320...54399, 55320...55399]
+
     /// Asks the kernel for a free port by binding port 0.
     public static func freePort(avoiding: Set<Int>) -> Int? {
         for _ in 0..<32 {
             guard let port = bindAndRelease(port: 0) else { return nil }
-            if !avoiding.contains(port) { return port }
+            if !avoiding.contains(port) && !fixedProfileBands.contains(where: { $0.contains(port) }) { return port }
         }
         return nil
     }

@@ -13,8 +13,9 @@ from conftest import DEVSTACK, REPO, remove_project
 
 def _devstack(directory, *arguments, instance=None, check=True):
     extra = ["--instance", instance] if instance else []
-    return subprocess.run([DEVSTACK, *arguments, "--profile", "local", *extra], cwd=directory, capture_output=True, text=True,
-                          timeout=300, check=check)
+    run = subprocess.run([DEVSTACK, *arguments, "--profile", "local", *extra], cwd=directory, capture_output=True, text=True, timeout=300)
+    assert not check or run.returncode == 0, f"devstack {' '.join(arguments)} exited {run.returncode}:\n{run.stdout}\n{run.stderr}"
+    return run
 
 
 def test_two_instances_run_side_by_side_with_their_own_ports_data_and_state():

@@ -18,6 +18,14 @@ import Testing
             stop: { signal: TERM, timeout: 1s }
         """
 
+    /// The kernel's ephemeral range holds the shipped profiles' fixed ports; an auto port never lands there.
+    @Test func autoPortsStayOutOfTheFixedProfilesBands() {
+        var picked: [Int] = []
+        for _ in 0..<3000 { if let port = Ports.freePort(avoiding: []) { picked.append(port) } }
+        #expect(picked.count == 3000)
+        #expect(picked.filter { port in Ports.fixedProfileBands.contains { $0.contains(port) } }.isEmpty)
+    }
+
     @Test func aStopEscalatesToSIGKILLAfterItsTimeout() async throws {
         let stack = try StackUnderTest(stack: Self.stubborn)
         defer { stack.cleanUp() }
