@@ -53,6 +53,11 @@ struct AuditContext: Sendable {
         }
     }
 
+    /// The `iss` of the stack's access tokens, for the tokens the probes mint.
+    var tokenIssuer: String {
+        (plan.services.first { $0.kind == .auth }?.attributes["url"] ?? "http://127.0.0.1") + "/auth/v1"
+    }
+
     /// The stack's secrets that give full access, by what to call them in a finding.
     var powerfulSecrets: [(name: String, value: String)] {
         var secrets: [(String, String)] = []

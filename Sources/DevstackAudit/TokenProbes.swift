@@ -125,8 +125,7 @@ struct JWTBypassCheck: AuditCheck {
             return .notChecked(self, lookedAt: lookedAt, because: "the profile has no jwt_secret to sign the valid token with")
         }
         let auth = context.plan.services.first { $0.kind == .auth }
-        let issuer = (auth?.attributes["url"] ?? "http://127.0.0.1") + "/auth/v1"
-        let forge = TokenForge(secret: secret, issuer: issuer)
+        let forge = TokenForge(secret: secret, issuer: context.tokenIssuer)
         var findings: [AuditFinding] = []
         do {
             var published: [(kid: String?, text: String)] = []
@@ -215,9 +214,8 @@ struct RateLimitCheck: AuditCheck {
         } else if targets.isEmpty {
             findings.append(AuditFinding("burst", .warn, "not tried: no service names a rate_limit_probe route"))
         } else if let secret = context.plan.secrets["jwt_secret"] {
-            let issuer = (context.plan.services.first { $0.kind == .auth }?.attributes["url"] ?? "http://127.0.0.1") + "/auth/v1"
             for service in targets {
-                findings.append(await burst(service, forge: TokenForge(secret: secret, issuer: issuer)))
+                findings.append(await burst(service, forge: TokenForge(secret: secret, issuer: context.tokenIssuer)))
             }
         }
         return result(

@@ -82,7 +82,7 @@ struct Doctor: AsyncParsableCommand {
             return DoctorFinding(
                 check: "stack", status: .fail, detail: "the supervisor (pid \(running.pid)) does not answer", fix: "devstack down, then up")
         }
-        let down = report.services.filter { ![.healthy, .running, .completed].contains($0.phase) }
+        let down = report.services.filter { !$0.phase.isUp }
         if down.isEmpty { return DoctorFinding(check: "stack", status: .ok, detail: "\(report.services.count) services up") }
         return DoctorFinding(
             check: "stack", status: .warn, detail: down.map { "\($0.name) is \($0.phase.rawValue)" }.joined(separator: ", "),

@@ -61,7 +61,7 @@ public final class ControlServer: Sendable {
         }
         router.get("/healthz") { _, _ in
             let report = await supervisor.status()
-            let waiting = report.services.filter { ![.healthy, .running, .completed].contains($0.phase) }.map { "\($0.name) (\($0.phase.rawValue))" }
+            let waiting = report.services.filter { !$0.phase.isUp }.map { "\($0.name) (\($0.phase.rawValue))" }
             return try Self.json(
                 HealthReply(status: waiting.isEmpty ? "ok" : "unavailable", waiting: waiting), status: waiting.isEmpty ? .ok : .serviceUnavailable)
         }

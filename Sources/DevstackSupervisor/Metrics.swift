@@ -28,7 +28,7 @@ struct Metrics {
             "devstack_info", "gauge", "The stack and profile this supervisor runs.", [([("stack", report.stack), ("profile", report.profile)], 1)])
         metric(
             "devstack_service_up", "gauge", "1 while the service is healthy (or running, when it has no health check).",
-            services.map { ([("service", $0.name), ("kind", $0.kind.rawValue)], [.healthy, .running, .completed].contains($0.phase) ? 1 : 0) })
+            services.map { ([("service", $0.name), ("kind", $0.kind.rawValue)], $0.phase.isUp ? 1 : 0) })
         metric(
             "devstack_service_state", "gauge", "1 for the state the service is in, 0 for the others.",
             services.flatMap { service in

@@ -12,6 +12,8 @@ public enum ServicePhase: String, Codable, Sendable, CaseIterable {
     var isSettled: Bool { [.running, .healthy, .completed, .exited, .failed, .stopped].contains(self) }
     var isLaunched: Bool { [.starting, .running, .healthy, .unhealthy].contains(self) }
     var isFailure: Bool { self == .failed || self == .exited }
+    /// Serving: healthy, running (no health check) or done (a task that completed).
+    public var isUp: Bool { [.healthy, .running, .completed].contains(self) }
 }
 
 /// One service as `status` reports it.
@@ -42,7 +44,7 @@ public struct StatusReport: Codable, Sendable {
     public var services: [ServiceStatus]
 
     /// Every service is up (healthy, running or completed).
-    public var allReady: Bool { services.allSatisfy { [.healthy, .running, .completed].contains($0.phase) } }
+    public var allReady: Bool { services.allSatisfy { $0.phase.isUp } }
     /// Failed, exited, or crash-looping (which `restart: always` goes on retrying).
     public var failed: [ServiceStatus] { services.filter { $0.phase.isFailure || $0.crashLooping } }
     public var settled: Bool { services.allSatisfy { $0.phase.isSettled || $0.crashLooping } }

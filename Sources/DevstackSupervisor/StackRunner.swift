@@ -171,7 +171,7 @@ public enum StackRunner {
         var lastStatus = ""
         while !Task.isCancelled {
             let report = await supervisor.status()
-            let healthy = report.services.filter { [.healthy, .running, .completed].contains($0.phase) }.count
+            let healthy = report.services.filter { $0.phase.isUp }.count
             var status = "\(healthy)/\(report.services.count) services healthy"
             let failing = report.services.filter { [.failed, .backoff, .unhealthy, .exited].contains($0.phase) }.map(\.name)
             if !failing.isEmpty { status += "; not healthy: \(failing.joined(separator: ", "))" }
