@@ -2,24 +2,30 @@ import DevstackCore
 import DevstackProject
 import Foundation
 
-/// Monitoring, alerting and backups on an always-on profile. devstack has no alerts or backups of
-/// its own yet, so there is nothing it can vouch for: said plainly, never passed.
+/// Monitoring, alerting and backups on an always-on profile: alerts must go somewhere (the profile's
+/// `alerts.webhook`); devstack takes no backups yet, so those are said to be not checked, never passed.
 struct OperationsCheck: AuditCheck {
     let id = "operations"
     let title = "Monitoring, alerting and backups"
 
     func run(_ context: AuditContext) async -> AuditCheckResult {
-        let lookedAt = "alerts, a backup schedule and the last verified backup"
-        guard context.alwaysOn else {
-            return .notChecked(
-                self, lookedAt: lookedAt, because: "profile '\(context.plan.profile.name)' is not always-on (neither protected nor remote)")
+        let lookedAt = "the profile's alerts.webhook; a backup schedule and the last verified backup"
+        guard context.alwaysOn, !context.readOnly else {
+            let why =
+                context.readOnly
+                ? "profile '\(context.plan.profile.name)' is remote: its monitoring is not devstack's"
+                : "profile '\(context.plan.profile.name)' is not always-on (neither protected nor remote)"
+            return .notChecked(self, lookedAt: lookedAt, because: why)
         }
-        return .notChecked(
-            self, lookedAt: lookedAt,
-            because:
-                "devstack serves /healthz and /metrics on its control socket (`devstack status --metrics`) but sends no alerts and takes "
-                + "no backups yet: check that something scrapes and alerts, and the backups this environment has"
-        )
+        let alerts =
+            context.plan.profile.alertWebhook.map { webhook in
+                AuditFinding("alerts", .pass, "crash loops, failed services and low disk go to \(URL(string: webhook)?.host ?? webhook)")
+            }
+            ?? AuditFinding("alerts", .fail, "no alerts.webhook: a crash loop or a full disk on this machine goes unnoticed")
+        let backups = AuditFinding("backups", .notChecked, "devstack takes no backups yet; check the ones this environment has")
+        return result(
+            lookedAt: lookedAt, summary: "\(alerts.detail); backups not checked: \(backups.detail)", findings: [alerts, backups],
+            fix: "add alerts: { webhook: URL } to \(context.profileFile); /healthz and /metrics serve monitoring (`devstack status --metrics`)")
     }
 }
 

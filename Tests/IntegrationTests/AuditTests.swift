@@ -167,7 +167,9 @@ import Testing
 
         let secrets = try check(report, "secrets")
         #expect(finding(secrets, ".devstack/staging/secrets")?.detail == "mode 644: readable by other users (devstack has set it to 600 since)")
-        #expect(try check(report, "operations").status == .notChecked)
+        let operations = try check(report, "operations")
+        #expect(operations.status == .fail)
+        #expect(finding(operations, "alerts")?.detail == "no alerts.webhook: a crash loop or a full disk on this machine goes unnoticed")
         #expect(try check(report, "manual.incident_plan").summary == "done by ana on 2026-12-01 (https://example.com/runbook)")
         #expect(try check(report, "manual.cost_alerts").status == .manual)
 
