@@ -177,7 +177,7 @@ let package = Package(
         ),
         .target(
             name: "DevstackTestSupport",
-            dependencies: ["DevstackCore", "DevstackSystem", "DevstackProject", "DevstackSupervisor", "DevstackPostgres"]
+            dependencies: ["DevstackCore", "DevstackSystem", "DevstackProject", "DevstackSupervisor", "DevstackPostgres", "DevstackDriverKit"]
         ),
         .testTarget(
             name: "DevstackCoreTests",

@@ -1,9 +1,10 @@
 import DevstackCore
 import DevstackProject
+import DevstackSupervisor
 import Foundation
 
 /// Monitoring, alerting and backups on an always-on profile: alerts must go somewhere (the profile's
-/// `alerts.webhook`); devstack takes no backups yet, so those are said to be not checked, never passed.
+/// `alerts.webhook`), and the data must be backed up (`backups:`) with the newest backup verified.
 struct OperationsCheck: AuditCheck {
     let id = "operations"
     let title = "Monitoring, alerting and backups"
@@ -22,10 +23,33 @@ struct OperationsCheck: AuditCheck {
                 AuditFinding("alerts", .pass, "crash loops, failed services and low disk go to \(URL(string: webhook)?.host ?? webhook)")
             }
             ?? AuditFinding("alerts", .fail, "no alerts.webhook: a crash loop or a full disk on this machine goes unnoticed")
-        let backups = AuditFinding("backups", .notChecked, "devstack takes no backups yet; check the ones this environment has")
+        let backups = await backupFinding(context)
         return result(
-            lookedAt: lookedAt, summary: "\(alerts.detail); backups not checked: \(backups.detail)", findings: [alerts, backups],
-            fix: "add alerts: { webhook: URL } to \(context.profileFile); /healthz and /metrics serve monitoring (`devstack status --metrics`)")
+            lookedAt: lookedAt, summary: "\(alerts.detail); \(backups.detail)", findings: [alerts, backups],
+            fix: "add alerts: { webhook: URL } and backups: { full: weekly, diff: daily } to \(context.profileFile); "
+                + "/healthz and /metrics serve monitoring (`devstack status --metrics`)")
+    }
+
+    private func backupFinding(_ context: AuditContext) async -> AuditFinding {
+        guard let policy = context.plan.profile.backups else {
+            return AuditFinding("backups", .fail, "no backups: the profile has no 'backups:', so a lost disk loses the data")
+        }
+        let schedule =
+            "pgBackRest backups of \(policy.service ?? "the database"), full every \(DurationParser.format(policy.full))"
+            + (policy.differential.map { ", differential every \(DurationParser.format($0))" } ?? "") + ", \(policy.retention) full kept"
+            + (policy.encrypt ? ", encrypted" : "")
+        guard let running = context.running, let status = try? await ControlClient(socket: running.controlSocket).status().backups else {
+            return AuditFinding("backups", .pass, schedule + " (the stack is not running: the newest backup was not looked at)")
+        }
+        guard let last = status.last else { return AuditFinding("backups", .fail, schedule + "; no backup taken yet") }
+        guard let verification = last.verification else {
+            return AuditFinding("backups", .fail, schedule + "; the newest backup (\(last.label)) was never restored")
+        }
+        guard verification.ok else {
+            return AuditFinding("backups", .fail, schedule + "; the newest backup (\(last.label)) failed its restore: \(verification.detail)")
+        }
+        if status.overdue { return AuditFinding("backups", .fail, schedule + "; a scheduled backup is overdue") }
+        return AuditFinding("backups", .pass, schedule + "; the newest (\(last.label)) restored and matched the live data")
     }
 }
 

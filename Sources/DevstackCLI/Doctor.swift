@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevstackCore
+import DevstackPostgres
 import DevstackProject
 import DevstackSupervisor
 import DevstackSystem
@@ -40,6 +41,7 @@ struct Doctor: AsyncParsableCommand {
         let findings = [
             manager.sleepFinding(keepAwake: plan.profile.keepAwake), Self.disk(at: plan.stateDirectory), manager.clockFinding(),
             manager.unitFinding(unit, alwaysOn: alwaysOn), await Self.stack(running, alwaysOn: alwaysOn, profile: plan.profile.name),
+            await Self.backups(plan, running: running, alwaysOn: alwaysOn, environment: project.environment),
         ]
         if json {
             Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(findings), as: UTF8.self) + "\n")
@@ -69,6 +71,32 @@ struct Doctor: AsyncParsableCommand {
         if free < 1 << 30 { return DoctorFinding(check: "disk", status: .fail, detail: "\(gigabytes) free where the data is (\(folder))", fix: fix) }
         if free < 5 << 30 { return DoctorFinding(check: "disk", status: .warn, detail: "\(gigabytes) free where the data is (\(folder))", fix: fix) }
         return DoctorFinding(check: "disk", status: .ok, detail: "\(gigabytes) free where the data is (\(folder))")
+    }
+
+    /// Backups: asked for on an always-on profile, pgBackRest installed, the newest one recent and verified.
+    static func backups(_ plan: Plan, running: SupervisorRecord?, alwaysOn: Bool, environment: [String: String]) async -> DoctorFinding {
+        guard plan.profile.backups != nil else {
+            return DoctorFinding(
+                check: "backups", status: alwaysOn ? .warn : .notChecked, detail: "the profile takes no backups",
+                fix: "add 'backups: { full: weekly, diff: daily }' to profiles/\(plan.profile.name).yaml")
+        }
+        if (try? PgBackRest.find(environment: environment)) == nil {
+            return DoctorFinding(
+                check: "backups", status: .fail, detail: "the profile takes backups and pgbackrest is not installed",
+                fix: "apt-get install pgbackrest (macOS: brew install pgbackrest)")
+        }
+        guard let running, let status = try? await ControlClient(socket: running.controlSocket).status().backups else {
+            return DoctorFinding(check: "backups", status: .notChecked, detail: "pgBackRest is installed; the stack is not running")
+        }
+        let detail = status.summary()
+        let fix = "devstack backup list --profile \(plan.profile.name); devstack logs \(status.service)"
+        if status.overdue || status.last?.verification?.ok == false {
+            return DoctorFinding(check: "backups", status: .fail, detail: detail, fix: fix)
+        }
+        if status.last == nil || status.last?.verification == nil || status.paused != nil {
+            return DoctorFinding(check: "backups", status: .warn, detail: detail, fix: fix)
+        }
+        return DoctorFinding(check: "backups", status: .ok, detail: detail)
     }
 
     /// The stack itself: running, and every service up.

@@ -28,7 +28,7 @@ struct Status: AsyncParsableCommand {
         if json {
             Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(report), as: UTF8.self) + "\n")
         } else {
-            Console.standardOutput.write(report.table())
+            Console.standardOutput.write(report.table() + (report.backups.map { "backups: \($0.summary())\n" } ?? ""))
         }
     }
 }

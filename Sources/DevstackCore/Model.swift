@@ -245,6 +245,8 @@ public struct ProfileSpec: Sendable {
     public var alertWebhook: String?
     /// `disk: { min_free: 1GB }`: below it devstack warns (and alerts); it never deletes data.
     public var minimumFreeDisk = 1 << 30
+    /// `backups:`: WAL archiving and scheduled, verified pgBackRest backups of a postgres service.
+    public var backups: Located<BackupPolicy>?
     public var location: SourceLocation
 
     public func override(for service: String) -> ServiceOverride? { services.first { $0.name == service } }
@@ -304,5 +306,44 @@ public enum ByteSize {
         let factors: [String: Int] = ["": 1, "B": 1, "KB": 1 << 10, "KIB": 1 << 10, "MB": 1 << 20, "MIB": 1 << 20, "GB": 1 << 30, "GIB": 1 << 30]
         guard let factor = factors[unit], number <= Int.max / factor else { return nil }
         return number * factor
+    }
+}
+
+/// A profile's `backups:`: how often full and differential backups are taken, how many full ones
+/// are kept, where the repository is and whether it is encrypted (with the profile's `backup_key`).
+public struct BackupPolicy: Sendable, Codable, Hashable {
+    /// The postgres service backed up; nil: the stack's only one.
+    public var service: String?
+    public var full: Duration
+    /// nil: no differential backups between the full ones.
+    public var differential: Duration?
+    /// Full backups kept (with what depends on them); older ones are expired after each backup.
+    public var retention: Int
+    /// The repository folder as written (relative to the project); nil: beside the service's data.
+    public var repository: String?
+    public var encrypt: Bool
+
+    public init(
+        service: String? = nil, full: Duration = .seconds(7 * 86_400), differential: Duration? = .seconds(86_400), retention: Int = 4,
+        repository: String? = nil, encrypt: Bool = false
+    ) {
+        self.service = service
+        self.full = full
+        self.differential = differential
+        self.retention = retention
+        self.repository = repository
+        self.encrypt = encrypt
+    }
+
+    /// `weekly`, `daily`, `hourly`, or a duration such as `12h`.
+    public static func interval(_ text: String) -> Duration? {
+        switch text.lowercased() {
+        case "weekly": return .seconds(7 * 86_400)
+        case "daily": return .seconds(86_400)
+        case "hourly": return .seconds(3600)
+        default:
+            if text.hasSuffix("d"), let days = Int(text.dropLast()), days > 0 { return .seconds(days * 86_400) }
+            return DurationParser.parse(text).flatMap { $0 >= .seconds(60) ? $0 : nil }
+        }
     }
 }

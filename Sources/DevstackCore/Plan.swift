@@ -83,6 +83,11 @@ public struct PlannedStop: Sendable, Codable, Hashable {
 public struct PlannedDependency: Sendable, Codable, Hashable {
     public var service: String
     public var condition: DependencyCondition
+
+    public init(service: String, condition: DependencyCondition) {
+        self.service = service
+        self.condition = condition
+    }
 }
 
 public struct PlannedService: Sendable, Codable {
@@ -130,6 +135,8 @@ public struct ProfileSummary: Sendable, Codable {
     public var keepAwake: Bool
     public var alertWebhook: String?
     public var minimumFreeDisk: Int
+    /// With the service resolved (the stack's only postgres service when the profile names none).
+    public var backups: BackupPolicy?
 }
 
 /// Everything the runtime needs, fully resolved: the one thing that flows from files to processes.

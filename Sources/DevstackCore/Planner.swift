@@ -179,6 +179,43 @@ public struct Planner {
         }
     }
 
+    /// `backups:` needs a postgres service whose data stays: the one named, or the stack's only one.
+    private func resolveBackups() -> BackupPolicy? {
+        guard let located = profile.backups else { return nil }
+        var policy = located.value
+        func refuse(_ message: String, fix: String) -> BackupPolicy? {
+            diagnostics.report(at: located.location, in: inputs.project.profileSource, located.keyPath, message, fix: fix)
+            return nil
+        }
+        if profile.remote {
+            return refuse(
+                "profile '\(profile.name)' is remote: its database is not run here, so devstack cannot back it up",
+                fix: "remove 'backups:' (the managed service keeps its own backups)")
+        }
+        if profile.data == .ephemeral {
+            return refuse(
+                "profile '\(profile.name)' keeps ephemeral data, which goes when the stack stops: there is nothing to back up",
+                fix: "use 'data: persistent', or remove 'backups:'")
+        }
+        let databases = stack.services.filter { $0.kind == .postgres }.map(\.name)
+        if let name = policy.service {
+            guard databases.contains(name) else {
+                return refuse(
+                    "backups name service '\(name)', which is not a postgres service of stack '\(stack.name)'",
+                    fix: databases.isEmpty ? "add a postgres service" : Suggestion.didYouMean(name, among: databases, noun: "postgres services"))
+            }
+        } else {
+            guard databases.count == 1 else {
+                return refuse(
+                    databases.isEmpty
+                        ? "backups need a postgres service, and stack '\(stack.name)' has none" : "the stack has several postgres services",
+                    fix: databases.isEmpty ? "add one, or remove 'backups:'" : "name one: 'service: \(databases[0])'")
+            }
+            policy.service = databases[0]
+        }
+        return policy
+    }
+
     public func plan() throws -> Plan {
         let ports = planPorts()
         let layers = startLayers()
@@ -199,6 +236,7 @@ public struct Planner {
             PlannedValue(name: $0.key, value: $0.value.description, origin: ValueOrigin(.profile, location: $0.location))
         }
         checkDurability()
+        let backups = resolveBackups()
         try diagnostics.throwIfAny()
         return Plan(
             stack: stack.name,
@@ -214,7 +252,7 @@ public struct Planner {
                 values: profile.values.compactMap { name, template in
                     profileValues[name].map { PlannedValue(name: name, value: $0, origin: ValueOrigin(.profile, location: template.location)) }
                 }, logRotation: profile.logRotation, keepAwake: profile.keepAwake ?? (profile.protected && !profile.remote),
-                alertWebhook: profile.alertWebhook, minimumFreeDisk: profile.minimumFreeDisk),
+                alertWebhook: profile.alertWebhook, minimumFreeDisk: profile.minimumFreeDisk, backups: backups),
             projectDirectory: inputs.paths.projectDirectory,
             stackDirectory: inputs.paths.stackDirectory(stack.name),
             stateDirectory: inputs.paths.stateDirectory(profile.name), instance: inputs.paths.instance,

@@ -8,7 +8,7 @@ struct ProfileParser {
 
     static let topLevelKeys = [
         "description", "ports", "host", "data", "protected", "remote", "values", "secrets", "postgres", "restart", "env", "services",
-        "audit", "logs", "keep_awake", "alerts", "disk",
+        "audit", "logs", "keep_awake", "alerts", "disk", "backups",
     ]
     static let overrideKeys = ["env", "settings", "restart", "ports", "url"]
 
@@ -35,6 +35,7 @@ struct ProfileParser {
             case "keep_awake": profile.keepAwake = reader.bool(value)
             case "alerts": profile.alertWebhook = parseAlerts(value)
             case "disk": if let bytes = parseMinimumFree(value) { profile.minimumFreeDisk = bytes }
+            case "backups": profile.backups = parseBackups(value).map { Located(value: $0, location: value.location, keyPath: value.path) }
             default: break
             }
         }
@@ -87,6 +88,30 @@ struct ProfileParser {
             return nil
         }
         return url
+    }
+
+    /// `backups: { full: weekly, diff: daily, retention: 4, repository: PATH, encrypt: true, service: db }`.
+    private func parseBackups(_ node: ConfigNode) -> BackupPolicy? {
+        guard let entries = reader.mapping(node, allowed: ["service", "full", "diff", "retention", "repository", "encrypt"]) else { return nil }
+        var policy = BackupPolicy()
+        let intervalFix = "write weekly, daily, hourly, or a duration of at least a minute such as 12h or 3d"
+        for (key, value) in entries {
+            switch key {
+            case "service": policy.service = reader.nonEmptyString(value, what: "a postgres service's name")
+            case "retention": if let count = reader.int(value, range: 1...1000) { policy.retention = count }
+            case "repository": policy.repository = reader.nonEmptyString(value, what: "a folder")
+            case "encrypt": if let flag = reader.bool(value) { policy.encrypt = flag }
+            case "diff" where reader.scalarText(value) == "off" || reader.scalarText(value) == "false": policy.differential = nil
+            default:
+                guard let text = reader.scalarText(value), let interval = BackupPolicy.interval(text) else {
+                    reader.error(
+                        value, "'\(reader.scalarText(value) ?? "")' is not a backup interval", fix: intervalFix + (key == "diff" ? ", or off" : ""))
+                    continue
+                }
+                if key == "full" { policy.full = interval } else { policy.differential = interval }
+            }
+        }
+        return policy
     }
 
     /// `disk: { min_free: 1GB }`.

@@ -188,6 +188,15 @@ public enum ConfigSchema {
                         ])
                     ],
                     description: "the disk guard"),
+                "backups": object(
+                    [
+                        "service": .object(["type": .string("string"), "description": .string("the postgres service (default: the only one)")]),
+                        "full": .object(["type": .string("string"), "description": .string("weekly, daily, hourly, or a duration such as 3d")]),
+                        "diff": .object(["type": .string("string"), "description": .string("as full, or off")]),
+                        "retention": .object(["type": .string("integer"), "minimum": .number(1), "description": .string("full backups kept")]),
+                        "repository": .object(["type": .string("string"), "description": .string("folder (default: beside the data)")]),
+                        "encrypt": .object(["type": .string("boolean"), "description": .string("with the profile's generated backup_key")]),
+                    ], description: "pgBackRest: WAL archiving, scheduled and verified backups"),
                 "keep_awake": .object([
                     "type": .string("boolean"), "description": .string("hold off sleep while the stack runs (default: true on protected profiles)"),
                 ]),

@@ -72,6 +72,8 @@ public protocol ServiceDriver: Sendable {
     /// Fresh copies of the clean state for test processes; nil when this kind has none to give.
     /// Asked once the service is ready, and the same object is expected for the whole run.
     func leasing(_ service: PlannedService, context: DriverContext) -> (any DatabaseLeasing)?
+    /// Backups of the service's data when the profile asks for them (`backups:`); nil otherwise.
+    func backups(_ service: PlannedService, context: DriverContext) -> (any DatabaseBackups)?
 }
 
 /// A database handed out to one test process: its own copy of the clean state.
@@ -122,6 +124,7 @@ extension ServiceDriver {
     public func cleanUp(_ service: PlannedService, context: DriverContext) async {}
     public func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome? { nil }
     public func leasing(_ service: PlannedService, context: DriverContext) -> (any DatabaseLeasing)? { nil }
+    public func backups(_ service: PlannedService, context: DriverContext) -> (any DatabaseBackups)? { nil }
     public func pauseForReset(_ service: PlannedService, context: DriverContext) async throws {}
     public func resumeAfterReset(_ service: PlannedService, context: DriverContext) async {}
 

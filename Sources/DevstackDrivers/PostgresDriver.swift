@@ -20,6 +20,8 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     private var cachedClusters: Set<String> = []
     private var readyConnections: [String: ReadyConnection] = [:]
     private var leases: [String: PostgresLeasing] = [:]
+    /// Services whose profile asks for backups, with their repository (set at each launch).
+    private var repositories: [String: BackupRepository] = [:]
 
     /// The connection that found a server ready, and the role's stored password verifier, which its
     /// first query read (one round trip instead of `select 1` and then the read).
@@ -56,11 +58,41 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         }
         guard let port = service.primaryPort else { throw PostgresServiceError(.dataDirectory, "\(service.name) has no port") }
         var arguments = ["-D", layout.dataDirectory, "-p", String(port), "-k", layout.socketDirectory, "-h", plan.profile.host]
-        for setting in plan.postgresSettings { arguments += ["-c", "\(setting.name)=\(setting.value)"] }
+        var settings = plan.postgresSettings.map { ($0.name, $0.value) }
+        if let repository = try backupRepository(service, plan: plan, layout: layout, user: user, installation: installation, context: context) {
+            settings += repository.tool.serverSettings
+        }
+        for (name, value) in settings { arguments += ["-c", "\(name)=\(value)"] }
         return .process(
             LaunchSpec(
                 executable: installation.postgres, arguments: arguments, environment: Self.serverEnvironment(context.environment),
                 workingDirectory: layout.dataDirectory, user: user?.name))
+    }
+
+    /// The profile's `backups:` for this service: pgBackRest's configuration written, the repository
+    /// remembered for `backups(_:context:)`; nil when the profile backs up another service or none.
+    private func backupRepository(
+        _ service: PlannedService, plan: Plan, layout: DataLayout, user: RunAsUser?, installation: PostgresInstallation, context: DriverContext
+    ) throws -> BackupRepository? {
+        guard let policy = plan.profile.backups, policy.service == service.name, let port = service.primaryPort,
+            let endpoint = PostgresSession.Endpoint.of(service)
+        else { return nil }
+        let root = URL(fileURLWithPath: layout.dataDirectory).deletingLastPathComponent().appendingPathComponent("\(service.name)-backups").path
+        let repository = policy.repository.map { FilePath.absolute($0, relativeTo: plan.projectDirectory) } ?? "\(root)/repo"
+        let tool = PgBackRest(
+            executable: try PgBackRest.find(environment: context.environment), stanza: service.name,
+            layout: PgBackRest.Layout(root: root, repository: repository), dataDirectory: layout.dataDirectory,
+            socketDirectory: layout.socketDirectory, port: port, role: endpoint.user, user: user, retention: policy.retention,
+            cipherKey: policy.encrypt ? plan.secrets["backup_key"] : nil)
+        try tool.writeConfiguration()
+        let settings = plan.postgresSettings.map { ($0.name, $0.value) } + tool.serverSettings
+        let engine = BackupRepository(tool: tool, endpoint: endpoint, postgres: installation.postgres, liveSettings: settings)
+        lock.withLock { repositories[service.name] = engine }
+        return engine
+    }
+
+    public func backups(_ service: PlannedService, context: DriverContext) -> (any DatabaseBackups)? {
+        lock.withLock { repositories[service.name] }.map(PostgresBackups.init)
     }
 
     /// Ready when Postgres says so in `postmaster.pid` and a real connection answers a query (`select 1`
@@ -112,6 +144,14 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                 context.sink.note(service: service.name, line)
             }
             guard try await passwordWorks else { throw wrongPassword(service, context: context) }
+            if let repository = lock.withLock({ repositories[service.name] }) {
+                // pgBackRest reads the cluster's identity from the running server: the stanza is made now, once.
+                do {
+                    try await repository.prepare()
+                } catch {
+                    context.sink.note(service: service.name, "backups are not ready: \(error)")
+                }
+            }
             // Ready the clean-state template and a spare in the background, so even the first reset is a swap.
             if let engine = DatabaseReset(service: service, plan: context.plan) {
                 let sink = context.sink
@@ -362,6 +402,19 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     static func serverEnvironment(_ environment: [String: String]) -> [String: String] {
         environment.filter { ["PATH", "HOME", "LANG", "TZ"].contains($0.key) }
     }
+}
+
+/// Postgres's backups: pgBackRest through the repository; the supervisor decides when.
+struct PostgresBackups: DatabaseBackups {
+    let repository: BackupRepository
+
+    func backup(_ kind: BackupRecord.Kind, reason: String) async throws -> BackupRecord { try await repository.backup(kind, reason: reason) }
+    func list() async throws -> [BackupRecord] { try await repository.list() }
+    func verify(_ label: String?) async throws -> RepositoryCheck { try await repository.verify(label) }
+    func checkRestore(to target: RestoreTarget) async throws { try await repository.checkRestore(to: target) }
+    func flushChanges() async throws { try await repository.flushChanges() }
+    func restore(to target: RestoreTarget) async throws { try await repository.restore(to: target) }
+    func spaceNeeded() async -> Int? { await repository.spaceNeeded() }
 }
 
 /// Postgres's leases: the pool does the work, the profile sets how long a lease may live.

@@ -14,4 +14,7 @@ public enum PostgresErrorCode: String, ErrorCode {
     case seedFailed = "seed_failed"
     case bootstrapFailed = "bootstrap_failed"
     case connection
+    case backupToolMissing = "backup_tool_missing"
+    case backupFailed = "backup_failed"
+    case restoreFailed = "restore_failed"
 }

@@ -215,6 +215,9 @@ extension Scaffold {
             restart:
               policy: always
               max_backoff: 30s
+            # pgBackRest: WAL archived continuously, a full backup weekly and a differential one daily, each
+            # restored into a scratch folder to prove it; four weeks kept, encrypted with a generated key.
+            backups: { full: weekly, diff: daily, retention: 4, encrypt: true }
             services:
               auth:
                 settings:

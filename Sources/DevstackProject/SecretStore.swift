@@ -21,7 +21,8 @@ public struct SecretStore: Sendable {
     /// `authServices` each get their own secret and API keys too (`<service>.jwt_secret`, `.anon_key`,
     /// `.service_role_key`), which a service uses when its stack sets `own_jwt_secret: true`.
     public func resolve(
-        requested: [String: (value: String, origin: ValueOrigin)], remote: Bool, persist: Bool = true, authServices: [String] = []
+        requested: [String: (value: String, origin: ValueOrigin)], remote: Bool, persist: Bool = true, authServices: [String] = [],
+        backupKey: Bool = false
     ) async throws -> ResolvedSecrets {
         var resolved = ResolvedSecrets()
         for (name, entry) in requested {
@@ -36,6 +37,7 @@ public struct SecretStore: Sendable {
         let generated =
             [("jwt_secret", { RandomHex.of(bytes: 32) }), ("postgres_password", { RandomHex.of(bytes: 18) })]
             + authServices.map { ("\($0).jwt_secret", { RandomHex.of(bytes: 32) }) }
+            + (backupKey ? [("backup_key", { RandomHex.of(bytes: 32) })] : [])
         for (name, generate) in generated {
             if stored[name] == nil {
                 stored[name] = generate()

@@ -54,7 +54,7 @@ public struct Workspace: Sendable {
         let requested = try Planner.requestedSecrets(project: project, environment: environment)
         let secrets = try await SecretStore(stateDirectory: stateDirectory).resolve(
             requested: requested, remote: project.profile.remote, persist: persistSecrets,
-            authServices: project.stack.services.filter { $0.kind == .auth }.map(\.name))
+            authServices: project.stack.services.filter { $0.kind == .auth }.map(\.name), backupKey: project.profile.backups?.value.encrypt == true)
         let inputs = PlanInputs(
             project: project, environment: environment, secrets: secrets, paths: paths,
             portAllocator: { Ports.freePort(avoiding: $0) }, runningPorts: runningPorts)

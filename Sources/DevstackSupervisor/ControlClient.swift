@@ -72,18 +72,55 @@ public struct ControlClient: Sendable {
         return SupervisorError(kind, message, fix: reply?.fix ?? "see `devstack logs`")
     }
 
+    public func backups() async throws -> BackupListing {
+        try Self.decode(BackupListing.self, from: try await send("GET", "/v1/backups"), otherwise: "listing backups failed")
+    }
+
+    public func backup(_ kind: BackupRecord.Kind) async throws -> BackupRecord {
+        try Self.decode(
+            BackupRecord.self, from: try await send("POST", "/v1/backups?kind=\(kind.rawValue)", timeout: .hours(6)), otherwise: "the backup failed")
+    }
+
+    public func verifyBackup(_ label: String?) async throws -> RepositoryCheck {
+        let query = label.map { "?label=\($0.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? $0)" } ?? ""
+        return try Self.decode(
+            RepositoryCheck.self, from: try await send("POST", "/v1/backups/verify" + query, timeout: .hours(6)), otherwise: "the verification failed"
+        )
+    }
+
+    public func restoreBackup(to target: RestoreTarget, force: Bool) async throws -> RestoreOutcome {
+        var query: [String] = []
+        switch target {
+        case .backup(let label): query.append("label=\(label.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? label)")
+        case .time(let date): query.append("to=\(BackupTime.format(date).addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "")")
+        case .latest: query.append("latest=1")
+        }
+        if force { query.append("force=1") }
+        return try Self.decode(
+            RestoreOutcome.self, from: try await send("POST", "/v1/backups/restore?" + query.joined(separator: "&"), timeout: .hours(6)),
+            otherwise: "the restore failed")
+    }
+
+    /// The answer, or the supervisor's error raised again with its code, message and fix.
+    private static func decode<T: Decodable>(_ type: T.Type, from data: Data, otherwise: String) throws -> T {
+        if let value = try? StateStore.decoder.decode(T.self, from: data) { return value }
+        let reply = try? StateStore.decoder.decode(ControlReply.self, from: data)
+        if reply?.refused == true { throw SupervisorError(.refused, reply?.message ?? otherwise, fix: reply?.fix) }
+        throw RemoteError(code: reply?.code ?? "failed", message: reply?.message ?? otherwise, fix: reply?.fix)
+    }
+
     public func down() async throws {
         _ = try await send("POST", "/v1/down")
     }
 
-    private func send(_ method: String, _ path: String) async throws -> Data {
+    private func send(_ method: String, _ path: String, timeout: TimeAmount = .seconds(120)) async throws -> Data {
         guard let url = URL(httpURLWithSocketPath: socket, uri: path) else {
             throw SupervisorError(.control, "bad control socket path \(socket)")
         }
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .init(rawValue: method)
         do {
-            let response = try await Self.client.execute(request, timeout: .seconds(120))
+            let response = try await Self.client.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: 16 << 20)
             return Data(buffer: body)
         } catch {
@@ -92,4 +129,11 @@ public struct ControlClient: Sendable {
                 fix: "it may be shutting down; check `devstack status`, or stop leftovers with `devstack down`")
         }
     }
+}
+
+/// An error the supervisor met, raised again on the client's side with the supervisor's code.
+public struct RemoteError: DevstackError {
+    public var code: String
+    public var message: String
+    public var fix: String?
 }

@@ -17,6 +17,10 @@ import ServiceLifecycle
 ///     POST /v1/down                        stop the stack
 ///     GET  /healthz                        200 when every service is up, else 503 naming the others
 ///     GET  /metrics                        Prometheus text
+///     GET  /v1/backups                     BackupListing
+///     POST /v1/backups[?kind=full|diff|incr]   BackupRecord (taken and verified)
+///     POST /v1/backups/verify[?label=L]    RepositoryCheck
+///     POST /v1/backups/restore?label=L|to=TIME|latest=1[&force=1]   RestoreOutcome
 ///     /v1/leases…                          the lease API (`LeaseRoutes`)
 ///
 /// The lease API alone is also served on a loopback TCP port under the run's random token, for test
@@ -31,7 +35,35 @@ public final class ControlServer: Sendable {
         let router = Router(context: ControlRequestContext.self)
         router.addRoutes(LeaseRoutes.collection(supervisor), atPath: "/v1")
         router.get("/v1/status") { _, _ in
-            try Self.json(await supervisor.status())
+            var report = await supervisor.status()
+            report.backups = await supervisor.backupStatus()
+            return try Self.json(report)
+        }
+        router.get("/v1/backups") { _, _ in try await Self.answer { try await supervisor.backupListing() } }
+        router.post("/v1/backups") { request, _ in
+            guard let kind = BackupRecord.Kind(rawValue: request.uri.queryParameters.get("kind") ?? "full") else {
+                return try Self.json(ControlReply(ok: false, message: "unknown backup kind; use full, diff or incr"), status: .badRequest)
+            }
+            return try await Self.answer { try await supervisor.backupNow(kind) }
+        }
+        router.post("/v1/backups/verify") { request, _ in
+            try await Self.answer { try await supervisor.verifyBackup(request.uri.queryParameters.get("label").map { String($0) }) }
+        }
+        router.post("/v1/backups/restore") { request, _ in
+            let query = request.uri.queryParameters
+            let target: RestoreTarget
+            if let label = query.get("label") {
+                target = .backup(String(label))
+            } else if let text = query.get("to") {
+                guard let date = BackupTime.parse(String(text)) else {
+                    return try Self.json(
+                        ControlReply(ok: false, message: "'\(text)' is not a time", fix: "write e.g. 2026-12-06T14:05:00Z"), status: .badRequest)
+                }
+                target = .time(date)
+            } else {
+                target = .latest
+            }
+            return try await Self.answer { try await supervisor.restoreBackup(to: target, force: query.get("force") == "1") }
         }
         router.post("/v1/services/:name/:action") { _, context in
             let name = context.parameters.get("name") ?? ""
@@ -112,6 +144,18 @@ public final class ControlServer: Sendable {
     public func stop() async {
         await group.triggerGracefulShutdown()
         await running.value
+    }
+
+    /// The value as JSON, or the error as a `ControlReply` (409) carrying its code, so the client raises it again.
+    static func answer(_ body: () async throws -> some Encodable) async throws -> Response {
+        do {
+            return try json(try await body())
+        } catch let error as any DevstackError {
+            let refused = error.exitStatus == 3
+            return try json(ControlReply(ok: false, message: error.message, refused: refused, fix: error.fix, code: error.code), status: .conflict)
+        } catch {
+            return try json(ControlReply(ok: false, message: "\(error)"), status: .conflict)
+        }
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -10,6 +10,7 @@ struct Metrics {
     /// Free bytes where the stack keeps its state (and persistent data).
     var diskFree: Int?
     var diskLow = false
+    var backups: BackupStatus?
     var now = Date()
 
     func render() -> String {
@@ -65,6 +66,24 @@ struct Metrics {
             metric("devstack_disk_free_bytes", "gauge", "Free bytes on the file system holding the stack's state and data.", [([], Double(diskFree))])
         }
         metric("devstack_disk_low", "gauge", "1 while free space is under the profile's disk.min_free.", [([], diskLow ? 1 : 0)])
+        if let backups {
+            let service = [("service", backups.service)]
+            metric("devstack_backups", "gauge", "Backups in the repository.", [(service, Double(backups.count))])
+            if let last = backups.last {
+                metric(
+                    "devstack_backup_last_age_seconds", "gauge", "Seconds since the newest backup ended.",
+                    [(service, now.timeIntervalSince(last.stopped))])
+                metric(
+                    "devstack_backup_last_verified", "gauge",
+                    "1 when the newest backup was restored and matched, 0 when it failed, -1 when never restored.",
+                    [(service, last.verification.map { $0.ok ? 1 : 0 } ?? -1)])
+            }
+            metric("devstack_backup_failures_total", "counter", "Backups that failed since the stack started.", [(service, Double(backups.failures))])
+            metric(
+                "devstack_backups_paused", "gauge", "1 while scheduled backups are held by the disk guard.",
+                [(service, backups.paused == nil ? 0 : 1)])
+            metric("devstack_backup_overdue", "gauge", "1 while a scheduled backup is overdue.", [(service, backups.overdue ? 1 : 0)])
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

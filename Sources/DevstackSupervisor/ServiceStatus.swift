@@ -42,6 +42,8 @@ public struct StatusReport: Codable, Sendable {
     public var detached: Bool
     public var logDirectory: String
     public var services: [ServiceStatus]
+    /// The profile's backups, when it takes them (over the control API).
+    public var backups: BackupStatus?
 
     /// Every service is up (healthy, running or completed).
     public var allReady: Bool { services.allSatisfy { $0.phase.isUp } }

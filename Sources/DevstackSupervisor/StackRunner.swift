@@ -86,6 +86,17 @@ public enum StackRunner {
                 try? await Task.sleep(for: .seconds(30))
             }
         }
+        // The backup schedule: a look once the stack has settled, then every minute.
+        let backupSchedule =
+            plan.profile.backups == nil
+            ? nil
+            : Task {
+                _ = await supervisor.waitUntilSettled()
+                while !Task.isCancelled {
+                    await supervisor.runBackupSchedule()
+                    try? await Task.sleep(for: .seconds(60))
+                }
+            }
         let notifier = ServiceManagerNotifier(environment: environment)
         let reporting = notifier.isListening ? Task { await reportToServiceManager(supervisor, notifier) } : nil
         let settled = Task {
@@ -126,6 +137,7 @@ public enum StackRunner {
         view?.finishProgress()
         reporting?.cancel()
         diskGuard.cancel()
+        backupSchedule?.cancel()
         notifier.stopping(status: "stopping (\(reason))")
         say("devstack: stopping (\(reason))" + (background ? "" : "; press Ctrl-C again to force"))
         // A second signal while stopping forces.
@@ -175,6 +187,7 @@ public enum StackRunner {
             var status = "\(healthy)/\(report.services.count) services healthy"
             let failing = report.services.filter { [.failed, .backoff, .unhealthy, .exited].contains($0.phase) }.map(\.name)
             if !failing.isEmpty { status += "; not healthy: \(failing.joined(separator: ", "))" }
+            if let backups = await supervisor.backupStatus() { status += "; " + backups.summary() }
             if !readySent && healthy == report.services.count {
                 notifier.ready(status: status)
                 readySent = true

@@ -27,11 +27,11 @@ public actor Supervisor: RunnerHost {
     let sink: LogSink
     let context: DriverContext
     private var runners: [String: ServiceRunner] = [:]
-    private var snapshots: [String: RunnerSnapshot] = [:]
+    var snapshots: [String: RunnerSnapshot] = [:]
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private let events: AsyncStream<Event>.Continuation
     public nonisolated let eventStream: AsyncStream<Event>
-    private var shuttingDown = false
+    private(set) var shuttingDown = false
     private var resetting = false
     private var resetQueue: [CheckedContinuation<Void, Never>] = []
     private let stateWriter: StateWriter
@@ -40,6 +40,8 @@ public actor Supervisor: RunnerHost {
     /// Where test processes lease databases over loopback TCP (with the run's token), once listening.
     private var leaseURL: String?
     let alerts: AlertSender
+    /// The profile's backups, when it asks for them.
+    let backupDesk: BackupDesk?
     /// Free space where the data is fell below the profile's `disk.min_free` at the last look.
     private var diskLow = false
 
@@ -61,6 +63,10 @@ public actor Supervisor: RunnerHost {
         (eventStream, events) = AsyncStream<Event>.makeStream()
         leaseDesk = LeaseDesk { service, line in sink.note(service: service, line) }
         alerts = AlertSender(plan: plan)
+        let alerts = alerts
+        backupDesk = plan.profile.backups.map { policy in
+            BackupDesk(policy: policy, alerts: alerts) { line in sink.note(service: policy.service ?? "backups", line) }
+        }
         for service in services {
             snapshots[service.name] = RunnerSnapshot()
             runners[service.name] = ServiceRunner(
@@ -92,6 +98,8 @@ public actor Supervisor: RunnerHost {
         // A reset in flight finishes first; queued ones see the shutdown and give up.
         await acquireReset()
         releaseReset()
+        // A backup or verification in flight finishes first; none starts after.
+        await backupDesk?.acquire("stopping")
         // Leases are dropped while their servers still run, and the copies kept ready with them.
         await leaseDesk.close()
         for service in services {
@@ -221,14 +229,14 @@ public actor Supervisor: RunnerHost {
     }
 
     /// Resets take turns: a waiter is handed the turn directly, so none can slip in between.
-    private func acquireReset() async {
+    func acquireReset() async {
         if resetting {
             await withCheckedContinuation { resetQueue.append($0) }
         }
         resetting = true
     }
 
-    private func releaseReset() {
+    func releaseReset() {
         if resetQueue.isEmpty { resetting = false } else { resetQueue.removeFirst().resume() }
     }
 
@@ -236,7 +244,7 @@ public actor Supervisor: RunnerHost {
         events.yield(.shutdownRequested)
     }
 
-    private func runner(_ name: String) throws -> ServiceRunner {
+    func runner(_ name: String) throws -> ServiceRunner {
         guard let runner = runners[name] else {
             throw SupervisorError(
                 .unknownService, "no service '\(name)' in this stack",
@@ -278,6 +286,17 @@ public actor Supervisor: RunnerHost {
             }
             if phase == .failed || phase == .exited || phase == .stopped || shuttingDown { return false }
             if dependency.condition == .healthy && phase == .completed { return false }
+            await changed()
+        }
+    }
+
+    /// Waits until `name` is up again after a start (it passes through `stopped` and `starting`);
+    /// false once it fails or the stack stops.
+    func waitUntilUp(_ name: String) async -> Bool {
+        while true {
+            guard let phase = snapshots[name]?.phase else { return false }
+            if phase.isUp { return true }
+            if phase == .failed || phase == .exited || shuttingDown { return false }
             await changed()
         }
     }
@@ -352,7 +371,7 @@ public actor Supervisor: RunnerHost {
         }
         return Metrics(
             report: status(), probeLatency: latency, resources: .current(), diskFree: ProcessResources.freeBytes(at: plan.stateDirectory),
-            diskLow: diskLow
+            diskLow: diskLow, backups: await backupDesk?.status(service: plan.profile.backups?.service ?? "")
         ).render()
     }
 

@@ -26,8 +26,8 @@ public struct TemporaryDirectory: Sendable {
             let data = "\(states)/\(profile)/data"
             for service in (try? FileManager.default.contentsOfDirectory(atPath: data)) ?? [] {
                 guard let outside = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(data)/\(service)") else { continue }
-                try? FileManager.default.removeItem(atPath: outside)
-                rmdir(URL(fileURLWithPath: outside).deletingLastPathComponent().path)
+                // The project's folder there holds its services' data and their backups.
+                try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: outside).deletingLastPathComponent().path)
             }
         }
         try? FileManager.default.removeItem(atPath: path)

@@ -170,6 +170,7 @@ import Testing
         let operations = try check(report, "operations")
         #expect(operations.status == .fail)
         #expect(finding(operations, "alerts")?.detail == "no alerts.webhook: a crash loop or a full disk on this machine goes unnoticed")
+        #expect(finding(operations, "backups")?.detail == "no backups: the profile has no 'backups:', so a lost disk loses the data")
         #expect(try check(report, "manual.incident_plan").summary == "done by ana on 2026-12-01 (https://example.com/runbook)")
         #expect(try check(report, "manual.cost_alerts").status == .manual)
 

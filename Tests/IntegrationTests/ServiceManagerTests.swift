@@ -126,7 +126,7 @@ struct ServiceManagerTests {
     func doctor(_ stack: StackUnderTest, _ arguments: [String] = []) throws -> (status: Int32, findings: [String: [String: String]]) {
         let run = try stack.devstack(["doctor", "--json"] + arguments)
         let list = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [[String: String]], "\(run.standardError)")
-        #expect(list.map { $0["check"] ?? "" } == ["sleep", "disk", "clock", "unit", "stack"])
+        #expect(list.map { $0["check"] ?? "" } == ["sleep", "disk", "clock", "unit", "stack", "backups"])
         for finding in list { #expect(!(finding["detail"] ?? "").isEmpty) }
         return (run.status, Dictionary(uniqueKeysWithValues: list.map { ($0["check"] ?? "", $0) }))
     }
@@ -145,12 +145,15 @@ struct ServiceManagerTests {
         #expect(local.findings["disk"]?["detail"]?.contains("GiB free where the data is") == true)
         // Not an always-on profile: no unit is expected.
         #expect(local.findings["unit"]?["status"] == "not_checked")
+        #expect(local.findings["backups"]?["status"] == "not_checked")
         // Staging (protected) is always-on: not running there is a failure, and so is no unit a warning.
         let staging = try doctor(stack, ["--profile", "staging"])
         #expect(staging.status == 1)
         #expect(staging.findings["stack"]?["status"] == "fail")
         #expect(staging.findings["unit"]?["status"] == "warn")
         #expect(staging.findings["unit"]?["fix"] == "devstack service install --profile staging")
+        #expect(staging.findings["backups"]?["status"] == "warn")
+        #expect(staging.findings["backups"]?["detail"] == "the profile takes no backups")
         #expect(try await stack.stop() == 0)
     }
 
@@ -189,38 +192,9 @@ struct ServiceManagerTests {
         #expect(try await second.stop() == 0)
     }
 
-    /// A webhook on loopback: every POST body, one a line, in `events.jsonl` beside the script.
-    static let receiver = """
-        import http.server, os, sys
-        folder = os.path.dirname(os.path.abspath(__file__))
-        class Hook(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                with open(os.path.join(folder, "events.jsonl"), "ab") as events:
-                    events.write(body.replace(b"\\n", b"") + b"\\n")
-                self.send_response(204)
-                self.end_headers()
-        http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
-        """
-
     @Test func alertsReachTheWebhookAndTheDiskGuardWarns() async throws {
-        let hook = try TemporaryDirectory(prefix: "devstack-webhook")
-        defer { hook.remove() }
-        let port = try #require(Ports.freePort(avoiding: []))
-        let script = try hook.write("receiver.py", Self.receiver)
-        let receiver = Process()
-        receiver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        receiver.arguments = ["python3", script, String(port)]
-        receiver.standardOutput = FileHandle.nullDevice
-        receiver.standardError = FileHandle.nullDevice
-        try receiver.run()
-        defer { kill(receiver.processIdentifier, SIGKILL) }
-        for _ in 0..<300 {
-            if await HealthProbe.tcpConnects(port: port, timeout: .seconds(1)) { break }
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        let hook = try await WebhookReceiver()
+        defer { hook.stop() }
         let stack = try StackUnderTest(
             stack: """
                 services:
@@ -229,19 +203,9 @@ struct ServiceManagerTests {
                     command: "exit 3"
                     restart: { policy: always, backoff: 10ms, max_backoff: 50ms, max_restarts: 2, window: 1m }
                 """,
-            profile: "ports: auto\nalerts: { webhook: \"http://127.0.0.1:\(port)/hook\" }\ndisk: { min_free: 100000GB }\n")
+            profile: "ports: auto\nalerts: { webhook: \"\(hook.url)\" }\ndisk: { min_free: 100000GB }\n")
         defer { stack.cleanUp() }
-        var events: [[String: Any]] = []
-        for _ in 0..<500 {
-            events = (hook.read("events.jsonl") ?? "").split(separator: "\n").compactMap {
-                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-            }
-            if events.contains(where: { $0["event"] as? String == "crash_loop" }) && events.contains(where: { $0["event"] as? String == "disk_low" })
-            {
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let events = try await hook.waitFor(["crash_loop", "disk_low"])
         let loop = events.first { $0["event"] as? String == "crash_loop" }
         #expect(loop?["service"] as? String == "crasher", "\(events)")
         #expect((loop?["detail"] as? String)?.hasPrefix("crash loop: 2 restarts within 1m") == true)
