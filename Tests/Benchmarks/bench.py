@@ -2,7 +2,6 @@
 
 import argparse
 import base64
-import contextlib
 import glob
 import hashlib
 import hmac
@@ -72,10 +71,8 @@ def remove_project(project, state_only=False):
     when the postgres user cannot reach the project, `.devstack/<profile>/data/<service>` links to /var/lib/devstack."""
     for link in glob.glob(f"{project}/.devstack/*/data/*"):
         if os.path.islink(link):
-            outside = os.readlink(link)
-            shutil.rmtree(outside, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                os.rmdir(os.path.dirname(outside))
+            # The project's folder there: its services' data and their backups.
+            shutil.rmtree(os.path.dirname(os.readlink(link)), ignore_errors=True)
     shutil.rmtree(f"{project}/.devstack" if state_only else project, ignore_errors=True)
 
 
@@ -630,6 +627,65 @@ def bench_default_stack_ephemeral(devstack, runs):
     return statistics.median(cold), statistics.median(bare_initdb)
 
 
+def bench_backup(devstack, runs, rows_to_load=1_000_000):
+    """`devstack backup now` of the default stack's database holding a million rows (pgBackRest's full
+    backup, then its verified restore: into a scratch folder up to the backup's restore point, started,
+    every table counted and compared), beside a plain `pg_dump -Fc` + `pg_restore` of the same
+    database into a new one, the restore checked by one count. Then `backup restore LABEL` in place
+    (stop, safety backup, restore, replay, start again). Medians."""
+    profile = ("ports: auto\ndata: persistent\nvalues: { log_level: info, rate_limit: disabled }\n"
+               "backups: { full: weekly, diff: off }\n")
+    project = copy_of_default_stack(profile)
+    scratch = tempfile.mkdtemp(prefix="devstack-bench-dump-")
+    bin_dir = postgres_bin()
+    try:
+        subprocess.run([devstack, "up", "--detach", "--profile", "bench", "db"], cwd=project, check=True, capture_output=True)
+        # The schedule's first full backup, taken once the stack has settled, out of the way first.
+        for _ in range(600):
+            listing = json.loads(subprocess.run([devstack, "backup", "list", "--profile", "bench", "--json"], cwd=project, check=True,
+                                                capture_output=True, text=True).stdout)
+            if listing["backups"] and listing["status"].get("working") is None:
+                break
+            time.sleep(0.1)
+        url = json.loads(subprocess.run([devstack, "env", "--profile", "bench", "--format", "json"], cwd=project, check=True,
+                                        capture_output=True, text=True).stdout)["DATABASE_URL"]
+        psql = [f"{bin_dir}/psql", url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c"]
+        subprocess.run(psql + [f"create table bench_rows as select n, md5(n::text) as body from generate_series(1, {rows_to_load}) as n"],
+                       check=True, capture_output=True)
+        size = int(subprocess.run(psql + ["select pg_database_size(current_database())"], check=True, capture_output=True, text=True).stdout)
+        ours, verify_ms, dump_restore, in_place = [], [], [], []
+        label = None
+        for run in range(runs):
+            start = time.perf_counter()
+            record = json.loads(subprocess.run([devstack, "backup", "now", "--profile", "bench", "--json"], cwd=project, check=True,
+                                               capture_output=True, text=True).stdout)
+            ours.append(time.perf_counter() - start)
+            assert record["verification"]["ok"], record
+            verify_ms.append(record["verification"]["milliseconds"] / 1000)
+            label = record["label"]
+            dump = f"{scratch}/app.dump"
+            copy = f"bench_restore_{run}"
+            start = time.perf_counter()
+            subprocess.run([f"{bin_dir}/pg_dump", "-Fc", "-f", dump, url], check=True, capture_output=True)
+            subprocess.run(psql + [f"create database {copy}"], check=True, capture_output=True)
+            target = url.rsplit("/", 1)[0] + f"/{copy}"
+            subprocess.run([f"{bin_dir}/pg_restore", "-d", target, dump], check=False, capture_output=True)
+            restored = subprocess.run([f"{bin_dir}/psql", target, "-qAt", "-c", "select count(*) from bench_rows"], check=True,
+                                      capture_output=True, text=True).stdout.strip()
+            dump_restore.append(time.perf_counter() - start)
+            assert restored == str(rows_to_load), restored
+            subprocess.run(psql + [f"drop database {copy}"], check=True, capture_output=True)
+            os.remove(dump)
+        for _ in range(max(1, runs // 2)):
+            in_place.append(timed([devstack, "backup", "restore", label, "--profile", "bench", "--json"], cwd=project))
+        return {"size": size, "ours": statistics.median(ours), "verify": statistics.median(verify_ms),
+                "dump_restore": statistics.median(dump_restore), "in_place": statistics.median(in_place)}
+    finally:
+        subprocess.run([devstack, "down", "--profile", "bench"], cwd=project, capture_output=True)
+        remove_project(project)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def vm_rss_mib(pid):
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -942,7 +998,7 @@ def bench_auth_tokens(devstack, seconds, verifications=20):
         remove_project(project)
 
 
-SECTIONS = ("validate", "postgres", "reset", "leases", "supervisor", "inference", "auth", "soak")
+SECTIONS = ("validate", "postgres", "reset", "leases", "supervisor", "inference", "auth", "backup", "soak")
 
 
 def big_stack_project(lines):
@@ -1069,6 +1125,12 @@ def run_sections(args, wanted):
         p50, worst, cpu, rss, child_rss = bench_crash_and_idle(args.devstack, 10, args.idle_seconds)
         rows.append(("crash → healthy again (kill -9, backoff fixed 20ms)", f"p50 {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms", "configured backoff 16–24 ms", ""))
         rows.append((f"supervisor idle, {args.idle_seconds}s, 10 services", f"CPU {cpu:.2f}% · RSS {rss:.1f} MiB", f"one trivial python service: RSS {child_rss:.1f} MiB", ""))
+    if "backup" in wanted:
+        backup = bench_backup(args.devstack, 3)
+        rows.append((f"backup now of the default stack's database ({backup['size'] / 2**20:.0f} MiB), backup + verified restore (median)",
+                     f"{backup['ours']:.2f} s (verification {backup['verify']:.2f} s)", f"pg_dump -Fc + pg_restore into a new database: {backup['dump_restore']:.2f} s",
+                     f"{backup['ours'] / backup['dump_restore']:.2f}x"))
+        rows.append(("backup restore LABEL in place (stop, restore --delta, replay, start; unprotected: no safety backup)", f"{backup['in_place']:.2f} s", "", ""))
     if "soak" in wanted:
         soak = bench_soak(args.devstack, args.soak_minutes)
         (base_available, base_p99, base_count), (available, p99, count) = soak["baseline"], soak["soak"]
