@@ -247,6 +247,8 @@ public struct ProfileSpec: Sendable {
     public var minimumFreeDisk = 1 << 30
     /// `backups:`: WAL archiving and scheduled, verified pgBackRest backups of a postgres service.
     public var backups: Located<BackupPolicy>?
+    /// `expose: { address, services }`: what other machines may reach, over TLS only.
+    public var expose: Located<ExposeSpec>?
     public var location: SourceLocation
 
     public func override(for service: String) -> ServiceOverride? { services.first { $0.name == service } }
@@ -346,4 +348,21 @@ public struct BackupPolicy: Sendable, Codable, Hashable {
             return DurationParser.parse(text).flatMap { $0 >= .seconds(60) ? $0 : nil }
         }
     }
+}
+
+/// A profile's `expose:`: the services other machines may reach, and the address (a LAN or
+/// Tailscale address) they listen on besides loopback.
+public struct ExposeSpec: Sendable, Hashable {
+    public var address: String
+    public var services: [Located<String>]
+}
+
+/// How other machines reach a service of a kind, when its profile exposes it.
+public enum ExposureMode: Sendable, Equatable {
+    /// The server speaks TLS itself on the address (Postgres: `sslmode=verify-full` works).
+    case serverTLS
+    /// devstack listens on the address with TLS and passes the bytes to the service on loopback.
+    case tlsProxy
+    /// Not exposable, and why.
+    case unavailable(String)
 }

@@ -137,6 +137,29 @@ public struct ProfileSummary: Sendable, Codable {
     public var minimumFreeDisk: Int
     /// With the service resolved (the stack's only postgres service when the profile names none).
     public var backups: BackupPolicy?
+    public var exposure: PlannedExposure?
+}
+
+/// What other machines may reach, on which address, and the TLS files (the profile's own
+/// certificate authority and the server certificate it signs) that the runtime keeps in place.
+public struct PlannedExposure: Sendable, Codable, Hashable {
+    public var address: String
+    public var services: [String]
+    /// `.devstack/<profile>/tls/`: `ca.pem` (what clients trust), `ca-key.pem`, `server.pem`, `server-key.pem`.
+    public var directory: String
+
+    public init(address: String, services: [String], directory: String) {
+        self.address = address
+        self.services = services
+        self.directory = directory
+    }
+
+    public var authorityFile: String { "\(directory)/ca.pem" }
+    public var authorityKeyFile: String { "\(directory)/ca-key.pem" }
+    public var certificateFile: String { "\(directory)/server.pem" }
+    public var keyFile: String { "\(directory)/server-key.pem" }
+
+    public func exposes(_ service: String) -> Bool { services.contains(service) }
 }
 
 /// Everything the runtime needs, fully resolved: the one thing that flows from files to processes.

@@ -216,6 +216,38 @@ public struct Planner {
         return policy
     }
 
+    /// `expose:`: services of the stack that a kind lets other machines reach, on a profile that runs here.
+    private func resolveExposure() -> PlannedExposure? {
+        guard let located = profile.expose else { return nil }
+        let source = inputs.project.profileSource
+        if profile.remote {
+            diagnostics.report(
+                at: located.location, in: source, located.keyPath, "profile '\(profile.name)' is remote: it runs nothing here to expose",
+                fix: "remove 'expose:'")
+            return nil
+        }
+        var names: [String] = []
+        for entry in located.value.services {
+            guard let service = stack.service(named: entry.value) else {
+                if !stack.invalidServices.contains(entry.value) {
+                    diagnostics.report(
+                        at: entry.location, in: source, entry.keyPath,
+                        "expose names service '\(entry.value)', which stack '\(stack.name)' does not have",
+                        fix: Suggestion.didYouMean(entry.value, among: stack.services.map(\.name), noun: "services in the stack"))
+                }
+                continue
+            }
+            if case .unavailable(let why) = service.kind.descriptor.exposure {
+                diagnostics.report(
+                    at: entry.location, in: source, entry.keyPath, "\(entry.value) cannot be exposed", fix: why)
+                continue
+            }
+            names.append(entry.value)
+        }
+        return PlannedExposure(
+            address: located.value.address, services: names, directory: "\(inputs.paths.stateDirectory(profile.name))/tls")
+    }
+
     public func plan() throws -> Plan {
         let ports = planPorts()
         let layers = startLayers()
@@ -237,6 +269,7 @@ public struct Planner {
         }
         checkDurability()
         let backups = resolveBackups()
+        let exposure = resolveExposure()
         try diagnostics.throwIfAny()
         return Plan(
             stack: stack.name,
@@ -252,7 +285,8 @@ public struct Planner {
                 values: profile.values.compactMap { name, template in
                     profileValues[name].map { PlannedValue(name: name, value: $0, origin: ValueOrigin(.profile, location: template.location)) }
                 }, logRotation: profile.logRotation, keepAwake: profile.keepAwake ?? (profile.protected && !profile.remote),
-                alertWebhook: profile.alertWebhook, minimumFreeDisk: profile.minimumFreeDisk, backups: backups),
+                alertWebhook: profile.alertWebhook, minimumFreeDisk: profile.minimumFreeDisk, backups: backups,
+                exposure: exposure),
             projectDirectory: inputs.paths.projectDirectory,
             stackDirectory: inputs.paths.stackDirectory(stack.name),
             stateDirectory: inputs.paths.stateDirectory(profile.name), instance: inputs.paths.instance,

@@ -8,7 +8,7 @@ struct ProfileParser {
 
     static let topLevelKeys = [
         "description", "ports", "host", "data", "protected", "remote", "values", "secrets", "postgres", "restart", "env", "services",
-        "audit", "logs", "keep_awake", "alerts", "disk", "backups",
+        "audit", "logs", "keep_awake", "alerts", "disk", "backups", "expose",
     ]
     static let overrideKeys = ["env", "settings", "restart", "ports", "url"]
 
@@ -35,6 +35,7 @@ struct ProfileParser {
             case "keep_awake": profile.keepAwake = reader.bool(value)
             case "alerts": profile.alertWebhook = parseAlerts(value)
             case "disk": if let bytes = parseMinimumFree(value) { profile.minimumFreeDisk = bytes }
+            case "expose": profile.expose = parseExpose(value).map { Located(value: $0, location: value.location, keyPath: value.path) }
             case "backups": profile.backups = parseBackups(value).map { Located(value: $0, location: value.location, keyPath: value.path) }
             default: break
             }
@@ -88,6 +89,40 @@ struct ProfileParser {
             return nil
         }
         return url
+    }
+
+    /// `expose: { address: 192.168.1.20, services: [db, auth] }`.
+    private func parseExpose(_ node: ConfigNode) -> ExposeSpec? {
+        let fix = "write expose: { address: 192.168.1.20, services: [db, auth] } (a LAN or Tailscale address of this machine)"
+        guard let entries = reader.mapping(node, allowed: ["address", "services"], fix: fix) else { return nil }
+        var address: String?
+        var services: [Located<String>] = []
+        for (key, value) in entries {
+            if key == "address" {
+                guard let text = reader.nonEmptyString(value, what: "an address of this machine") else { continue }
+                if ["0.0.0.0", "::", "*"].contains(text) {
+                    reader.error(
+                        value, "'\(text)' would listen on every address of the machine, including ones you did not mean to open",
+                        fix: "name the one address other machines use (a LAN or Tailscale address)")
+                }
+                // Kept even when refused, so the services are checked too and every mistake is told at once.
+                address = text
+            } else {
+                guard let items = reader.sequence(value) else {
+                    reader.typeError(value, expected: "a list of service names")
+                    continue
+                }
+                services = items.compactMap { item in
+                    reader.nonEmptyString(item, what: "a service name").map { Located(value: $0, location: item.location, keyPath: item.path) }
+                }
+            }
+        }
+        guard let address else {
+            if entries.contains(where: { $0.key == "address" }) { return nil }
+            reader.error(node, "'expose' needs an 'address'", fix: fix)
+            return nil
+        }
+        return ExposeSpec(address: address, services: services)
     }
 
     /// `backups: { full: weekly, diff: daily, retention: 4, repository: PATH, encrypt: true, service: db }`.

@@ -188,6 +188,11 @@ public enum ConfigSchema {
                         ])
                     ],
                     description: "the disk guard"),
+                "expose": object(
+                    [
+                        "address": .object(["type": .string("string"), "description": .string("a LAN or Tailscale address of this machine")]),
+                        "services": .object(["type": .string("array"), "items": .object(["type": .string("string")])]),
+                    ], required: ["address"], description: "what other machines may reach, over TLS with the profile's certificate authority"),
                 "backups": object(
                     [
                         "service": .object(["type": .string("string"), "description": .string("the postgres service (default: the only one)")]),

@@ -57,8 +57,13 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             lock.withLock { _ = freshClusters.insert(service.name) }
         }
         guard let port = service.primaryPort else { throw PostgresServiceError(.dataDirectory, "\(service.name) has no port") }
-        var arguments = ["-D", layout.dataDirectory, "-p", String(port), "-k", layout.socketDirectory, "-h", plan.profile.host]
+        var listen = plan.profile.host
         var settings = plan.postgresSettings.map { ($0.name, $0.value) }
+        if let exposure = plan.profile.exposure, exposure.exposes(service.name) {
+            listen += ",\(exposure.address)"
+            settings += try Self.exposureSettings(exposure, layout: layout, user: user)
+        }
+        var arguments = ["-D", layout.dataDirectory, "-p", String(port), "-k", layout.socketDirectory, "-h", listen]
         if let repository = try backupRepository(service, plan: plan, layout: layout, user: user, installation: installation, context: context) {
             settings += repository.tool.serverSettings
         }
@@ -67,6 +72,45 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             LaunchSpec(
                 executable: installation.postgres, arguments: arguments, environment: Self.serverEnvironment(context.environment),
                 workingDirectory: layout.dataDirectory, user: user?.name))
+    }
+
+    /// Exposed to other machines: TLS with the profile's certificate (copied into the data folder, where
+    /// Postgres's user owns it, as Postgres requires of its key), and client rules of devstack's own that
+    /// let other machines in only over TLS and with the password.
+    static func exposureSettings(_ exposure: PlannedExposure, layout: DataLayout, user: RunAsUser?) throws -> [(String, String)] {
+        let certificate = "\(layout.dataDirectory)/devstack-server.crt"
+        let key = "\(layout.dataDirectory)/devstack-server.key"
+        let rules = "\(layout.dataDirectory)/devstack_hba.conf"
+        let hba = """
+            # Written by devstack at every start: the profile exposes this server on \(exposure.address).
+            # This machine: its socket folder (mode 0700) and loopback with the password; others: TLS and the password only.
+            local   all          all                 trust
+            local   replication  all                 trust
+            host    all          all   127.0.0.1/32  scram-sha-256
+            host    all          all   ::1/128       scram-sha-256
+            hostssl all          all   all           scram-sha-256
+
+            """
+        for (source, target) in [(exposure.certificateFile, certificate), (exposure.keyFile, key)] {
+            guard let data = FileManager.default.contents(atPath: source) else {
+                throw PostgresServiceError(.dataDirectory, "the TLS file \(source) is missing", fix: "start the stack again: devstack makes it")
+            }
+            try Self.writePrivate(data, to: target, user: user)
+        }
+        try Self.writePrivate(Data(hba.utf8), to: rules, user: user)
+        return [("ssl", "on"), ("ssl_cert_file", certificate), ("ssl_key_file", key), ("hba_file", rules)]
+    }
+
+    private static func writePrivate(_ data: Data, to path: String, user: RunAsUser?) throws {
+        unlink(path)
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0, Descriptor.writeAll(descriptor, data) else {
+            if descriptor >= 0 { close(descriptor) }
+            throw PostgresServiceError(
+                .dataDirectory, "cannot write \(path): \(String(cString: strerror(errno)))", fix: "check the folder's permissions")
+        }
+        close(descriptor)
+        user?.own(path)
     }
 
     /// The profile's `backups:` for this service: pgBackRest's configuration written, the repository

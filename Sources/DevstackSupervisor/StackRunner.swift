@@ -43,11 +43,17 @@ public enum StackRunner {
         let guardian = Guardian()
         let plan: Plan
         let services: [PlannedService]
+        var exposed: ExposureProxy?
         do {
             (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+            if let exposure = plan.profile.exposure { try ProfileCertificates.ensure(exposure, profile: plan.profile.name) }
             try RuntimeFolder.prepare(plan.runtimeDirectory)
             try RunningStacks.register(plan)
             try await guardian.started()
+            // Other machines' way in, before any service starts: an address or port it cannot have starts nothing.
+            if let exposure = plan.profile.exposure {
+                exposed = try await ExposureProxy.start(exposure, services: services, loopback: plan.profile.host)
+            }
         } catch {
             await guardian.dismiss()
             throw error
@@ -70,6 +76,7 @@ public enum StackRunner {
         await supervisor.startAll()
         let control = try await listening
         await supervisor.setLeaseURL(control.leaseURL)
+
         let ticker = view.flatMap { view in view.live ? Task { await tick(supervisor, view) } : nil }
         if plan.profile.keepAwake {
             Task {
@@ -147,6 +154,7 @@ public enum StackRunner {
                 await supervisor.forceKill()
             }
         }
+        await exposed?.stop()
         let clean = await supervisor.stopAll()
         force.cancel()
         await control.stop()
@@ -403,6 +411,11 @@ enum Summary {
         }
         if let anon = plan.secrets["anon_key"], plan.services.contains(where: { $0.attributes["anon_key"] != nil }) {
             lines.append("  anon key: \(anon)")
+        }
+        if let exposure = plan.profile.exposure, !exposure.services.isEmpty {
+            lines.append(
+                "  exposed on \(exposure.address) over TLS: \(exposure.services.joined(separator: ", ")); clients trust \(exposure.authorityFile) (`devstack ca`)"
+            )
         }
         lines.append("  logs: \(report.logDirectory)")
         lines.append(detached ? "Stop with `devstack down`." : "Stop with Ctrl-C, or `devstack down` from another terminal.")

@@ -35,6 +35,10 @@ public protocol KindDescriptor: Sendable {
     var parentPort: String? { get }
     /// What a remote service's URL tells besides `url`, `host` and `port`.
     func remoteAttributes(_ url: URLComponents, secrets: [String: String]) -> [String: String]
+    /// How a profile's `expose:` makes it reachable from other machines.
+    var exposure: ExposureMode { get }
+    /// The ports other machines reach when it is exposed.
+    func exposedPorts(for spec: ServiceSpec) -> [String]
 }
 
 /// A kind whose services must agree with the rest of the stack (checked once every service is parsed).
@@ -68,6 +72,8 @@ extension KindDescriptor {
     public func companions(of spec: ServiceSpec) -> [ServiceSpec] { [] }
     public var parentPort: String? { nil }
     public func remoteAttributes(_ url: URLComponents, secrets: [String: String]) -> [String: String] { [:] }
+    public var exposure: ExposureMode { .tlsProxy }
+    public func exposedPorts(for spec: ServiceSpec) -> [String] { portNames(for: spec) }
 
     /// "a" or "an", for messages.
     var article: String { "aeiou".contains(kind.rawValue.first ?? "x") ? "an" : "a" }

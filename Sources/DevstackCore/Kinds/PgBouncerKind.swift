@@ -12,6 +12,7 @@ struct PgBouncerKind: KindDescriptor {
     let parentPort: String? = "pool"
     /// SIGINT would wait for every client to leave; SIGTERM closes at once (clients reconnect to the next run).
     let defaultStop: (signal: StopSignal, escalation: StopSignal?) = (.term, nil)
+    let exposure = ExposureMode.unavailable("the pool is for this machine's clients: expose the database itself, which speaks TLS")
 
     func attributes(_ service: KindAttributeInputs) -> [String: String] { ["socket": service.socketDirectory] }
 }

@@ -29,6 +29,10 @@ struct PostgresKind: KindDescriptor {
     /// SIGINT is Postgres's fast shutdown; SIGQUIT its immediate one.
     let defaultStop: (signal: StopSignal, escalation: StopSignal?) = (.interrupt, .quit)
     let keepsDatabase = true
+    /// Postgres speaks TLS itself, on its own port only: PgBouncer's pool stays the machine's own.
+    let exposure = ExposureMode.serverTLS
+
+    func exposedPorts(for spec: ServiceSpec) -> [String] { portNames(for: spec).filter { $0 != "pool" } }
 
     func secret(behind attribute: String) -> String? { ["url", "pool_url", "password"].contains(attribute) ? "postgres_password" : nil }
 
