@@ -92,19 +92,48 @@ actor ServiceRunner {
     }
 
     private func run() async {
-        if !service.dependsOn.isEmpty {
-            await set(.waiting, "for " + service.dependsOn.map { "\($0.service) (\($0.condition.rawValue))" }.joined(separator: ", "))
-            for dependency in service.dependsOn {
-                guard await host?.dependencyMet(dependency) == true else {
-                    if stopRequested { return await set(.stopped) }
-                    return await fail(.dependency(dependency.service, phase: await host?.phase(of: dependency.service)))
-                }
-            }
-        }
+        guard await dependenciesMet(held: false) else { return }
         while !stopRequested && !Task.isCancelled {
             guard await runOnce() else { return }
+            // A restart is held (not launched into a crash loop) while a dependency is down, and goes
+            // ahead once it is back: a dependant still running is left alone meanwhile.
+            if stopRequested { break }
+            guard await dependenciesMet(held: true) else { return }
         }
         await set(.stopped)
+    }
+
+    /// Waits for every dependency's condition; false (after failing or stopping the service) when one can no longer hold.
+    private func dependenciesMet(held: Bool) async -> Bool {
+        guard !service.dependsOn.isEmpty else { return true }
+        var unmet: [PlannedDependency] = []
+        for dependency in service.dependsOn {
+            let phase = await host?.phase(of: dependency.service)
+            if phase.map({ Self.satisfies($0, dependency) }) != true { unmet.append(dependency) }
+        }
+        guard !unmet.isEmpty || !held else { return true }
+        let waiting = (held ? unmet : service.dependsOn).map { "\($0.service) (\($0.condition.rawValue))" }.joined(separator: ", ")
+        await set(.waiting, (held ? "held until " : "for ") + waiting)
+        for dependency in service.dependsOn {
+            guard await host?.dependencyMet(dependency) == true else {
+                if stopRequested {
+                    await set(.stopped)
+                    return false
+                }
+                await fail(.dependency(dependency.service, phase: await host?.phase(of: dependency.service)))
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Whether a dependency in `phase` meets its condition now.
+    static func satisfies(_ phase: ServicePhase, _ dependency: PlannedDependency) -> Bool {
+        switch dependency.condition {
+        case .started: return phase.isLaunched || phase == .completed
+        case .healthy: return phase == .healthy
+        case .completed: return phase == .completed
+        }
     }
 
     /// One launch, to its exit. True when the policy asks for another.

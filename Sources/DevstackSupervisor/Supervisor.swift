@@ -278,12 +278,7 @@ public actor Supervisor: RunnerHost {
     func dependencyMet(_ dependency: PlannedDependency) async -> Bool {
         while true {
             guard let phase = snapshots[dependency.service]?.phase else { return false }
-            switch dependency.condition {
-            case .started where phase.isLaunched || phase == .completed: return true
-            case .healthy where phase == .healthy: return true
-            case .completed where phase == .completed: return true
-            default: break
-            }
+            if ServiceRunner.satisfies(phase, dependency) { return true }
             if phase == .failed || phase == .exited || phase == .stopped || shuttingDown { return false }
             if dependency.condition == .healthy && phase == .completed { return false }
             await changed()

@@ -269,6 +269,38 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
         _ = await finish(h)
     }
 
+    @Test func aDependantThatExitsWhileItsDependencyIsDownIsHeldNotRestartedIntoIt() async throws {
+        let h = try harness(
+            """
+              db:
+                kind: inference
+                model: instant
+                restart: { policy: always, backoff: 1ms }
+              api:
+                kind: inference
+                model: instant
+                depends_on: { db: healthy }
+                restart: { policy: always, backoff: 1ms }
+            """)
+        defer { h.directory.remove() }
+        await h.supervisor.startAll()
+        try await until(h.supervisor, "both healthy") { phase($0, "db") == .healthy && phase($0, "api") == .healthy }
+        // The database goes down and does not come back healthy: api keeps running, untouched.
+        h.driver.setReady("db", false)
+        h.launcher.instances("db")[0].crash()
+        try await until(h.supervisor, "db restarted, not healthy") { _ in h.launcher.instances("db").count == 2 }
+        #expect(h.launcher.instances("api")[0].signals.isEmpty, "a dependant was stopped because its dependency went down")
+        // api exits meanwhile: its restart waits for the database instead of launching into it.
+        h.launcher.instances("api")[0].crash()
+        let held = try await until(h.supervisor, "api held") { phase($0, "api") == .waiting }
+        #expect(held.services.first { $0.name == "api" }?.detail == "held until db (healthy)")
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(h.launcher.instances("api").count == 1)
+        h.driver.setReady("db", true)
+        try await until(h.supervisor, "api back") { phase($0, "api") == .healthy && h.launcher.instances("api").count == 2 }
+        _ = await finish(h)
+    }
+
     @Test func aServiceThatIgnoresItsStopSignalIsKilledAfterTheTimeout() async throws {
         let h = try harness(
             """
