@@ -249,6 +249,8 @@ public struct ProfileSpec: Sendable {
     public var backups: Located<BackupPolicy>?
     /// `expose: { address, services }`: what other machines may reach, over TLS only.
     public var expose: Located<ExposeSpec>?
+    /// `metrics: { port }`.
+    public var metricsPort: Int?
     public var location: SourceLocation
 
     public func override(for service: String) -> ServiceOverride? { services.first { $0.name == service } }

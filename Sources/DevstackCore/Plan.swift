@@ -138,6 +138,8 @@ public struct ProfileSummary: Sendable, Codable {
     /// With the service resolved (the stack's only postgres service when the profile names none).
     public var backups: BackupPolicy?
     public var exposure: PlannedExposure?
+    /// `metrics: { port }`: `/metrics` and `/healthz` on 127.0.0.1 at this port too.
+    public var metricsPort: Int?
 }
 
 /// What other machines may reach, on which address, and the TLS files (the profile's own

@@ -286,7 +286,7 @@ public struct Planner {
                     profileValues[name].map { PlannedValue(name: name, value: $0, origin: ValueOrigin(.profile, location: template.location)) }
                 }, logRotation: profile.logRotation, keepAwake: profile.keepAwake ?? (profile.protected && !profile.remote),
                 alertWebhook: profile.alertWebhook, minimumFreeDisk: profile.minimumFreeDisk, backups: backups,
-                exposure: exposure),
+                exposure: exposure, metricsPort: profile.metricsPort),
             projectDirectory: inputs.paths.projectDirectory,
             stackDirectory: inputs.paths.stackDirectory(stack.name),
             stateDirectory: inputs.paths.stateDirectory(profile.name), instance: inputs.paths.instance,

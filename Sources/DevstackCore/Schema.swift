@@ -188,6 +188,9 @@ public enum ConfigSchema {
                         ])
                     ],
                     description: "the disk guard"),
+                "metrics": object(
+                    ["port": .object(["type": .string("integer"), "minimum": .number(1024), "maximum": .number(65535)])],
+                    description: "also serve /metrics and /healthz on 127.0.0.1 at this port (for Prometheus)"),
                 "expose": object(
                     [
                         "address": .object(["type": .string("string"), "description": .string("a LAN or Tailscale address of this machine")]),

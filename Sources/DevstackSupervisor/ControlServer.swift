@@ -23,6 +23,7 @@ import ServiceLifecycle
 ///     POST /v1/backups/restore?label=L|to=TIME|latest=1[&force=1]   RestoreOutcome
 ///     /v1/leases…                          the lease API (`LeaseRoutes`)
 ///
+/// With the profile's `metrics: { port }`, `/healthz` and `/metrics` are also served on 127.0.0.1:port.
 /// The lease API alone is also served on a loopback TCP port under the run's random token, for test
 /// processes in any language: `DEVSTACK_LEASE_URL` is `http://127.0.0.1:PORT/TOKEN`.
 public final class ControlServer: Sendable {
@@ -30,7 +31,7 @@ public final class ControlServer: Sendable {
     private let running: Task<Void, Never>
     public let leaseURL: String
 
-    public init(socket: String, supervisor: Supervisor) async throws {
+    public init(socket: String, supervisor: Supervisor, metricsPort: Int? = nil) async throws {
         unlink(socket)
         let router = Router(context: ControlRequestContext.self)
         router.addRoutes(LeaseRoutes.collection(supervisor), atPath: "/v1")
@@ -91,17 +92,7 @@ public final class ControlServer: Sendable {
                 return try Self.json(ControlReply(ok: false, message: "\(error)"), status: .conflict)
             }
         }
-        router.get("/healthz") { _, _ in
-            let report = await supervisor.status()
-            let waiting = report.services.filter { !$0.phase.isUp }.map { "\($0.name) (\($0.phase.rawValue))" }
-            return try Self.json(
-                HealthReply(status: waiting.isEmpty ? "ok" : "unavailable", waiting: waiting), status: waiting.isEmpty ? .ok : .serviceUnavailable)
-        }
-        router.get("/metrics") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: await supervisor.metrics())))
-        }
+        router.addRoutes(Self.monitoring(supervisor))
         router.post("/v1/down") { _, _ in
             await supervisor.requestShutdown()
             return try Self.json(ControlReply(ok: true, message: nil), status: .accepted)
@@ -124,12 +115,27 @@ public final class ControlServer: Sendable {
             router: leaseRouter, server: .devstack(), configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "devstack"),
             onServerRunning: { channel in leasePort.resolve(channel.localAddress?.port) }, logger: logger)
 
-        let group = ServiceGroup(configuration: .init(services: [application, leaseApplication], gracefulShutdownSignals: [], logger: logger))
+        var services: [any Service] = [application, leaseApplication]
+        // For a local Prometheus or node-exporter: the same two routes on a loopback port of the profile's choosing.
+        let metricsListening = FirstAnswer<Bool>()
+        if let port = metricsPort {
+            let metricsRouter = Router(context: ControlRequestContext.self)
+            metricsRouter.addRoutes(Self.monitoring(supervisor))
+            services.append(
+                Application(
+                    router: metricsRouter, server: .devstack(),
+                    configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "devstack"),
+                    onServerRunning: { _ in metricsListening.resolve(true) }, logger: logger))
+        } else {
+            metricsListening.resolve(true)
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: logger))
         self.group = group
         running = Task {
             do { try await group.run() } catch {
                 listening.resolve(false)
                 leasePort.resolve(nil)
+                metricsListening.resolve(false)
             }
         }
         guard await listening.wait() else {
@@ -139,6 +145,28 @@ public final class ControlServer: Sendable {
             throw SupervisorError(.control, "cannot listen on a loopback TCP port for the lease API", fix: "check that 127.0.0.1 is up")
         }
         leaseURL = "http://127.0.0.1:\(port)/\(token)"
+        if let metricsPort, await !metricsListening.wait() {
+            throw SupervisorError(
+                .portInUse, "cannot listen on 127.0.0.1:\(metricsPort) for the profile's metrics port",
+                fix: "choose another port under metrics: { port: N } in the profile, or stop what holds it")
+        }
+    }
+
+    /// `GET /healthz` and `GET /metrics`.
+    static func monitoring(_ supervisor: Supervisor) -> RouteCollection<ControlRequestContext> {
+        let routes = RouteCollection(context: ControlRequestContext.self)
+        routes.get("/healthz") { _, _ in
+            let report = await supervisor.status()
+            let waiting = report.services.filter { !$0.phase.isUp }.map { "\($0.name) (\($0.phase.rawValue))" }
+            return try Self.json(
+                HealthReply(status: waiting.isEmpty ? "ok" : "unavailable", waiting: waiting), status: waiting.isEmpty ? .ok : .serviceUnavailable)
+        }
+        routes.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: await supervisor.metrics())))
+        }
+        return routes
     }
 
     public func stop() async {

@@ -72,7 +72,7 @@ public enum StackRunner {
         let signals = SignalListener.listen(to: [SIGINT, SIGTERM, SIGHUP])
         let began = ContinuousClock.now
         // The services need not wait for the control socket to be listening.
-        async let listening = ControlServer(socket: store.controlSocket, supervisor: supervisor)
+        async let listening = ControlServer(socket: store.controlSocket, supervisor: supervisor, metricsPort: plan.profile.metricsPort)
         await supervisor.startAll()
         let control = try await listening
         await supervisor.setLeaseURL(control.leaseURL)

@@ -195,6 +195,7 @@ struct ServiceManagerTests {
     @Test func alertsReachTheWebhookAndTheDiskGuardWarns() async throws {
         let hook = try await WebhookReceiver()
         defer { hook.stop() }
+        let metricsPort = try #require(Ports.freePort(avoiding: []))
         let stack = try StackUnderTest(
             stack: """
                 services:
@@ -203,7 +204,7 @@ struct ServiceManagerTests {
                     command: "exit 3"
                     restart: { policy: always, backoff: 10ms, max_backoff: 50ms, max_restarts: 2, window: 1m }
                 """,
-            profile: "ports: auto\nalerts: { webhook: \"\(hook.url)\" }\ndisk: { min_free: 100000GB }\n")
+            profile: "ports: auto\nalerts: { webhook: \"\(hook.url)\" }\ndisk: { min_free: 100000GB }\nmetrics: { port: \(metricsPort) }\n")
         defer { stack.cleanUp() }
         let events = try await hook.waitFor(["crash_loop", "disk_low"])
         let loop = events.first { $0["event"] as? String == "crash_loop" }
@@ -214,6 +215,10 @@ struct ServiceManagerTests {
         #expect((disk?["detail"] as? String)?.contains("nothing is deleted") == true, "\(events)")
         #expect(stack.output.contains("devstack: disk low:"))
         #expect(try stack.devstack(["status", "--metrics"]).standardOutput.contains("devstack_disk_low 1"))
+        // The profile's metrics port serves the same for a local Prometheus.
+        let (status, metrics) = try await LoopbackHTTP.send("http://127.0.0.1:\(metricsPort)/metrics")
+        #expect(status == 200 && metrics.contains("devstack_disk_low 1"), "\(status) \(metrics)")
+        #expect(try await LoopbackHTTP.send("http://127.0.0.1:\(metricsPort)/healthz").0 == 503)
         #expect(try await stack.stop() == 0)
     }
 }
