@@ -18,6 +18,8 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     private var freshClusters: Set<String> = []
     /// Services whose cluster came from the initdb cache and still has the cache's throwaway password.
     private var cachedClusters: Set<String> = []
+    /// Services whose cluster holds the initdb cache's prepared database, to be renamed into theirs.
+    private var preparedClusters: Set<String> = []
     private var readyConnections: [String: ReadyConnection] = [:]
     private var leases: [String: PostgresLeasing] = [:]
     /// Services whose profile asks for backups, with their repository (set at each launch).
@@ -169,11 +171,11 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     }
 
     public func initialize(_ service: PlannedService, context: DriverContext) async throws {
-        let (ready, fresh, cached) = lock.withLock {
+        let (ready, fresh, cached, prepared) = lock.withLock {
             awaitingSetUp.remove(service.name)
             return (
                 readyConnections.removeValue(forKey: service.name), freshClusters.remove(service.name) != nil,
-                cachedClusters.remove(service.name) != nil
+                cachedClusters.remove(service.name) != nil, preparedClusters.remove(service.name) != nil
             )
         }
         do {
@@ -183,7 +185,8 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             // else by signing in over TCP during the set-up.
             async let passwordWorks = Self.passwordWorks(service, verifier: cached ? nil : ready?.verifier)
             for line in try await PostgresSetup.run(
-                service, plan: context.plan, seedNewDatabase: true, on: ready?.session, freshCluster: fresh)
+                service, plan: context.plan, seedNewDatabase: true, on: ready?.session, freshCluster: fresh,
+                preparedDatabase: prepared ? PreparedDatabase.name : nil)
             {
                 context.sink.note(service: service.name, line)
             }
@@ -301,6 +304,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             leases.removeValue(forKey: service.name)
             awaitingSetUp.remove(service.name)
             freshClusters.remove(service.name)
+            preparedClusters.remove(service.name)
             return readyConnections.removeValue(forKey: service.name)
         }?.session.closeInBackground()
     }
@@ -337,13 +341,19 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         if case .bool(true)? = service.setting("fresh_initdb") {
             try await makeCluster(password: service.attributes["password"] ?? "", sync: !layout.ephemeral)
         } else {
+            let supabase = service.setting("supabase") == .bool(true)
             let key = InitdbCache.Key(
-                majorVersion: installation.majorVersion, binDirectory: installation.binDirectory, options: Self.initdbOptions)
+                majorVersion: installation.majorVersion, binDirectory: installation.binDirectory, options: Self.initdbOptions,
+                prepared: PreparedDatabase.fingerprint(supabase: supabase))
             let cache = InitdbCache()
+            var prepared = true
             do {
                 let (entry, filled) = try await cache.entry(key) {
                     // A throwaway password: the copy gets the profile's own when it first starts.
                     try await makeCluster(password: UUID().uuidString, sync: true)
+                    try await PreparedDatabase.build(
+                        in: staging, postgres: installation.postgres, socketDirectory: layout.socketDirectory, user: user, role: "postgres",
+                        supabase: supabase)
                     return staging
                 }
                 if !filled {
@@ -356,9 +366,13 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                 context.sink.note(service: service.name, "initdb cache not used: \(unavailable.reason)")
                 if unavailable.filled == nil {
                     try await makeCluster(password: UUID().uuidString, sync: !layout.ephemeral)
+                    prepared = false
                 }
             }
-            lock.withLock { _ = cachedClusters.insert(service.name) }
+            lock.withLock {
+                cachedClusters.insert(service.name)
+                if prepared { preparedClusters.insert(service.name) }
+            }
         }
         // Onto an empty folder or none; a folder with files in it is not ours to replace.
         guard rename(staging, data) == 0 else {

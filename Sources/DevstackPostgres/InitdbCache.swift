@@ -18,16 +18,19 @@ public struct InitdbCache: Sendable {
         public var majorVersion: Int
         public var binDirectory: String
         public var options: [String]
+        /// The prepared database's contents (`PreparedDatabase.fingerprint`).
+        public var prepared: String
 
-        public init(majorVersion: Int, binDirectory: String, options: [String]) {
+        public init(majorVersion: Int, binDirectory: String, options: [String], prepared: String) {
             self.majorVersion = majorVersion
             self.binDirectory = binDirectory
             self.options = options
+            self.prepared = prepared
         }
 
         /// `pg15-1a2b3c4d5e6f`: the version for people, a digest of the rest for the machine.
         public var name: String {
-            let digest = SHA256.hash(data: Data(([binDirectory] + options).joined(separator: "\n").utf8)).hexEncoded.prefix(12)
+            let digest = SHA256.hash(data: Data(([binDirectory] + options + [prepared]).joined(separator: "\n").utf8)).hexEncoded.prefix(12)
             return "pg\(majorVersion)-\(digest)"
         }
     }

@@ -8,17 +8,17 @@ public enum PostgresSetup {
     /// `session`: an open connection to the service's database to use (and close), instead of a new one.
     public static func run(
         _ service: PlannedService, plan: Plan, seedNewDatabase: Bool, database name: String? = nil, building: Bool = false,
-        on session: PostgresSession? = nil, freshCluster: Bool = false
+        on session: PostgresSession? = nil, freshCluster: Bool = false, preparedDatabase: String? = nil
     ) async throws -> [String] {
         guard var endpoint = PostgresSession.Endpoint.of(service) else { return [] }
         if let name { endpoint.database = name }
         let database = endpoint.database
         let display = { (path: String) in path.hasPrefix(plan.projectDirectory + "/") ? String(path.dropFirst(plan.projectDirectory.count + 1)) : path
         }
-        func setUp(_ session: PostgresSession, created: Bool) async throws -> [String] {
-            var notes = created ? ["created database \(database)"] : []
+        func setUp(_ session: PostgresSession, created: Bool, prepared: Bool = false) async throws -> [String] {
+            var notes = created ? ["created database \(database)" + (prepared ? " (the initdb cache's prepared one, renamed)" : "")] : []
             // A new database has no bookkeeping tables: made before the first read, which would fail in the log.
-            if created { try await DevstackSchema.create(on: session) }
+            if created && !prepared { try await DevstackSchema.create(on: session) }
             let supabase = service.setting("supabase") == .bool(true)
             // Scripts run with Supabase's search path. New sessions get it from the database (the bootstrap
             // sets it there), the one that applies the bootstrap does not: set it here before the first
@@ -31,7 +31,10 @@ public enum PostgresSetup {
             }
             if supabase {
                 let rows = try await DevstackSchema.rows("select value from devstack.state where key = 'supabase_bootstrap'", on: session)
-                if rows.first?.first ?? nil != SupabaseBootstrap.fingerprint {
+                if created && rows.first?.first ?? nil == SupabaseBootstrap.fingerprint {
+                    // Bootstrapped ahead (the prepared database): the search path is the database's own setting, not copied with it.
+                    try await session.execute("alter database \"\(database)\" set search_path to \"$user\", public, extensions")
+                } else if rows.first?.first ?? nil != SupabaseBootstrap.fingerprint {
                     do {
                         try await session.run(
                             SQLScript(SupabaseBootstrap.sql), file: "supabase bootstrap",
@@ -71,10 +74,11 @@ public enum PostgresSetup {
             return try await setUp(session, created: building)
         }
         func create() async throws -> [String] {
+            let quoted = "\"\(database.replacingOccurrences(of: "\"", with: "\"\""))\""
             try await PostgresSession.with(endpoint.with(database: "postgres")) { session in
-                try await session.execute("create database \"\(database.replacingOccurrences(of: "\"", with: "\"\""))\"")
+                try await session.execute(preparedDatabase.map { "alter database \($0) rename to \(quoted)" } ?? "create database \(quoted)")
             }
-            return try await PostgresSession.with(endpoint) { try await setUp($0, created: true) }
+            return try await PostgresSession.with(endpoint) { try await setUp($0, created: true, prepared: preparedDatabase != nil) }
         }
         // A cluster initdb just made has no such database: asking for it would put a FATAL in the log.
         if freshCluster { return try await create() }

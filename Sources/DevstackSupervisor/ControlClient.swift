@@ -21,6 +21,14 @@ public struct ControlClient: Sendable {
         try StateStore.decoder.decode(StatusReport.self, from: try await send("GET", "/v1/status"))
     }
 
+    /// The status once every service has settled (ready, completed, failed or crash-looping), waited
+    /// for in the supervisor: the answer comes the moment it happens.
+    public func settledStatus(within timeout: Duration) async throws -> StatusReport {
+        let seconds = max(1, timeout.components.seconds)
+        return try StateStore.decoder.decode(
+            StatusReport.self, from: try await send("GET", "/v1/status?settled=1", timeout: .seconds(seconds)))
+    }
+
     /// The Prometheus text of `GET /metrics`.
     public func metrics() async throws -> String {
         String(decoding: try await send("GET", "/metrics"), as: UTF8.self)

@@ -11,7 +11,7 @@ import ServiceLifecycle
 
 /// The running supervisor's control API: HTTP on a Unix socket in the state folder (mode 0600).
 ///
-///     GET  /v1/status                      StatusReport
+///     GET  /v1/status[?settled=1]          StatusReport (once every service has settled)
 ///     POST /v1/services/{name}/stop|start|restart
 ///     POST /v1/reset[?to=SNAPSHOT][&force=1]  [ResetOutcome]; 409 {ok, message, refused, fix} when refused or failed
 ///     POST /v1/down                        stop the stack
@@ -35,8 +35,9 @@ public final class ControlServer: Sendable {
         unlink(socket)
         let router = Router(context: ControlRequestContext.self)
         router.addRoutes(LeaseRoutes.collection(supervisor), atPath: "/v1")
-        router.get("/v1/status") { _, _ in
-            var report = await supervisor.status()
+        router.get("/v1/status") { request, _ in
+            // `?settled=1`: answered once every service has settled (`up --detach` waits on it, not by polling).
+            var report = request.uri.queryParameters.get("settled") == "1" ? await supervisor.waitUntilSettled() : await supervisor.status()
             report.backups = await supervisor.backupStatus()
             return try Self.json(report)
         }

@@ -13,6 +13,7 @@ public final class Guardian: ProcessGroupWatcher, @unchecked Sendable {
     private let input: FileHandle
     private let lock = NSLock()
     private let spawn: Task<Void, any Error>
+    private let exited: PromptExit
 
     /// Starts the guardian and returns at once: the spawn (~1 ms) runs beside whatever comes next,
     /// and lines sent meanwhile wait in the pipe. Launched directly, not through the launcher: a
@@ -31,6 +32,7 @@ public final class Guardian: ProcessGroupWatcher, @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.standardError
         self.process = process
+        exited = PromptExit(process)
         input = pipe.fileHandleForWriting
         let readEnd = pipe.fileHandleForReading
         spawn = Task.detached {
@@ -56,7 +58,7 @@ public final class Guardian: ProcessGroupWatcher, @unchecked Sendable {
         send("exit\n")
         lock.withLock { try? input.close() }
         guard (try? await spawn.value) != nil else { return }
-        process.waitUntilExit()
+        exited.wait()
     }
 
     private func send(_ line: String) {

@@ -338,12 +338,17 @@ public enum StackRunner {
                     fix: "see \(logPath)")
             }
             if let record = store.load(), record.pid == process.processIdentifier,
-                let current = try? await ControlClient(socket: record.controlSocket).status()
+                let current = try? await ControlClient(socket: record.controlSocket).settledStatus(within: deadline - ContinuousClock.now)
             {
                 report = current
                 if current.settled { break }
             }
-            try await Task.sleep(for: .milliseconds(25))
+            // Until the control socket answers (a few milliseconds into the supervisor's start).
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        // Timed out: what the services are doing now, for the message.
+        if report?.settled != true, let record = store.load(), let current = try? await ControlClient(socket: record.controlSocket).status() {
+            report = current
         }
         guard let report, report.settled, report.failed.isEmpty else {
             let message: String

@@ -12,9 +12,10 @@ public enum FileTree {
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
+        let exit = PromptExit(process)
         try process.run()
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        exit.wait()
         guard process.terminationStatus == 0 else {
             throw SystemError(
                 .stateDirectory, "cannot copy \(source) to \(destination): \(message.trimmingCharacters(in: .whitespacesAndNewlines))",

@@ -10,9 +10,10 @@ public enum ToolOutput {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
+        let exit = PromptExit(process)
         guard (try? process.run()) != nil else { return nil }
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        exit.wait()
         guard process.terminationStatus == 0 else { return nil }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -25,9 +26,10 @@ public enum ToolOutput {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
+        let exit = PromptExit(process)
         guard (try? process.run()) != nil else { return (127, "cannot run \(executable)") }
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        exit.wait()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

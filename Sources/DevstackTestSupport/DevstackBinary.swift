@@ -1,3 +1,4 @@
+import DevstackSystem
 import Foundation
 
 /// The `devstack` executable built beside the tests, and a way to run it.
@@ -47,13 +48,14 @@ public enum DevstackBinary {
         process.standardOutput = output
         process.standardError = error
         process.standardInput = FileHandle.nullDevice
+        let exit = PromptExit(process)
         try process.run()
         // Read both pipes concurrently so a chatty child cannot fill one and block.
         let errorData = LockedData()
         let reader = Thread { errorData.set(error.fileHandleForReading.readDataToEndOfFile()) }
         reader.start()
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        exit.wait()
         while !errorData.isSet { usleep(1000) }
         return Result(
             status: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),

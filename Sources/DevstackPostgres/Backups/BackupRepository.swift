@@ -182,31 +182,35 @@ public struct BackupRepository: Sendable {
             arguments += ["--type=immediate"]
         }
         try await tool.run("restore", arguments, failure: .restoreFailed)
-        let server = RecoveryServer(
+        let server = SocketServer(
             postgres: postgres, dataDirectory: scratch, socketDirectory: scratch, user: tool.user, role: endpoint.user,
             settings: [("archive_mode", "off"), ("fsync", "off")], log: "\(tool.layout.root)/verify.log")
-        return try await server.run(database: endpoint.database) { session in
-            let tables = try await Self.tables(on: session)
-            let counts = try await Self.counts(of: tables, on: session)
-            let migrations = try await Self.migrations(on: session)
-            guard let expected = entry?.expected else {
-                return (true, "restored and started: \(tables.count) tables, \(counts.values.reduce(0, +)) rows (no counts were recorded to compare)")
-            }
-            var differences: [String] = []
-            for table in Set(expected.keys).union(counts.keys).sorted() where expected[table] != counts[table] {
-                differences.append(
-                    "\(table): \(counts[table].map { "\($0) rows" } ?? "missing") restored, \(expected[table].map { "\($0)" } ?? "no table") at the backup"
-                )
-            }
-            if let recorded = entry?.migrations, recorded != migrations {
-                differences.append("migrations: \(migrations.count) restored, \(recorded.count) at the backup")
-            }
-            if !differences.isEmpty { return (false, differences.joined(separator: "; ")) }
-            return (
-                true,
-                "restored and started: \(tables.count) tables, \(counts.values.reduce(0, +)) rows and \(migrations.count) migrations, as in the live database at the backup"
+        let database = endpoint.database
+        return try await server.run { try await PostgresSession.with($0.with(database: database)) { try await Self.compare($0, with: entry) } }
+    }
+
+    /// Counts the restored database's rows and migrations against what was recorded at the backup.
+    private static func compare(_ session: PostgresSession, with entry: VerificationLog.Entry?) async throws -> (Bool, String) {
+        let tables = try await Self.tables(on: session)
+        let counts = try await Self.counts(of: tables, on: session)
+        let migrations = try await Self.migrations(on: session)
+        guard let expected = entry?.expected else {
+            return (true, "restored and started: \(tables.count) tables, \(counts.values.reduce(0, +)) rows (no counts were recorded to compare)")
+        }
+        var differences: [String] = []
+        for table in Set(expected.keys).union(counts.keys).sorted() where expected[table] != counts[table] {
+            differences.append(
+                "\(table): \(counts[table].map { "\($0) rows" } ?? "missing") restored, \(expected[table].map { "\($0)" } ?? "no table") at the backup"
             )
         }
+        if let recorded = entry?.migrations, recorded != migrations {
+            differences.append("migrations: \(migrations.count) restored, \(recorded.count) at the backup")
+        }
+        if !differences.isEmpty { return (false, differences.joined(separator: "; ")) }
+        return (
+            true,
+            "restored and started: \(tables.count) tables, \(counts.values.reduce(0, +)) rows and \(migrations.count) migrations, as in the live database at the backup"
+        )
     }
 
     // MARK: Restoring
@@ -254,10 +258,10 @@ public struct BackupRepository: Sendable {
         }
         unlink("\(tool.dataDirectory)/postmaster.pid")
         try await tool.run("restore", arguments, failure: .restoreFailed)
-        let server = RecoveryServer(
+        let server = SocketServer(
             postgres: postgres, dataDirectory: tool.dataDirectory, socketDirectory: tool.socketDirectory, user: tool.user, role: endpoint.user,
             settings: liveSettings, log: "\(tool.layout.root)/restore.log")
-        try await server.run(database: "postgres") { _ in }
+        try await server.run { _ in }
     }
 
     /// Bytes a backup and its verification may need: the cluster's size twice (repository and scratch).

@@ -2,9 +2,10 @@ import DevstackCore
 import DevstackSystem
 import Foundation
 
-/// A Postgres started on restored data until recovery has replayed the WAL and promoted it, reached
-/// only through its own socket folder (no TCP), and stopped again. Restores are proved and replayed with it.
-struct RecoveryServer {
+/// A Postgres of devstack's own for a moment, reached only through a socket folder (no TCP): started,
+/// waited for until any recovery has replayed the WAL and promoted it, used, and stopped with a
+/// checkpoint. Restores are proved and replayed with it, and the initdb cache's database is prepared.
+struct SocketServer {
     let postgres: String
     let dataDirectory: String
     let socketDirectory: String
@@ -14,8 +15,8 @@ struct RecoveryServer {
     let settings: [(String, String)]
     let log: String
 
-    /// Starts the server, waits for the end of recovery, runs `body` on its `database`, and stops it.
-    func run<T: Sendable>(database: String, _ body: (PostgresSession) async throws -> T) async throws -> T {
+    /// Starts the server, waits for the end of recovery, runs `body` with the way to reach it, and stops it.
+    func run<T: Sendable>(_ body: (PostgresSession.Endpoint) async throws -> T) async throws -> T {
         let port = Ports.freePort(avoiding: []) ?? 5432
         var arguments = ["-D", dataDirectory, "-p", String(port), "-k", socketDirectory, "-c", "listen_addresses="]
         for (name, value) in settings { arguments += ["-c", "\(name)=\(value)"] }
@@ -32,10 +33,10 @@ struct RecoveryServer {
                 environment: ProcessInfo.processInfo.environment.filter { ["PATH", "LANG", "TZ", "HOME"].contains($0.key) },
                 workingDirectory: dataDirectory, user: user?.name, standardOutput: logHandle, standardError: logHandle))
         let endpoint = PostgresSession.Endpoint(
-            host: "127.0.0.1", port: port, user: role, password: "", database: database, socketDirectory: socketDirectory)
+            host: "127.0.0.1", port: port, user: role, password: "", database: "postgres", socketDirectory: socketDirectory)
         do {
             try await waitForPromotion(endpoint, child: child)
-            let result = try await PostgresSession.with(endpoint, body)
+            let result = try await body(endpoint)
             try await stop(child)
             return result
         } catch {
@@ -48,7 +49,7 @@ struct RecoveryServer {
     /// Recovery ends when the target is reached and the server promotes; it may take as long as the
     /// WAL since the backup takes to replay. A server that exits instead says why in its log.
     private func waitForPromotion(_ endpoint: PostgresSession.Endpoint, child: ChildProcess) async throws {
-        let maintenance = endpoint.with(database: "postgres")
+        let maintenance = endpoint
         let deadline = ContinuousClock.now + .seconds(600)
         while ContinuousClock.now < deadline {
             if let status = await child.waitForExit(within: .milliseconds(50)) {
