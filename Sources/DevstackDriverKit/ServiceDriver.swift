@@ -62,6 +62,9 @@ public protocol ServiceDriver: Sendable {
     /// Once ready after a launch: set up what lives inside the service (schemas, migrations, seed).
     /// A failure here fails the service without restarts: restarting would not fix it.
     func initialize(_ service: PlannedService, context: DriverContext) async throws
+    /// Once every service of the stack has settled after a start: background work that would take
+    /// CPU from services still starting (the reset's clean copies) goes now.
+    func stackSettled(_ service: PlannedService, context: DriverContext) async
     /// After the stack stopped: remove what must not outlive it (ephemeral data).
     func cleanUp(_ service: PlannedService, context: DriverContext) async
     /// Back to the clean state (or a snapshot); nil when this kind keeps nothing to reset.
@@ -122,6 +125,7 @@ public struct ResetOutcome: Codable, Sendable {
 extension ServiceDriver {
     public func initialize(_ service: PlannedService, context: DriverContext) async throws {}
     public func cleanUp(_ service: PlannedService, context: DriverContext) async {}
+    public func stackSettled(_ service: PlannedService, context: DriverContext) async {}
     public func reset(_ service: PlannedService, context: DriverContext, to snapshot: String?) async throws -> ResetOutcome? { nil }
     public func leasing(_ service: PlannedService, context: DriverContext) -> (any DatabaseLeasing)? { nil }
     public func backups(_ service: PlannedService, context: DriverContext) -> (any DatabaseBackups)? { nil }

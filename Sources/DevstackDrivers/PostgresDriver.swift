@@ -18,6 +18,10 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     private var freshClusters: Set<String> = []
     /// Services whose cluster came from the initdb cache and still has the cache's throwaway password.
     private var cachedClusters: Set<String> = []
+    /// Services set up while the stack was still starting, whose reset copies wait for it to settle.
+    private var awaitingPreparation: [String: DatabaseReset] = [:]
+    /// Services of a stack that has settled since it started: their later set-ups prepare at once.
+    private var settled: Set<String> = []
     /// Services whose cluster holds the initdb cache's prepared database, to be renamed into theirs.
     private var preparedClusters: Set<String> = []
     private var readyConnections: [String: ReadyConnection] = [:]
@@ -179,11 +183,12 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             )
         }
         do {
-            if cached { try await setPassword(service, on: ready?.session) }
+            // A verifier made here is known to match; one the server hashed (a password it must normalise) is checked.
+            let madeVerifier = cached ? try await setPassword(service, on: ready?.session) : false
             // The socket trusts, so make sure the password clients are given really works: against the
             // stored verifier the ready connection read (no TCP connection, no hashing in the server),
             // else by signing in over TCP during the set-up.
-            async let passwordWorks = Self.passwordWorks(service, verifier: cached ? nil : ready?.verifier)
+            async let passwordWorks = madeVerifier ? true : Self.passwordWorks(service, verifier: cached ? nil : ready?.verifier)
             for line in try await PostgresSetup.run(
                 service, plan: context.plan, seedNewDatabase: true, on: ready?.session, freshCluster: fresh,
                 preparedDatabase: prepared ? PreparedDatabase.name : nil)
@@ -199,30 +204,53 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                     context.sink.note(service: service.name, "backups are not ready: \(error)")
                 }
             }
-            // Ready the clean-state template and a spare in the background, so even the first reset is a swap.
+            // Ready the clean-state template and spares in the background, so even the first reset is a
+            // swap: once the stack has settled (their copies would slow the services starting after this one).
             if let engine = DatabaseReset(service: service, plan: context.plan) {
-                let sink = context.sink
-                Task {
-                    do {
-                        try await engine.prepare()
-                    } catch {
-                        // Stopped right after starting is no failure: the next start prepares it.
-                        if self.serverSaysReady(service) { sink.note(service: service.name, "preparing the reset template failed: \(error)") }
-                    }
+                let now = lock.withLock { () -> Bool in
+                    if settled.contains(service.name) { return true }
+                    awaitingPreparation[service.name] = engine
+                    return false
                 }
+                if now { prepareResets(engine, service: service, sink: context.sink) }
             }
         } catch  where PostgresSession.sqlState(of: error) == "28P01" {
             throw wrongPassword(service, context: context)
         }
     }
 
-    /// A cluster from the initdb cache gets the profile's password over the trusted local socket.
-    private func setPassword(_ service: PlannedService, on session: PostgresSession?) async throws {
-        let password = (service.attributes["password"] ?? "").replacingOccurrences(of: "'", with: "''")
-        let statement = "alter role postgres with password '\(password)'"
-        if let session { return try await session.execute(statement) }
-        guard let socket = PostgresSession.Endpoint.of(service, database: "postgres") else { return }
-        try await PostgresSession.with(socket) { try await $0.execute(statement) }
+    public func stackSettled(_ service: PlannedService, context: DriverContext) async {
+        let engine = lock.withLock {
+            settled.insert(service.name)
+            return awaitingPreparation.removeValue(forKey: service.name)
+        }
+        if let engine { prepareResets(engine, service: service, sink: context.sink) }
+    }
+
+    private func prepareResets(_ engine: DatabaseReset, service: PlannedService, sink: any ServiceOutput) {
+        Task {
+            do {
+                try await engine.prepare()
+            } catch {
+                // Stopped right after starting is no failure: the next start prepares it.
+                if self.serverSaysReady(service) { sink.note(service: service.name, "preparing the reset template failed: \(error)") }
+            }
+        }
+    }
+
+    /// A cluster from the initdb cache gets the profile's password over the trusted local socket, as
+    /// a SCRAM verifier made here when it can be (no hashing in the server, nothing to check after).
+    /// Returns whether it was.
+    private func setPassword(_ service: PlannedService, on session: PostgresSession?) async throws -> Bool {
+        let password = service.attributes["password"] ?? ""
+        let verifier = ScramVerifier.make(for: password)
+        let statement = "alter role postgres with password '\((verifier ?? password).replacingOccurrences(of: "'", with: "''"))'"
+        if let session {
+            try await session.execute(statement)
+        } else if let socket = PostgresSession.Endpoint.of(service, database: "postgres") {
+            try await PostgresSession.with(socket) { try await $0.execute(statement) }
+        }
+        return verifier != nil
     }
 
     /// Whether the service's password is the role's: computed against the stored verifier when there
@@ -305,6 +333,8 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             awaitingSetUp.remove(service.name)
             freshClusters.remove(service.name)
             preparedClusters.remove(service.name)
+            settled.remove(service.name)
+            awaitingPreparation.removeValue(forKey: service.name)
             return readyConnections.removeValue(forKey: service.name)
         }?.session.closeInBackground()
     }

@@ -45,7 +45,13 @@ public enum StackRunner {
         let services: [PlannedService]
         var exposed: ExposureProxy?
         do {
-            (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+            // The background supervisor runs the plan `up --detach` made and checked (its ports, its
+            // secrets), handed over on standard input: planning again would be ~5 ms of every `up`.
+            if background, let handed = HandedPlan.read() {
+                (plan, services) = (handed.plan, handed.services)
+            } else {
+                (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+            }
             if let exposure = plan.profile.exposure { try ProfileCertificates.ensure(exposure, profile: plan.profile.name) }
             try RuntimeFolder.prepare(plan.runtimeDirectory)
             try RunningStacks.register(plan)
@@ -310,7 +316,7 @@ public enum StackRunner {
         try StateDirectory.create(store.directory)
         if store.running() != nil { throw alreadyRunning(store) }
         // Check the files and ports here, so mistakes show in this terminal with the right exit status.
-        let (plan, _) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
+        let (plan, services) = try await planWithFreePorts(workspace: workspace, selecting: options.services, environment: environment)
         try RuntimeFolder.prepare(plan.runtimeDirectory)
         try StateDirectory.create(store.logDirectory)
         let logPath = "\(store.logDirectory)/supervisor.log"
@@ -321,10 +327,13 @@ public enum StackRunner {
         process.executableURL = URL(fileURLWithPath: invocation.executable)
         process.arguments = invocation.arguments
         process.environment = environment
-        process.standardInput = FileHandle.nullDevice
+        let handover = Pipe()
+        process.standardInput = handover
         process.standardOutput = FileHandle(fileDescriptor: log, closeOnDealloc: true)
         process.standardError = FileHandle(fileDescriptor: log, closeOnDealloc: false)
         try process.run()
+        try? handover.fileHandleForWriting.write(contentsOf: try JSONEncoder().encode(HandedPlan(plan: plan, services: services)))
+        try? handover.fileHandleForWriting.close()
 
         let began = ContinuousClock.now
         let deadline = began + options.waitTimeout
@@ -366,9 +375,7 @@ public enum StackRunner {
             try? await stop(store: store, timeout: .seconds(60))
             throw SupervisorError(.serviceFailed, message + "\nthe stack was stopped", fix: "logs: \(store.logDirectory)")
         }
-        // Under `ports: auto` the background supervisor picked its own ports: show the ones it holds.
-        let running = (try? await workspace.planMatchingRunningStack(environment: environment).0) ?? plan
-        return Summary.text(report, plan: running, elapsed: ContinuousClock.now - began, detached: true)
+        return Summary.text(report, plan: plan, elapsed: ContinuousClock.now - began, detached: true)
     }
 
     /// `down`: asks the running supervisor to stop and waits for it; cleans up after a crashed one.
@@ -502,5 +509,18 @@ enum ShutdownReason: Sendable, CustomStringConvertible {
         case .down: return "devstack down"
         case .serviceFailed(let name): return "\(name) failed"
         }
+    }
+}
+
+/// The plan `up --detach` hands to the background supervisor it starts, on its standard input.
+struct HandedPlan: Codable {
+    var plan: Plan
+    var services: [PlannedService]
+
+    /// What the parent wrote, once it closed the pipe; nil when standard input holds no plan.
+    static func read() -> HandedPlan? {
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        // Foundation's default coding, which gives back exactly what it was given (keys, names and all).
+        return data.isEmpty ? nil : try? JSONDecoder().decode(HandedPlan.self, from: data)
     }
 }

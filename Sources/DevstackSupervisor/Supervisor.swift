@@ -80,6 +80,10 @@ public actor Supervisor: RunnerHost {
     public func startAll() async {
         for service in services { await runners[service.name]?.start(in: self) }
         persist()
+        Task {
+            _ = await waitUntilSettled()
+            for service in services { await (try? drivers.driver(for: service))?.stackSettled(service, context: context) }
+        }
     }
 
     /// Resolves once every service has settled (ready, completed or failed).
