@@ -23,7 +23,17 @@ struct Env: AsyncParsableCommand {
     @Option(help: "Print the env of this service instead of the stack's.")
     var service: String?
 
+    @Flag(help: "Only what a browser may see: URLs and the anon key (the one form production allows).")
+    var `public` = false
+
     func run() async throws {
-        Console.standardOutput.write(format.render(try await project.workspace().wiredEnv(service: service, environment: project.environment)))
+        let workspace = try project.workspace()
+        let values = try await workspace.wiredEnv(service: service, environment: project.environment)
+        if `public` {
+            let plan = try await workspace.plan(environment: project.environment)
+            return Console.standardOutput.write(format.render(values.filter { EnvironmentRules.isPublic($0.value, plan: plan) }))
+        }
+        try await EnvironmentRules.refuseProduction(workspace: workspace, environment: project.environment, command: "env")
+        Console.standardOutput.write(format.render(values))
     }
 }

@@ -195,6 +195,8 @@ public struct StackSpec: Sendable {
     public var services: [ServiceSpec]
     /// What `devstack env` and `devstack exec` give other tools.
     public var env: [EnvEntry] = []
+    /// `smoke:`: the checks `devstack smoke` runs against a profile's stack.
+    public var smoke: [SmokeCheckSpec] = []
     /// Services too broken to build (no or unknown kind; already reported): checks that refer to them stay quiet.
     public var invalidServices: Set<String> = []
 
@@ -251,6 +253,8 @@ public struct ProfileSpec: Sendable {
     public var expose: Located<ExposeSpec>?
     /// `metrics: { port }`.
     public var metricsPort: Int?
+    /// `environment:` as written; nil: told by the profile's name.
+    public var environment: EnvironmentKind?
     public var location: SourceLocation
 
     public func override(for service: String) -> ServiceOverride? { services.first { $0.name == service } }
@@ -367,4 +371,36 @@ public enum ExposureMode: Sendable, Equatable {
     case tlsProxy
     /// Not exposable, and why.
     case unavailable(String)
+}
+
+/// Which environment a profile is, for the rules between them: production is never tested against
+/// (`exec` and `env` refuse it) and its smoke checks only read.
+public enum EnvironmentKind: String, Sendable, Codable, CaseIterable {
+    case local, ci, staging, production
+
+    /// A profile that does not say: by its name (`production` or `prod` is production), else local.
+    public static func inferred(fromProfileName name: String) -> EnvironmentKind {
+        switch name.lowercased() {
+        case "production", "prod": return .production
+        case "staging", "stage": return .staging
+        case "ci": return .ci
+        default: return .local
+        }
+    }
+}
+
+/// One of the stack's `smoke:` checks: an HTTP request or a SQL query, with what must come back.
+public struct SmokeCheckSpec: Sendable, Hashable {
+    public enum Probe: Sendable, Hashable {
+        case http(method: String, url: Template, status: Int, body: String?)
+        /// `database`: the postgres service (nil: the stack's only one).
+        case sql(query: String, database: String?)
+    }
+
+    public var name: String
+    public var probe: Probe
+    /// A fragment the answer (HTTP body, or the query's first row) must hold.
+    public var contains: String?
+    public var location: SourceLocation
+    public var keyPath: String
 }

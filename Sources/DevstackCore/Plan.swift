@@ -140,6 +140,25 @@ public struct ProfileSummary: Sendable, Codable {
     public var exposure: PlannedExposure?
     /// `metrics: { port }`: `/metrics` and `/healthz` on 127.0.0.1 at this port too.
     public var metricsPort: Int?
+    /// Which environment this is (`environment:`, else told by the profile's name).
+    public var environment: EnvironmentKind
+}
+
+/// A smoke check with its URL resolved for the profile.
+public struct PlannedSmokeCheck: Sendable, Codable, Hashable {
+    public var name: String
+    /// `GET`, `HEAD`, … for an HTTP check; nil for a query.
+    public var method: String?
+    public var url: String?
+    public var status: Int?
+    public var body: String?
+    public var query: String?
+    /// The postgres service a query runs on.
+    public var database: String?
+    public var contains: String?
+    public var location: SourceLocation?
+
+    public var isReadOnly: Bool { query != nil || ["GET", "HEAD"].contains(method ?? "") }
 }
 
 /// What other machines may reach, on which address, and the TLS files (the profile's own
@@ -177,6 +196,8 @@ public struct Plan: Sendable, Codable {
     public var runtimeDirectory: String
     /// In start order.
     public var services: [PlannedService]
+    /// The stack's `smoke:` checks, resolved for this profile.
+    public var smoke: [PlannedSmokeCheck] = []
     /// Services in each layer depend only on earlier layers, so a layer starts in parallel.
     public var startLayers: [[String]]
     /// What `devstack env` and `devstack exec` give other tools.

@@ -216,6 +216,30 @@ public struct Planner {
         return policy
     }
 
+    /// The stack's smoke checks with their URLs resolved for this profile, and each query's database.
+    private func resolveSmoke(context: ResolutionContext) -> [PlannedSmokeCheck] {
+        let databases = stack.services.filter { $0.kind == .postgres }.map(\.name)
+        return stack.smoke.compactMap { check in
+            var planned = PlannedSmokeCheck(name: check.name, contains: check.contains, location: check.location)
+            switch check.probe {
+            case .http(let method, let url, let status, let body):
+                guard let resolved = context.resolve(url, service: nil, source: inputs.project.stackSource) else { return nil }
+                (planned.method, planned.url, planned.status, planned.body) = (method, resolved.value, status, body)
+            case .sql(let query, let database):
+                guard let name = database ?? (databases.count == 1 ? databases[0] : nil), databases.contains(name) else {
+                    diagnostics.report(
+                        at: check.location, in: inputs.project.stackSource, check.keyPath,
+                        database.map { "smoke check '\(check.name)' names database '\($0)', which is not a postgres service of the stack" }
+                            ?? "smoke check '\(check.name)' needs 'database:': the stack has \(databases.isEmpty ? "no" : "several") postgres services",
+                        fix: databases.isEmpty ? "add a postgres service, or remove the check" : "write database: \(databases[0])")
+                    return nil
+                }
+                (planned.query, planned.database) = (query, name)
+            }
+            return planned
+        }
+    }
+
     /// `expose:`: services of the stack that a kind lets other machines reach, on a profile that runs here.
     private func resolveExposure() -> PlannedExposure? {
         guard let located = profile.expose else { return nil }
@@ -270,6 +294,7 @@ public struct Planner {
         checkDurability()
         let backups = resolveBackups()
         let exposure = resolveExposure()
+        let smoke = resolveSmoke(context: context)
         try diagnostics.throwIfAny()
         return Plan(
             stack: stack.name,
@@ -286,12 +311,13 @@ public struct Planner {
                     profileValues[name].map { PlannedValue(name: name, value: $0, origin: ValueOrigin(.profile, location: template.location)) }
                 }, logRotation: profile.logRotation, keepAwake: profile.keepAwake ?? (profile.protected && !profile.remote),
                 alertWebhook: profile.alertWebhook, minimumFreeDisk: profile.minimumFreeDisk, backups: backups,
-                exposure: exposure, metricsPort: profile.metricsPort),
+                exposure: exposure, metricsPort: profile.metricsPort,
+                environment: profile.environment ?? EnvironmentKind.inferred(fromProfileName: profile.name)),
             projectDirectory: inputs.paths.projectDirectory,
             stackDirectory: inputs.paths.stackDirectory(stack.name),
             stateDirectory: inputs.paths.stateDirectory(profile.name), instance: inputs.paths.instance,
             runtimeDirectory: inputs.paths.runtimeDirectory(profile.name),
-            services: services, startLayers: layers, env: stackEnv, postgresSettings: postgres, secrets: inputs.secrets.values)
+            services: services, smoke: smoke, startLayers: layers, env: stackEnv, postgresSettings: postgres, secrets: inputs.secrets.values)
     }
 
     // MARK: Ports

@@ -8,7 +8,7 @@ struct ProfileParser {
 
     static let topLevelKeys = [
         "description", "ports", "host", "data", "protected", "remote", "values", "secrets", "postgres", "restart", "env", "services",
-        "audit", "logs", "keep_awake", "alerts", "disk", "backups", "expose", "metrics",
+        "audit", "logs", "keep_awake", "alerts", "disk", "backups", "expose", "metrics", "environment",
     ]
     static let overrideKeys = ["env", "settings", "restart", "ports", "url"]
 
@@ -36,6 +36,7 @@ struct ProfileParser {
             case "alerts": profile.alertWebhook = parseAlerts(value)
             case "disk": if let bytes = parseMinimumFree(value) { profile.minimumFreeDisk = bytes }
             case "expose": profile.expose = parseExpose(value).map { Located(value: $0, location: value.location, keyPath: value.path) }
+            case "environment": profile.environment = reader.oneOf(value, EnvironmentKind.self)
             case "metrics":
                 if let entries = reader.mapping(value, allowed: ["port"]), let port = entries.first?.value {
                     profile.metricsPort = reader.int(port, range: 1024...65535)

@@ -140,6 +140,13 @@ public enum ConfigSchema {
                 "name": .object(["type": .string("string")]), "description": .object(["type": .string("string")]),
                 "env": map(of: template, description: "what devstack env and devstack exec give other tools"),
                 "services": map(of: .object(["oneOf": .array(variants)])),
+                "smoke": map(
+                    of: object([
+                        "url": template, "method": .object(["type": .string("string")]),
+                        "status": .object(["type": .string("integer"), "minimum": .number(100), "maximum": .number(599)]),
+                        "body": .object(["type": .string("string")]), "contains": .object(["type": .string("string")]),
+                        "sql": .object(["type": .string("string")]), "database": .object(["type": .string("string")]),
+                    ]), description: "what devstack smoke checks: an HTTP request or a SQL query each (production: reads only)"),
             ], required: ["services"], description: "devstack stack: stacks/<stack>/stack.yaml")
         if case .object(var object) = root {
             object["$schema"] = .string("http://json-schema.org/draft-07/schema#")
@@ -188,6 +195,7 @@ public enum ConfigSchema {
                         ])
                     ],
                     description: "the disk guard"),
+                "environment": enumeration(EnvironmentKind.allCases.map(\.rawValue)),
                 "metrics": object(
                     ["port": .object(["type": .string("integer"), "minimum": .number(1024), "maximum": .number(65535)])],
                     description: "also serve /metrics and /healthz on 127.0.0.1 at this port (for Prometheus)"),

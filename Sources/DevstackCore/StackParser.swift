@@ -8,7 +8,9 @@ struct StackParser {
 
     func parse() -> StackSpec? {
         guard let root = reader.root() else { return nil }
-        guard let entries = reader.mapping(root, allowed: ["name", "description", "env", "services"], expected: "a mapping with a 'services' key")
+        guard
+            let entries = reader.mapping(
+                root, allowed: ["name", "description", "env", "services", "smoke"], expected: "a mapping with a 'services' key")
         else { return nil }
         var stack = StackSpec(name: name, file: reader.source.displayPath, directory: directory, services: [])
         for (key, value) in entries {
@@ -16,6 +18,7 @@ struct StackParser {
             case "description": stack.description = reader.string(value)
             case "name": _ = reader.string(value)
             case "env": stack.env = parseEnv(value, reader: reader, allowRemoval: false)
+            case "smoke": stack.smoke = parseSmoke(value)
             case "services":
                 guard let services = reader.mapping(value, expected: "a mapping of service names to services") else { continue }
                 if services.isEmpty { reader.error(value, "the stack has no services", fix: "add at least one service") }
@@ -34,6 +37,43 @@ struct StackParser {
             reader.error(root, "missing required key 'services'", fix: "add a 'services:' mapping; `devstack init` writes a working example")
         }
         return stack
+    }
+
+    /// `smoke: { NAME: { url, method, status, body, contains } | { sql, database, contains } }`.
+    private func parseSmoke(_ node: ConfigNode) -> [SmokeCheckSpec] {
+        let fix = "write NAME: { url: ${gateway.url}/health, status: 200 } or NAME: { sql: select 1 }"
+        guard let checks = reader.mapping(node, expected: "a mapping of check names to checks") else { return [] }
+        return checks.compactMap { name, value in
+            guard let fields = reader.mapping(value, allowed: ["url", "method", "status", "body", "contains", "sql", "database"], fix: fix) else {
+                return nil
+            }
+            let field = { (key: String) in fields.first { $0.key == key }?.value }
+            let contains = field("contains").flatMap { reader.string($0) }
+            if let query = field("sql") {
+                if let other = ["url", "method", "status", "body"].first(where: { field($0) != nil }) {
+                    reader.error(value, "check '\(name)' has both 'sql' and '\(other)'", fix: "a check is one HTTP request or one query")
+                    return nil
+                }
+                guard let text = reader.nonEmptyString(query, what: "a SQL query") else { return nil }
+                let database = field("database").flatMap { reader.nonEmptyString($0, what: "a postgres service's name") }
+                return SmokeCheckSpec(
+                    name: name, probe: .sql(query: text, database: database), contains: contains, location: value.location, keyPath: value.path)
+            }
+            guard let urlNode = field("url"), let url = reader.template(urlNode) else {
+                if field("url") == nil { reader.error(value, "check '\(name)' needs 'url' or 'sql'", fix: fix) }
+                return nil
+            }
+            let method = field("method").flatMap { reader.nonEmptyString($0, what: "an HTTP method") }?.uppercased() ?? "GET"
+            guard method.allSatisfy({ $0.isLetter }) else {
+                reader.error(field("method")!, "'\(method)' is not an HTTP method", fix: "write GET, HEAD, POST, PUT, PATCH or DELETE")
+                return nil
+            }
+            let status = field("status").flatMap { reader.int($0, range: 100...599) } ?? 200
+            let body = field("body").flatMap { reader.string($0) }
+            return SmokeCheckSpec(
+                name: name, probe: .http(method: method, url: url, status: status, body: body), contains: contains, location: value.location,
+                keyPath: value.path)
+        }
     }
 
     private func parseService(_ name: String, _ node: ConfigNode) -> ServiceSpec? {

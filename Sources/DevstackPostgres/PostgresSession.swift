@@ -88,6 +88,34 @@ public struct PostgresSession: Sendable {
         return values
     }
 
+    /// Every row of any statement, each column as text whatever its type: for a query devstack did
+    /// not write (a smoke check's), whose columns come back in Postgres's binary form.
+    public func printedRows(_ sql: String) async throws -> [[String?]] {
+        var rows: [[String?]] = []
+        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.quiet) {
+            rows.append(row.map(Self.printed))
+        }
+        return rows
+    }
+
+    private static func printed(_ cell: PostgresCell) -> String? {
+        guard var bytes = cell.bytes else { return nil }
+        if cell.format == .text { return bytes.readString(length: bytes.readableBytes) }
+        switch cell.dataType {
+        case .int2, .int4, .int8, .oid: return (try? cell.decode(Int.self)).map(String.init)
+        case .float4, .float8: return (try? cell.decode(Double.self)).map { String($0) }
+        case .bool: return (try? cell.decode(Bool.self)).map { $0 ? "t" : "f" }
+        case .uuid: return (try? cell.decode(UUID.self))?.uuidString.lowercased()
+        case .numeric: return (try? cell.decode(Decimal.self)).map { "\($0)" }
+        case .timestamptz, .timestamp, .date: return (try? cell.decode(Date.self)).map { ISO8601DateFormatter().string(from: $0) }
+        case .jsonb:
+            // A version byte, then the JSON text.
+            bytes.moveReaderIndex(forwardBy: 1)
+            return bytes.readString(length: bytes.readableBytes)
+        default: return bytes.readString(length: bytes.readableBytes)
+        }
+    }
+
     /// Rows of text columns. Plain SQL: devstack quotes what it puts in (a `PostgresQuery`
     /// interpolation would silently bind it as a parameter instead).
     public func rows(_ sql: String) async throws -> [[String?]] {

@@ -66,6 +66,12 @@ extension Scaffold {
                   LOG_LEVEL: ${profile.log_level}
                   RATE_LIMIT: ${profile.rate_limit}
 
+            # What `devstack smoke` checks after a deploy: against production every check only reads.
+            smoke:
+              gateway_up: { url: "${gateway.url}/healthz", contains: ok }
+              auth_up: { url: "${auth.url}/auth/v1/health" }
+              conversations_readable: { sql: "select count(*) from public.conversations" }
+
             # What `devstack env` and `devstack exec -- CMD` hand to tests and other tools.
             env:
               DATABASE_URL: ${db.url}
@@ -231,6 +237,8 @@ extension Scaffold {
             # Production is remote: devstack starts and resets nothing here. It only knows the endpoints,
             # and it never wires production secrets into a local environment (staging-by-default, rule 2).
             description: Production (remote, read-only)
+            # devstack exec and env refuse it (test against staging); devstack smoke only reads here.
+            environment: production
             remote: true
             protected: true
             values:

@@ -1,0 +1,26 @@
+import DevstackCore
+import DevstackProject
+import DevstackSupervisor
+import Foundation
+
+/// The rules between environments that the command line enforces: tests run against staging, never
+/// against production.
+enum EnvironmentRules {
+    /// `exec` and `env` refuse a production profile: its environment never reaches local tools.
+    static func refuseProduction(workspace: Workspace, environment: [String: String], command: String) async throws {
+        let plan = try await workspace.plan(environment: environment, persistSecrets: false)
+        guard plan.profile.environment == .production else { return }
+        throw SupervisorError(
+            .refused, "profile '\(plan.profile.name)' is production: devstack \(command) never hands its environment to local tools",
+            fix: command == "env"
+                ? "test against staging (devstack env --profile staging); for what a browser may see: devstack env --profile \(plan.profile.name) --public"
+                : "test against staging: devstack exec --profile staging -- …; production is reached by devstack smoke and devstack migrate only")
+    }
+
+    /// What a browser may see: an http(s) URL without credentials in it, or the anon key.
+    static func isPublic(_ value: String, plan: Plan) -> Bool {
+        if let anon = plan.secrets["anon_key"], !anon.isEmpty, value == anon { return true }
+        guard let url = URLComponents(string: value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else { return false }
+        return url.user == nil && url.password == nil
+    }
+}
