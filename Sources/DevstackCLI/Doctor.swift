@@ -30,7 +30,19 @@ struct Doctor: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Argument(help: "secrets: look for production secrets in the project's files instead (see --staged).")
+    var topic: String?
+
+    @Flag(help: "With secrets: look in what is staged for the next commit (the pre-commit hook).")
+    var staged = false
+
+    func validate() throws {
+        if let topic, topic != "secrets" { throw ValidationError("unknown check '\(topic)': the one there is, is 'secrets'") }
+        if staged && topic == nil { throw ValidationError("--staged goes with `devstack doctor secrets`") }
+    }
+
     func run() async throws {
+        if topic == "secrets" { return try scanSecrets() }
         let workspace = try project.workspace()
         let (plan, running) = try await workspace.planMatchingRunningStack(environment: project.environment)
         let alwaysOn = plan.profile.protected && !plan.profile.remote
@@ -71,6 +83,26 @@ struct Doctor: AsyncParsableCommand {
         if free < 1 << 30 { return DoctorFinding(check: "disk", status: .fail, detail: "\(gigabytes) free where the data is (\(folder))", fix: fix) }
         if free < 5 << 30 { return DoctorFinding(check: "disk", status: .warn, detail: "\(gigabytes) free where the data is (\(folder))", fix: fix) }
         return DoctorFinding(check: "disk", status: .ok, detail: "\(gigabytes) free where the data is (\(folder))")
+    }
+
+    /// Rule 2: no production secret devstack has fingerprinted in the project's files (or the staged ones).
+    private func scanSecrets() throws {
+        let directory = try project.workspace().projectDirectory
+        let findings = SecretsScan.findings(in: directory, staged: staged)
+        if json {
+            Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(findings), as: UTF8.self) + "\n")
+        } else if findings.isEmpty {
+            let known = SecretFingerprints().entries.count
+            Console.standardOutput.write(
+                "ok   secrets: none of the \(known) production secret\(known == 1 ? "" : "s") devstack has fingerprinted is in "
+                    + (staged ? "what is staged" : "the project's .env files, profiles, stacks or secrets files") + "\n")
+        } else {
+            let lines = findings.map { "FAIL secrets: \(SecretsScan.line($0))" }
+            Console.standardOutput.write(
+                (lines + ["     fix: take the value out (and rotate it if it was ever committed); production secrets come from the environment"])
+                    .joined(separator: "\n") + "\n")
+        }
+        if !findings.isEmpty { throw ExitCode(1) }
     }
 
     /// Backups: asked for on an always-on profile, pgBackRest installed, the newest one recent and verified.

@@ -34,6 +34,10 @@ struct Env: AsyncParsableCommand {
             return Console.standardOutput.write(format.render(values.filter { EnvironmentRules.isPublic($0.value, plan: plan) }))
         }
         try await EnvironmentRules.refuseProduction(workspace: workspace, environment: project.environment, command: "env")
-        Console.standardOutput.write(format.render(values))
+        guard format == .dotenv else { return Console.standardOutput.write(format.render(values)) }
+        // A dotenv file is written down: a remote profile's keys given from the environment never go into one.
+        let plan = try await workspace.plan(environment: project.environment, persistSecrets: false)
+        let kept = values.filter { !EnvironmentRules.isRemoteSecret($0.value, plan: plan) }
+        Console.standardOutput.write(format.render(kept))
     }
 }

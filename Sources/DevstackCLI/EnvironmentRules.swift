@@ -17,6 +17,15 @@ enum EnvironmentRules {
                 : "test against staging: devstack exec --profile staging -- …; production is reached by devstack smoke and devstack migrate only")
     }
 
+    /// A remote profile's service key, JWT secret, or database password (bare or in a URL).
+    static func isRemoteSecret(_ value: String, plan: Plan) -> Bool {
+        guard plan.profile.remote, !value.isEmpty else { return false }
+        let secrets = ["service_role_key", "jwt_secret", "postgres_password"].compactMap { plan.secrets[$0] }.filter { !$0.isEmpty }
+        let passwords = plan.services.compactMap { $0.remoteURL.flatMap { URLComponents(string: $0)?.password } }
+        return secrets.contains(value) || passwords.contains { value.contains($0) } || value.hasPrefix("postgres://")
+            || value.hasPrefix("postgresql://")
+    }
+
     /// What a browser may see: an http(s) URL without credentials in it, or the anon key.
     static func isPublic(_ value: String, plan: Plan) -> Bool {
         if let anon = plan.secrets["anon_key"], !anon.isEmpty, value == anon { return true }

@@ -20,5 +20,13 @@ struct Validate: AsyncParsableCommand {
         let report = try await Validation.run(project: { try project.workspace(profile: $0) }, profiles: profiles, environment: project.environment)
         Console.standardOutput.write(report.summary)
         if let error = report.error { throw error }
+        // Rule 2: a production secret devstack has fingerprinted must not sit in the project's files.
+        let findings = SecretsScan.findings(in: workspace.projectDirectory, staged: false)
+        guard findings.isEmpty else {
+            Console.standardError.write(
+                findings.map { "error: \(SecretsScan.line($0))\n    fix: take it out; production secrets come from the environment" }
+                    .joined(separator: "\n") + "\n")
+            throw ExitCode(2)
+        }
     }
 }

@@ -258,6 +258,9 @@ public struct ProfileSpec: Sendable {
     public var location: SourceLocation
 
     public func override(for service: String) -> ServiceOverride? { services.first { $0.name == service } }
+
+    /// `environment:`, else told by the name and whether it runs here.
+    public var resolvedEnvironment: EnvironmentKind { environment ?? .inferred(fromProfileName: name, remote: remote) }
 }
 
 /// The secrets every stack has; a profile may name more.
@@ -378,13 +381,14 @@ public enum ExposureMode: Sendable, Equatable {
 public enum EnvironmentKind: String, Sendable, Codable, CaseIterable {
     case local, ci, staging, production
 
-    /// A profile that does not say: by its name (`production` or `prod` is production), else local.
-    public static func inferred(fromProfileName name: String) -> EnvironmentKind {
+    /// A profile that does not say: by its name (`production`/`prod`, `staging`/`stage`, `ci`); else a
+    /// remote profile is production (what runs elsewhere is treated as the real thing) and one that runs here local.
+    public static func inferred(fromProfileName name: String, remote: Bool) -> EnvironmentKind {
         switch name.lowercased() {
         case "production", "prod": return .production
         case "staging", "stage": return .staging
         case "ci": return .ci
-        default: return .local
+        default: return remote ? .production : .local
         }
     }
 }

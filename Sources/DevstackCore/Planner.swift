@@ -312,7 +312,7 @@ public struct Planner {
                 }, logRotation: profile.logRotation, keepAwake: profile.keepAwake ?? (profile.protected && !profile.remote),
                 alertWebhook: profile.alertWebhook, minimumFreeDisk: profile.minimumFreeDisk, backups: backups,
                 exposure: exposure, metricsPort: profile.metricsPort,
-                environment: profile.environment ?? EnvironmentKind.inferred(fromProfileName: profile.name)),
+                environment: profile.resolvedEnvironment),
             projectDirectory: inputs.paths.projectDirectory,
             stackDirectory: inputs.paths.stackDirectory(stack.name),
             stateDirectory: inputs.paths.stateDirectory(profile.name), instance: inputs.paths.instance,

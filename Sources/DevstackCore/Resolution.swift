@@ -89,9 +89,9 @@ struct ResolutionContext {
                 template, source, "profile '\(profile.name)' has no value '\(name)'",
                 fix: "add it under 'values:' in \(profile.file); " + Suggestion.didYouMean(name, among: Array(profileValues.keys), noun: "values"))
         case .secret(let name):
-            if profile.remote && Planner.productionOnlySecrets.contains(name) {
+            if profile.remote && profile.resolvedEnvironment == .production && Planner.productionOnlySecrets.contains(name) {
                 return fail(
-                    template, source, "\(reference) is a production secret, and remote profiles never wire those into a local environment",
+                    template, source, "\(reference) is a production secret, and production profiles never wire those into a local environment",
                     fix: "remove this variable in the profile (NAME: null); production secrets stay in the vault")
             }
             if let value = inputs.secrets.values[name] {
@@ -142,9 +142,9 @@ struct ResolutionContext {
                     template, source, "a \(target.kind.rawValue) service has no attribute '\(attribute)'",
                     fix: Suggestion.didYouMean(attribute, among: Self.knownAttributes(of: target.kind) + ["port.NAME"], noun: "attributes"))
             }
-            if profile.remote, target.kind.descriptor.productionOnlyAttributes.contains(attribute) {
+            if profile.remote, profile.resolvedEnvironment == .production, target.kind.descriptor.productionOnlyAttributes.contains(attribute) {
                 return fail(
-                    template, source, "\(reference) is a production secret, and remote profiles never wire those into a local environment",
+                    template, source, "\(reference) is a production secret, and production profiles never wire those into a local environment",
                     fix: "remove this variable in the profile (NAME: null); production secrets stay in the vault")
             }
             if let value = attributes[target.name]?[attribute] { return (value, explain(attribute, of: target)) }

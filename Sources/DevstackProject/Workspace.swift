@@ -58,7 +58,13 @@ public struct Workspace: Sendable {
         let inputs = PlanInputs(
             project: project, environment: environment, secrets: secrets, paths: paths,
             portAllocator: { Ports.freePort(avoiding: $0) }, runningPorts: runningPorts)
-        return try Planner(inputs: inputs).plan()
+        let plan = try Planner(inputs: inputs).plan()
+        // Rule 2: what production was given is fingerprinted (never stored), so files can be checked for it.
+        if persistSecrets {
+            try? SecretFingerprints().record(
+                SecretFingerprints.secrets(of: plan, origins: secrets.origins), profile: plan.profile.name, project: projectDirectory)
+        }
+        return plan
     }
 
     /// The plan as the running stack of this profile sees it (its `auto` ports), and that stack, if any.

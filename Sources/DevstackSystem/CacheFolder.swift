@@ -18,3 +18,13 @@ public enum CacheFolder {
         return NSHomeDirectory()
     }
 }
+
+/// The user's configuration: what devstack keeps for the person, not the project (the fingerprints
+/// of production secrets it has been given). `DEVSTACK_CONFIG_DIR` overrides it; otherwise the
+/// platform's place (beside the cache folder's, in the same platform files).
+public enum ConfigFolder {
+    public static func root(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let chosen = environment["DEVSTACK_CONFIG_DIR"], chosen.hasPrefix("/") { return chosen }
+        return platformRoot(environment: environment)
+    }
+}

@@ -9,6 +9,14 @@
         }
     }
 
+    extension ConfigFolder {
+        /// XDG's configuration folder.
+        static func platformRoot(environment: [String: String]) -> String {
+            if let config = environment["XDG_CONFIG_HOME"], config.hasPrefix("/") { return "\(config)/devstack" }
+            return "\(CacheFolder.home(environment))/.config/devstack"
+        }
+    }
+
     extension FileTree {
         /// GNU cp: modes, owners and times kept; blocks shared where the file system can (btrfs, XFS).
         /// `makingHoles`: runs of zeros become holes (a fresh cluster's WAL segment is mostly zeros),
