@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,13 @@ def _leases(stack) -> list:
 
 def test_eight_xdist_workers_each_lease_a_database_and_never_see_each_other(stack):
     suite = pathlib.Path(tempfile.mkdtemp(prefix="devstack-xdist-"))
+    try:
+        _run_the_isolated_suite(stack, suite)
+    finally:
+        shutil.rmtree(suite, ignore_errors=True)
+
+
+def _run_the_isolated_suite(stack, suite):
     (suite / "conftest.py").write_text(CONFTEST)
     (suite / "test_isolated.py").write_text(TESTS)
     log = suite / "leases.log"
