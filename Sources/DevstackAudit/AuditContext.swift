@@ -84,19 +84,6 @@ func describe(_ error: Error) -> String {
     return PostgresSession.message(of: error)
 }
 
-extension PostgresSession.Endpoint {
-    /// `postgresql://user:password@host:port/database`, as a remote profile gives it.
-    init?(url text: String) {
-        guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? ""), let host = url.host,
-            let user = url.user, let password = url.password
-        else { return nil }
-        let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
-        self.init(
-            host: host, port: url.port ?? 5432, user: user.removingPercentEncoding ?? user, password: password.removingPercentEncoding ?? password,
-            database: database.isEmpty ? "postgres" : database)
-    }
-}
-
 /// SQL text literals and identifiers, for the statements the checks build.
 enum SQL {
     static func literal(_ text: String) -> String { "'\(text.replacingOccurrences(of: "'", with: "''"))'" }

@@ -6,16 +6,31 @@ import DevstackSupervisor
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
-        abstract: "Apply pending migrations to the running Postgres service.")
+        abstract: "Apply pending migrations: to the running Postgres service, or a remote profile's database.",
+        discussion: """
+            A remote profile's database (a managed staging, production) is reached by its URL and takes each             pending file in its own transaction, recorded in supabase_migrations.schema_migrations. Production             takes only files the staging profile (--from) has applied with the same statements, prints its             plan, and needs --approve (and, on a terminal, the project's name typed back).
+            """)
 
     @OptionGroup var project: ProjectOptions
 
     @Option(help: "The postgres service. (default: the only one)")
     var service: String?
 
+    @Flag(help: "Production: apply the plan shown.")
+    var approve = false
+
+    @Option(help: "Production: the profile whose applied migrations production may take.")
+    var from = "staging"
+
     func run() async throws {
         let (plan, _) = try await project.workspace().planMatchingRunningStack(environment: project.environment)
-        let notes = try await PostgresTools.migrate(plan: plan, service: PostgresTools.service(in: plan, named: service))
+        let database = try PostgresTools.service(in: plan, named: service)
+        let notes =
+            plan.profile.remote
+            ? try await MigrationRules.migrateRemote(plan, service: database, project: project, from: from, approve: approve).map {
+                "applied migration \($0) to \(plan.profile.name)"
+            }
+            : try await PostgresTools.migrate(plan: plan, service: database)
         Console.standardOutput.write(
             (notes.isEmpty ? ["devstack: no pending migrations"] : notes.map { "devstack: \($0)" }).joined(separator: "\n") + "\n")
     }

@@ -3,7 +3,7 @@ import DevstackCore
 import Foundation
 
 /// `migrations/*.sql` in name order, each in its own transaction, recorded with a checksum in
-/// `devstack.schema_migrations`. A changed applied file is an error; a failing one leaves the
+/// `devstack.schema_migrations` and, as the Supabase CLI records them, in `supabase_migrations`. A changed applied file is an error; a failing one leaves the
 /// database at the last good migration.
 public struct Migrator: Sendable {
     public struct File: Sendable {
@@ -63,7 +63,7 @@ public struct Migrator: Sendable {
                     SQLScript(file.contents), file: display(file.path),
                     then: [
                         "insert into devstack.schema_migrations (version, name, checksum) values ('\(file.version.replacingOccurrences(of: "'", with: "''"))', '\(file.name.replacingOccurrences(of: "'", with: "''"))', '\(file.checksum)')"
-                    ])
+                    ] + SupabaseMigrations.recording(file))
             } catch let failure as PostgresSession.ScriptFailure {
                 throw PostgresServiceError(
                     .migrationFailed, "migration failed: \(failure)",

@@ -181,3 +181,16 @@ extension PostgresSession.Endpoint {
             database: database ?? service.attributes["database"] ?? service.name, socketDirectory: service.attributes["socket"])
     }
 }
+
+extension PostgresSession.Endpoint {
+    /// `postgresql://user:password@host:port/database`, as a remote profile gives it.
+    public init?(url text: String) {
+        guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? ""), let host = url.host,
+            let user = url.user, let password = url.password
+        else { return nil }
+        let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+        self.init(
+            host: host, port: url.port ?? 5432, user: user.removingPercentEncoding ?? user, password: password.removingPercentEncoding ?? password,
+            database: database.isEmpty ? "postgres" : database)
+    }
+}

@@ -26,13 +26,13 @@ import Testing
     /// Runs `body` with the routes of an emulator whose pool points at `database` (running while the body runs).
     func withRoutes(
         database: AuthConfiguration.Database = .init(host: "127.0.0.1", port: 1, user: "x", password: "x", database: "x", socketDirectory: nil),
-        configure: (inout AuthConfiguration) -> Void = { _ in },
+        configure: (inout AuthConfiguration) -> Void = { _ in }, logLevel: Logger.Level = .critical,
         _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
         var configuration = Self.configuration(database)
         configure(&configuration)
         var logger = Logger(label: "auth-route-tests")
-        logger.logLevel = .critical
+        logger.logLevel = logLevel
         let client = PostgresClient(configuration: configuration.database.poolConfiguration, backgroundLogger: logger)
         let pool = Task { await client.run() }
         defer { pool.cancel() }

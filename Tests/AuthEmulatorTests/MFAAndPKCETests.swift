@@ -74,7 +74,8 @@ import Testing
         let database = AuthConfiguration.Database(
             host: endpoint.host, port: endpoint.port, user: endpoint.user, password: endpoint.password, database: endpoint.database,
             socketDirectory: nil)
-        try await routes.withRoutes(database: database, configure: configure, body)
+        // Against a real database an answer of 500 is a defect: the server says why in the test's output.
+        try await routes.withRoutes(database: database, configure: configure, logLevel: .error, body)
         #expect(try await stack.stop() == 0)
     }
 
