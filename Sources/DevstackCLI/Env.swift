@@ -27,16 +27,11 @@ struct Env: AsyncParsableCommand {
     var `public` = false
 
     func run() async throws {
-        let workspace = try project.workspace()
-        let values = try await workspace.wiredEnv(service: service, environment: project.environment)
-        if `public` {
-            let plan = try await workspace.plan(environment: project.environment)
-            return Console.standardOutput.write(format.render(values.filter { EnvironmentRules.isPublic($0.value, plan: plan) }))
-        }
-        try await EnvironmentRules.refuseProduction(workspace: workspace, environment: project.environment, command: "env")
+        let (plan, values) = try await project.workspace().wiredEnv(service: service, environment: project.environment)
+        if `public` { return Console.standardOutput.write(format.render(values.filter { EnvironmentRules.isPublic($0.value, plan: plan) })) }
+        try EnvironmentRules.refuseProduction(plan, command: "env")
         guard format == .dotenv else { return Console.standardOutput.write(format.render(values)) }
         // A dotenv file is written down: a remote profile's keys given from the environment never go into one.
-        let plan = try await workspace.plan(environment: project.environment, persistSecrets: false)
         let kept = values.filter { !EnvironmentRules.isRemoteSecret($0.value, plan: plan) }
         Console.standardOutput.write(format.render(kept))
     }

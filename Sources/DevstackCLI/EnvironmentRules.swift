@@ -1,5 +1,4 @@
 import DevstackCore
-import DevstackProject
 import DevstackSupervisor
 import Foundation
 
@@ -7,8 +6,7 @@ import Foundation
 /// against production.
 enum EnvironmentRules {
     /// `exec` and `env` refuse a production profile: its environment never reaches local tools.
-    static func refuseProduction(workspace: Workspace, environment: [String: String], command: String) async throws {
-        let plan = try await workspace.plan(environment: environment, persistSecrets: false)
+    static func refuseProduction(_ plan: Plan, command: String) throws {
         guard plan.profile.environment == .production else { return }
         throw SupervisorError(
             .refused, "profile '\(plan.profile.name)' is production: devstack \(command) never hands its environment to local tools",

@@ -20,8 +20,8 @@ struct Exec: AsyncParsableCommand {
     func run() async throws {
         let arguments = command.first == "--" ? Array(command.dropFirst()) : command
         guard !arguments.isEmpty else { throw ValidationError("give a command after --, e.g. devstack exec -- pytest") }
-        try await EnvironmentRules.refuseProduction(workspace: project.workspace(), environment: project.environment, command: "exec")
         try await CommandExec.replaceProcess(
-            workspace: project.workspace(), service: service, command: arguments, environment: project.environment)
+            workspace: project.workspace(), service: service, command: arguments, environment: project.environment
+        ) { try EnvironmentRules.refuseProduction($0, command: "exec") }
     }
 }

@@ -75,9 +75,10 @@ public struct Workspace: Sendable {
 
     /// What `env` and `exec` hand over: the stack's env (or a service's) wired to the running stack's
     /// ports, and for the stack's env what only the running supervisor knows (`DEVSTACK_LEASE_URL`).
-    public func wiredEnv(service: String?, environment: [String: String]) async throws -> [PlannedValue] {
+    /// Returns the plan too, for the rules that depend on the profile.
+    public func wiredEnv(service: String?, environment: [String: String]) async throws -> (plan: Plan, values: [PlannedValue]) {
         let (plan, running) = try await planMatchingRunningStack(environment: environment)
-        return try plan.wiredEnv(service: service) + (service == nil ? running?.runtimeEnv ?? [] : [])
+        return (plan, try plan.wiredEnv(service: service) + (service == nil ? running?.runtimeEnv ?? [] : []))
     }
 
     /// The folder holding the running executable: `${devstack.bin_dir}`.

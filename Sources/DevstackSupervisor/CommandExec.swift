@@ -6,10 +6,13 @@ import Foundation
 
 /// `devstack exec`: becomes the command (exec, not a child), so its exit status and signals are exactly its own.
 public enum CommandExec {
-    public static func replaceProcess(workspace: Workspace, service: String?, command: [String], environment: [String: String]) async throws -> Never
-    {
+    /// `check` may refuse the profile (production) before anything runs.
+    public static func replaceProcess(
+        workspace: Workspace, service: String?, command: [String], environment: [String: String], check: (Plan) throws -> Void
+    ) async throws -> Never {
         // A running stack's ports win, so `auto` profiles point at what is really listening.
-        let wired = try await workspace.wiredEnv(service: service, environment: environment)
+        let (plan, wired) = try await workspace.wiredEnv(service: service, environment: environment)
+        try check(plan)
         let merged = environment.merging(wired.map { ($0.name, $0.value) }) { $1 }
         guard let executable = ExecutableLookup.resolve(command[0], workingDirectory: FileManager.default.currentDirectoryPath, environment: merged)
         else {

@@ -14,12 +14,8 @@ final class ExposureProxy: Sendable {
     }
 
     private let channels: [any Channel]
-    let listeners: [Listener]
 
-    private init(channels: [any Channel], listeners: [Listener]) {
-        self.channels = channels
-        self.listeners = listeners
-    }
+    private init(channels: [any Channel]) { self.channels = channels }
 
     /// Listens for every port of every exposed service whose kind devstack carries TLS for.
     static func start(_ exposure: PlannedExposure, services: [PlannedService], loopback: String) async throws -> ExposureProxy {
@@ -33,7 +29,7 @@ final class ExposureProxy: Sendable {
         }
         let targets = services.filter { exposure.exposes($0.name) && $0.kind.descriptor.exposure == .tlsProxy }
             .flatMap { service in service.ports.map { Listener(service: service.name, port: $0.number) } }
-        guard !targets.isEmpty else { return ExposureProxy(channels: [], listeners: []) }
+        guard !targets.isEmpty else { return ExposureProxy(channels: []) }
         let context: NIOSSLContext
         do {
             let configuration = TLSConfiguration.makeServerConfiguration(
@@ -73,7 +69,7 @@ final class ExposureProxy: Sendable {
                         + "\(loopback) only (not on every address)")
             }
         }
-        return ExposureProxy(channels: channels, listeners: targets)
+        return ExposureProxy(channels: channels)
     }
 
     func stop() async {
