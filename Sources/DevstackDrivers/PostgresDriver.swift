@@ -76,7 +76,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         for (name, value) in settings { arguments += ["-c", "\(name)=\(value)"] }
         return .process(
             LaunchSpec(
-                executable: installation.postgres, arguments: arguments, environment: Self.serverEnvironment(context.environment),
+                executable: installation.postgres, arguments: arguments, environment: PostgresInstallation.serverEnvironment(context.environment),
                 workingDirectory: layout.dataDirectory, user: user?.name))
     }
 
@@ -439,25 +439,17 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
         let output = Pipe()
         let child = try await ChildLauncher.shared.launch(
             LaunchRequest(
-                executable: installation.initdb, arguments: arguments, environment: Self.serverEnvironment(context.environment),
+                executable: installation.initdb, arguments: arguments, environment: PostgresInstallation.serverEnvironment(context.environment),
                 workingDirectory: layout.socketDirectory, user: user?.name, standardOutput: output.fileHandleForWriting,
                 standardError: output.fileHandleForWriting))
         try? output.fileHandleForWriting.close()
-        let text = await Self.readToEnd(output.fileHandleForReading)
+        let text = await ToolOutput.text(of: output.fileHandleForReading)
         let status = await child.waitForExit()
         guard status.succeeded else {
             try? FileManager.default.removeItem(atPath: staging)
             throw PostgresServiceError(
                 .initdbFailed, "initdb for \(service.name) failed (\(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))",
                 fix: "check that \(URL(fileURLWithPath: data).deletingLastPathComponent().path) is writable" + (user.map { " by \($0.name)" } ?? ""))
-        }
-    }
-
-    /// Reads on a thread of its own: initdb runs for up to a second, too long to hold one of the
-    /// few threads every task shares.
-    private static func readToEnd(_ handle: FileHandle) async -> String {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)) }
         }
     }
 
@@ -485,10 +477,6 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
 
     private static func isPostgres(_ pid: Int32) -> Bool {
         ProcessTable.commandLine(of: pid)?.contains("postgres") ?? false
-    }
-
-    static func serverEnvironment(_ environment: [String: String]) -> [String: String] {
-        environment.filter { ["PATH", "HOME", "LANG", "TZ"].contains($0.key) }
     }
 }
 

@@ -16,6 +16,12 @@ public struct PostgresInstallation: Sendable {
         return candidates.first(where: FileManager.default.isExecutableFile(atPath:))
     }
 
+    /// What Postgres and its tools are started with of devstack's environment: nothing of the user's
+    /// but where programs are, the home folder, the language and the time zone.
+    public static func serverEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        environment.filter { ["PATH", "HOME", "LANG", "TZ"].contains($0.key) }
+    }
+
     /// `bin_dir` if given, else PATH, `pg_config --bindir`, the platform's usual places (newest first).
     public static func find(binDirectory: String?, version: Int?, environment: [String: String]) throws -> PostgresInstallation {
         let path = (environment["PATH"] ?? "").split(separator: ":").map(String.init)

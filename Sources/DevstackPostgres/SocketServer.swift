@@ -30,7 +30,7 @@ struct SocketServer {
         let child = try await ChildLauncher.shared.launch(
             LaunchRequest(
                 executable: postgres, arguments: arguments,
-                environment: ProcessInfo.processInfo.environment.filter { ["PATH", "LANG", "TZ", "HOME"].contains($0.key) },
+                environment: PostgresInstallation.serverEnvironment(),
                 workingDirectory: dataDirectory, user: user?.name, standardOutput: logHandle, standardError: logHandle))
         let endpoint = PostgresSession.Endpoint(
             host: "127.0.0.1", port: port, user: role, password: "", database: "postgres", socketDirectory: socketDirectory)

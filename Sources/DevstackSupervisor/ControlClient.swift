@@ -73,11 +73,15 @@ public struct ControlClient: Sendable {
     /// RFC 3986's unreserved characters: what a path segment or query value carries as is.
     private static let unreserved = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
 
-    private static func failure(_ data: Data, otherwise: String) -> SupervisorError {
+    /// The supervisor's error raised again with its code, message and fix: as a `SupervisorError` when
+    /// it is one of the runtime's codes (a refusal keeps exit status 3), else with the code it had.
+    private static func failure(_ data: Data, otherwise: String) -> any DevstackError {
         let reply = try? StateStore.decoder.decode(ControlReply.self, from: data)
         let message = reply?.message ?? otherwise
-        let kind = reply?.code.flatMap(SupervisorErrorCode.init(rawValue:)) ?? .serviceFailed
-        return SupervisorError(kind, message, fix: reply?.fix ?? "see `devstack logs`")
+        let fix = reply?.fix ?? "see `devstack logs`"
+        if reply?.refused == true { return SupervisorError(.refused, message, fix: fix) }
+        if let code = reply?.code, SupervisorErrorCode(rawValue: code) == nil { return RemoteError(code: code, message: message, fix: fix) }
+        return SupervisorError(reply?.code.flatMap(SupervisorErrorCode.init(rawValue:)) ?? .serviceFailed, message, fix: fix)
     }
 
     public func backups() async throws -> BackupListing {
@@ -109,12 +113,10 @@ public struct ControlClient: Sendable {
             otherwise: "the restore failed")
     }
 
-    /// The answer, or the supervisor's error raised again with its code, message and fix.
+    /// The answer, or the supervisor's error raised again.
     private static func decode<T: Decodable>(_ type: T.Type, from data: Data, otherwise: String) throws -> T {
         if let value = try? StateStore.decoder.decode(T.self, from: data) { return value }
-        let reply = try? StateStore.decoder.decode(ControlReply.self, from: data)
-        if reply?.refused == true { throw SupervisorError(.refused, reply?.message ?? otherwise, fix: reply?.fix) }
-        throw RemoteError(code: reply?.code ?? "failed", message: reply?.message ?? otherwise, fix: reply?.fix)
+        throw failure(data, otherwise: otherwise)
     }
 
     public func down() async throws {

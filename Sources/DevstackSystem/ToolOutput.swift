@@ -18,6 +18,14 @@ public enum ToolOutput {
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Everything a child writes to `handle` until it closes, read on a thread of its own: initdb or a
+    /// backup runs for a second or more, too long to hold one of the few threads every task shares.
+    public static func text(of handle: FileHandle) async -> String {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)) }
+        }
+    }
+
     /// Its exit status and everything it printed (both streams), for tools whose failures the user must see.
     public static func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
         let process = Process()

@@ -117,13 +117,13 @@ public struct PgBackRest: Sendable {
         let child = try await ChildLauncher.shared.launch(
             LaunchRequest(
                 executable: executable, arguments: ["--config=\(layout.configurationFile)", "--stanza=\(stanza)", command] + arguments,
-                environment: ProcessInfo.processInfo.environment.filter { ["PATH", "LANG", "TZ"].contains($0.key) }.merging(["TZ": "UTC"]) { $1 },
+                environment: PostgresInstallation.serverEnvironment().merging(["TZ": "UTC"]) { $1 },
                 workingDirectory: layout.root, user: user?.name, standardOutput: output.fileHandleForWriting,
                 standardError: errors.fileHandleForWriting))
         try? output.fileHandleForWriting.close()
         try? errors.fileHandleForWriting.close()
-        async let text = Self.readToEnd(output.fileHandleForReading)
-        async let complaint = Self.readToEnd(errors.fileHandleForReading)
+        async let text = ToolOutput.text(of: output.fileHandleForReading)
+        async let complaint = ToolOutput.text(of: errors.fileHandleForReading)
         let status = await child.waitForExit()
         let (stdout, stderr) = await (text, complaint)
         guard status.succeeded else {
@@ -169,12 +169,5 @@ public struct PgBackRest: Sendable {
 
     private static func quoted(_ text: String) -> String {
         text.allSatisfy({ $0.isLetter || $0.isNumber || "/._-".contains($0) }) ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-
-    /// Reads on a thread of its own: a backup runs for seconds, too long to hold a shared thread.
-    static func readToEnd(_ handle: FileHandle) async -> String {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)) }
-        }
     }
 }
