@@ -14,6 +14,7 @@ struct Down: AsyncParsableCommand {
     var timeout = "120s"
 
     func run() async throws {
+        if let remote = try RemoteStack.of(project) { return Console.standardOutput.write(remote.elsewhere + "\n") }
         let message = try await StackRunner.down(workspace: project.workspace(), timeout: DurationParser.parse(timeout) ?? .seconds(120))
         Console.standardOutput.write(message + "\n")
     }

@@ -27,7 +27,12 @@ struct Env: AsyncParsableCommand {
     var `public` = false
 
     func run() async throws {
-        let (plan, values) = try await project.workspace().wiredEnv(service: service, environment: project.environment)
+        let (plan, values) =
+            if let remote = try RemoteStack.of(project) {
+                try await remote.wiredEnv(project, service: service, publicOnly: `public`)
+            } else {
+                try await project.workspace().wiredEnv(service: service, environment: project.environment)
+            }
         if `public` { return Console.standardOutput.write(format.render(values.filter { EnvironmentRules.isPublic($0.value, plan: plan) })) }
         try EnvironmentRules.refuseProduction(plan, command: "env")
         guard format == .dotenv else { return Console.standardOutput.write(format.render(values)) }

@@ -17,7 +17,7 @@ enum EnvironmentRules {
 
     /// A remote profile's service key, JWT secret, or database password (bare or in a URL).
     static func isRemoteSecret(_ value: String, plan: Plan) -> Bool {
-        guard plan.profile.remote, !value.isEmpty else { return false }
+        guard plan.profile.remote || plan.profile.reach != nil, !value.isEmpty else { return false }
         let secrets = ["service_role_key", "jwt_secret", "postgres_password"].compactMap { plan.secrets[$0] }.filter { !$0.isEmpty }
         let passwords = plan.services.compactMap { $0.remoteURL.flatMap { URLComponents(string: $0)?.password } }
         return secrets.contains(value) || passwords.contains { value.contains($0) } || value.hasPrefix("postgres://")

@@ -20,6 +20,12 @@ struct Exec: AsyncParsableCommand {
     func run() async throws {
         let arguments = command.first == "--" ? Array(command.dropFirst()) : command
         guard !arguments.isEmpty else { throw ValidationError("give a command after --, e.g. devstack exec -- pytest") }
+        if let remote = try RemoteStack.of(project) {
+            // The local command, wired to the host's stack: the test suite here runs against staging there.
+            let (plan, wired) = try await remote.wiredEnv(project, service: service, publicOnly: false)
+            try EnvironmentRules.refuseProduction(plan, command: "exec")
+            try CommandExec.replaceProcess(wired: wired, command: arguments, environment: project.environment)
+        }
         try await CommandExec.replaceProcess(
             workspace: project.workspace(), service: service, command: arguments, environment: project.environment
         ) { try EnvironmentRules.refuseProduction($0, command: "exec") }

@@ -23,6 +23,13 @@ struct Migrate: AsyncParsableCommand {
     var from = "staging"
 
     func run() async throws {
+        if let remote = try RemoteStack.of(project) {
+            let applied = try await remote.migrate(project, service: service)
+            return Console.standardOutput.write(
+                (applied.isEmpty
+                    ? ["devstack: no pending migrations on \(remote.host.endpoint)"]
+                    : applied.map { "devstack: applied migration \($0) on \(remote.host.endpoint)" }).joined(separator: "\n") + "\n")
+        }
         let (plan, _) = try await project.workspace().planMatchingRunningStack(environment: project.environment)
         let database = try PostgresTools.service(in: plan, named: service)
         let notes =

@@ -32,6 +32,17 @@ enum MigrationRules {
         return try Migrator(directory: FilePath.absolute(folder, relativeTo: plan.stackDirectory)).files()
     }
 
+    /// The files not applied yet; refused, with nothing applied, when one was changed since it was.
+    static func pending(_ files: [Migrator.File], applied: [String: String], on target: String) throws -> [Migrator.File] {
+        let status = SupabaseMigrations.status(of: files, applied: applied)
+        guard status.changed.isEmpty else {
+            throw SupervisorError(
+                .refused, "\(status.changed.joined(separator: ", ")) changed since applied to \(target); nothing was applied",
+                fix: "put the files back as they were and add new migrations for the changes (devstack migration new NAME)")
+        }
+        return files.filter { status.pending.contains($0.name) }
+    }
+
     /// `devstack migrate` for a remote profile.
     static func migrateRemote(
         _ plan: Plan, service: PlannedService, project: ProjectOptions, from source: String, approve: Bool
@@ -39,13 +50,7 @@ enum MigrationRules {
         let files = try files(plan, service: service)
         let target = try endpoint(plan, service: service, running: nil)
         let applied = try await PostgresSession.with(target) { try await SupabaseMigrations.applied(on: $0) }
-        let status = SupabaseMigrations.status(of: files, applied: applied)
-        guard status.changed.isEmpty else {
-            throw SupervisorError(
-                .refused, "\(status.changed.joined(separator: ", ")) changed since applied to '\(plan.profile.name)'; nothing was applied",
-                fix: "put the files back as they were and add new migrations for the changes (devstack migration new NAME)")
-        }
-        let pending = files.filter { status.pending.contains($0.name) }
+        let pending = try pending(files, applied: applied, on: "'\(plan.profile.name)'")
         guard !pending.isEmpty else { return [] }
         if plan.profile.environment == .production {
             try await checkOnStaging(pending, project: project, from: source, service: service.name)
@@ -72,16 +77,25 @@ enum MigrationRules {
         return try await PostgresSession.with(target) { try await SupabaseMigrations.apply(pending, on: $0) }
     }
 
-    /// Production takes only what staging has applied, with the same statements.
-    private static func checkOnStaging(_ pending: [Migrator.File], project: ProjectOptions, from source: String, service: String) async throws {
-        let (staging, running) = try await project.workspace(profile: source).planMatchingRunningStack(environment: project.environment)
-        guard staging.profile.environment != .production else {
-            throw ValidationError("--from \(source): production migrations come from staging, not from another production profile")
+    /// What a profile's database has applied (version → checksum): asked of its host when it runs on
+    /// another machine, else read from its database.
+    static func applied(on profile: String, project: ProjectOptions, service: String?, refusingProduction: Bool = false) async throws -> [String:
+        String]
+    {
+        if let remote = try RemoteStack.of(project, profile: profile) { return try await remote.client().appliedMigrations() }
+        let (plan, running) = try await project.workspace(profile: profile).planMatchingRunningStack(environment: project.environment)
+        if refusingProduction && plan.profile.environment == .production {
+            throw ValidationError("--from \(profile): production migrations come from staging, not from another production profile")
         }
-        let database = try PostgresTools.service(in: staging, named: service)
-        let onStaging = try await PostgresSession.with(try endpoint(staging, service: database, running: running)) {
+        let database = try PostgresTools.service(in: plan, named: service)
+        return try await PostgresSession.with(try endpoint(plan, service: database, running: running)) {
             try await SupabaseMigrations.applied(on: $0)
         }
+    }
+
+    /// Production takes only what staging has applied, with the same statements.
+    private static func checkOnStaging(_ pending: [Migrator.File], project: ProjectOptions, from source: String, service: String) async throws {
+        let onStaging = try await applied(on: source, project: project, service: service, refusingProduction: true)
         let missing = pending.filter { onStaging[$0.version] == nil }
         let mismatched = pending.filter { file in onStaging[file.version].map { $0 != SupabaseMigrations.checksum(of: file) } ?? false }
         guard missing.isEmpty && mismatched.isEmpty else {
@@ -122,13 +136,11 @@ struct Migrations: AsyncParsableCommand {
             let directory = try project.workspace().projectDirectory
             var rows: [Row] = []
             for profile in ProjectLoader.availableProfiles(in: directory) {
-                let (plan, running) = try await project.workspace(profile: profile).planMatchingRunningStack(environment: project.environment)
+                let plan = try await project.workspace(profile: profile).plan(environment: project.environment, persistSecrets: false)
                 var row = Row(profile: profile, environment: plan.profile.environment.rawValue)
                 do {
-                    let database = try PostgresTools.service(in: plan, named: service)
-                    let files = try MigrationRules.files(plan, service: database)
-                    let endpoint = try MigrationRules.endpoint(plan, service: database, running: running)
-                    let applied = try await PostgresSession.with(endpoint) { try await SupabaseMigrations.applied(on: $0) }
+                    let files = try MigrationRules.files(plan, service: try PostgresTools.service(in: plan, named: service))
+                    let applied = try await MigrationRules.applied(on: profile, project: project, service: service)
                     row.status = SupabaseMigrations.status(of: files, applied: applied)
                 } catch let error as any DevstackError {
                     row.unavailable = error.message

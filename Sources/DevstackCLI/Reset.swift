@@ -33,6 +33,11 @@ struct Reset: AsyncParsableCommand {
     }
 
     static func perform(project: ProjectOptions, snapshot: String?, force: Bool, json: Bool) async throws {
+        if let remote = try RemoteStack.of(project) {
+            guard snapshot == nil else { throw ValidationError("--to: snapshots of a stack on another machine are restored there") }
+            let outcomes = try await remote.client().reset(force: force)
+            return report(outcomes, started: false, json: json)
+        }
         let workspace = try project.workspace()
         let (outcomes, started) = try await StackRunner.withSupervisor(
             workspace: workspace, environment: project.environment, drivers: DriverSet.standard,
@@ -40,8 +45,12 @@ struct Reset: AsyncParsableCommand {
         ) { control in
             try await control.reset(to: snapshot, force: force)
         }
+        report(outcomes, started: started, json: json)
+    }
+
+    private static func report(_ outcomes: [ResetOutcome], started: Bool, json: Bool) {
         if json {
-            Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(outcomes), as: UTF8.self) + "\n")
+            Console.standardOutput.write(String(decoding: (try? StateStore.encoder.encode(outcomes)) ?? Data(), as: UTF8.self) + "\n")
             return
         }
         let lines = outcomes.map { "devstack: \($0.service): \($0.summary)" }

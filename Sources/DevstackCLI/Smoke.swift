@@ -24,7 +24,24 @@ struct Smoke: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let (plan, running) = try await project.workspace().planMatchingRunningStack(environment: project.environment)
+        let results = try await Self.results(project: project, only: checks)
+        Self.report(results.results, profile: results.profile, json: json)
+        if results.results.contains(where: { !$0.ok }) { throw ExitCode(1) }
+    }
+
+    /// The checks run against the profile: by the host when the stack runs on another machine, else from here.
+    static func results(project: ProjectOptions, profile: String? = nil, only checks: [String] = []) async throws -> (
+        profile: String, results: [SmokeResult]
+    ) {
+        if let remote = try RemoteStack.of(project, profile: profile) {
+            guard checks.isEmpty else { throw ValidationError("the host runs every smoke check; leave out the names") }
+            let data = try await remote.client().smoke()
+            guard let results = try? StateStore.decoder.decode([SmokeResult].self, from: data) else {
+                throw SupervisorError(.control, "the host's smoke results were not understood")
+            }
+            return ("\(remote.profile) on \(remote.host.endpoint)", results)
+        }
+        let (plan, running) = try await project.workspace(profile: profile).planMatchingRunningStack(environment: project.environment)
         let unknown = checks.filter { name in !plan.smoke.contains { $0.name == name } }
         guard unknown.isEmpty else {
             throw ValidationError(
@@ -38,14 +55,16 @@ struct Smoke: AsyncParsableCommand {
                 .refused, "profile '\(plan.profile.name)' is production; nothing was run:\n    " + refusals.joined(separator: "\n    "),
                 fix: "make those checks GET or HEAD, or run them against staging: devstack smoke --profile staging")
         }
-        let results = await SmokeRunner.run(plan, checks: chosen, running: running)
+        return (plan.profile.name, await SmokeRunner.run(plan, checks: chosen, running: running))
+    }
+
+    static func report(_ results: [SmokeResult], profile: String, json: Bool) {
         if json {
-            Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(results), as: UTF8.self) + "\n")
+            Console.standardOutput.write(String(decoding: (try? StateStore.encoder.encode(results)) ?? Data(), as: UTF8.self) + "\n")
         } else {
             let lines = results.map { "\($0.ok ? "ok  " : "FAIL") \($0.name): \($0.check) — \($0.detail) (\($0.milliseconds) ms)" }
-            let summary = "\(results.filter(\.ok).count)/\(results.count) smoke checks passed on profile \(plan.profile.name)"
+            let summary = "\(results.filter(\.ok).count)/\(results.count) smoke checks passed on profile \(profile)"
             Console.standardOutput.write((lines + [summary]).joined(separator: "\n") + "\n")
         }
-        if results.contains(where: { !$0.ok }) { throw ExitCode(1) }
     }
 }

@@ -18,6 +18,14 @@ struct Status: AsyncParsableCommand {
     var metrics = false
 
     func run() async throws {
+        if let remote = try RemoteStack.of(project) {
+            let client = try remote.client()
+            if metrics { return Console.standardOutput.write(try await client.metrics()) }
+            let report = try await client.status()
+            if json { return Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(report), as: UTF8.self) + "\n") }
+            return Console.standardOutput.write(
+                "on \(remote.host.endpoint):\n" + report.table() + (report.backups.map { "backups: \($0.summary())\n" } ?? ""))
+        }
         let store = StateStore(directory: try project.workspace().stateDirectory)
         guard let record = store.running() else {
             Console.standardOutput.write(json ? "{\"running\":false}\n" : "devstack: not running\n")

@@ -39,6 +39,7 @@ struct Up: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let remote = try RemoteStack.of(project) { return Console.standardOutput.write(remote.elsewhere + "\n") }
         let workspace = try project.workspace()
         let options = UpOptions(
             services: services, detach: detach, waitTimeout: DurationParser.parse(waitTimeout) ?? .seconds(120), exitOnFailure: exitOnFailure,
@@ -52,7 +53,8 @@ struct Up: AsyncParsableCommand {
             return
         }
         let status = try await StackRunner.runForeground(
-            workspace: workspace, options: options, environment: project.environment, drivers: DriverSet.standard)
+            workspace: workspace, options: options, environment: project.environment, drivers: DriverSet.standard,
+            hosted: .standard)
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -151,7 +151,7 @@ public struct SourceText: Sendable {
 }
 
 /// "Did you mean" suggestions by edit distance.
-enum Suggestion {
+public enum Suggestion {
     static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
         let limit = max(2, word.count / 3)
         var best: (String, Int)?
@@ -162,7 +162,7 @@ enum Suggestion {
         return best?.0
     }
 
-    static func didYouMean(_ word: String, among candidates: [String], noun: String) -> String {
+    public static func didYouMean(_ word: String, among candidates: [String], noun: String) -> String {
         let sorted = candidates.sorted()
         let list = sorted.isEmpty ? "none are defined" : "\(noun): \(sorted.joined(separator: ", "))"
         if let match = closest(to: word, among: sorted) { return "did you mean '\(match)'? (\(list))" }

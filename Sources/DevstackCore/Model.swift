@@ -253,6 +253,8 @@ public struct ProfileSpec: Sendable {
     public var expose: Located<ExposeSpec>?
     /// `metrics: { port }`.
     public var metricsPort: Int?
+    /// `host: { address, port }`: the machine that runs this profile; everywhere else devstack is its client.
+    public var machine: Located<HostSpec>?
     /// `environment:` as written; nil: told by the profile's name.
     public var environment: EnvironmentKind?
     public var location: SourceLocation
@@ -364,6 +366,22 @@ public struct BackupPolicy: Sendable, Codable, Hashable {
 public struct ExposeSpec: Sendable, Hashable {
     public var address: String
     public var services: [Located<String>]
+}
+
+/// A profile's `host: { address, port }`: the machine that runs it, and the port its control API
+/// answers other machines on (over TLS, with a token).
+public struct HostSpec: Sendable, Hashable, Codable {
+    public static let defaultPort = 55400
+    public var address: String
+    public var port: Int = defaultPort
+
+    public init(address: String, port: Int = defaultPort) {
+        self.address = address
+        self.port = port
+    }
+
+    /// `address:port`, bracketed for IPv6.
+    public var endpoint: String { address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)" }
 }
 
 /// How other machines reach a service of a kind, when its profile exposes it.

@@ -142,6 +142,23 @@ public struct ProfileSummary: Sendable, Codable {
     public var metricsPort: Int?
     /// Which environment this is (`environment:`, else told by the profile's name).
     public var environment: EnvironmentKind
+    /// `host: { address, port }`: the machine that runs this profile.
+    public var machine: HostSpec?
+    /// Set when this plan is a client's view of a stack that runs on `machine`: its services are
+    /// reached over TLS at the exposed address, with the secrets the host handed over.
+    public var reach: RemoteReach?
+}
+
+/// How a client machine reaches a stack that runs elsewhere: the host's exposed address, and the
+/// certificate authority (stored at login) that its TLS is checked against.
+public struct RemoteReach: Sendable, Codable, Hashable {
+    public var address: String
+    public var authorityFile: String
+
+    public init(address: String, authorityFile: String) {
+        self.address = address
+        self.authorityFile = authorityFile
+    }
 }
 
 /// A smoke check with its URL resolved for the profile.
@@ -166,13 +183,17 @@ public struct PlannedSmokeCheck: Sendable, Codable, Hashable {
 public struct PlannedExposure: Sendable, Codable, Hashable {
     public var address: String
     public var services: [String]
+    /// Other names the server certificate carries: the profile's `host:` address, which clients of
+    /// its control API connect to.
+    public var otherNames: [String] = []
     /// `.devstack/<profile>/tls/`: `ca.pem` (what clients trust), `ca-key.pem`, `server.pem`, `server-key.pem`.
     public var directory: String
 
-    public init(address: String, services: [String], directory: String) {
+    public init(address: String, services: [String], directory: String, otherNames: [String] = []) {
         self.address = address
         self.services = services
         self.directory = directory
+        self.otherNames = otherNames
     }
 
     public var authorityFile: String { "\(directory)/ca.pem" }

@@ -51,11 +51,14 @@ public struct PlanInputs: Sendable {
     public var portAllocator: PortAllocator?
     /// Ports already in use by a running stack of this profile (kept so `env` matches it under `auto`).
     public var runningPorts: [String: [String: Int]]
+    /// Set for a client's plan of a stack that runs on the profile's `host:` machine.
+    public var reach: RemoteReach?
 
     public init(
         project: LoadedProject, environment: [String: String], secrets: ResolvedSecrets, paths: PlanPaths,
-        portAllocator: PortAllocator? = nil, runningPorts: [String: [String: Int]] = [:]
+        portAllocator: PortAllocator? = nil, runningPorts: [String: [String: Int]] = [:], reach: RemoteReach? = nil
     ) {
+        self.reach = reach
         self.project = project
         self.environment = environment
         self.secrets = secrets
@@ -268,8 +271,26 @@ public struct Planner {
             }
             names.append(entry.value)
         }
+        let machine = profile.machine?.value.address
         return PlannedExposure(
-            address: located.value.address, services: names, directory: "\(inputs.paths.stateDirectory(profile.name))/tls")
+            address: located.value.address, services: names, directory: "\(inputs.paths.stateDirectory(profile.name))/tls",
+            otherNames: machine.map { $0 == located.value.address ? [] : [$0] } ?? [])
+    }
+
+    /// `host:`: a machine that runs the profile must expose what its clients use, and a remote profile runs nowhere devstack knows.
+    private func checkMachine() {
+        guard let located = profile.machine else { return }
+        let source = inputs.project.profileSource
+        if profile.remote {
+            diagnostics.report(
+                at: located.location, in: source, located.keyPath,
+                "profile '\(profile.name)' is remote (a managed service): no machine of yours runs it", fix: "remove 'host:' or 'remote: true'")
+        } else if profile.expose == nil {
+            diagnostics.report(
+                at: located.location, in: source, located.keyPath,
+                "'host:' needs 'expose:': the machine's clients reach its services through it",
+                fix: "add expose: { address: \(located.value.address), services: [db, auth, …] }")
+        }
     }
 
     public func plan() throws -> Plan {
@@ -294,6 +315,7 @@ public struct Planner {
         checkDurability()
         let backups = resolveBackups()
         let exposure = resolveExposure()
+        checkMachine()
         let smoke = resolveSmoke(context: context)
         try diagnostics.throwIfAny()
         return Plan(
@@ -312,7 +334,7 @@ public struct Planner {
                 }, logRotation: profile.logRotation, keepAwake: profile.keepAwake ?? (profile.protected && !profile.remote),
                 alertWebhook: profile.alertWebhook, minimumFreeDisk: profile.minimumFreeDisk, backups: backups,
                 exposure: exposure, metricsPort: profile.metricsPort,
-                environment: profile.resolvedEnvironment),
+                environment: profile.resolvedEnvironment, machine: profile.machine?.value, reach: inputs.reach),
             projectDirectory: inputs.paths.projectDirectory,
             stackDirectory: inputs.paths.stackDirectory(stack.name),
             stateDirectory: inputs.paths.stateDirectory(profile.name), instance: inputs.paths.instance,
@@ -733,16 +755,17 @@ public struct Planner {
             attributes.merge(spec.kind.descriptor.remoteAttributes(components, secrets: inputs.secrets.values)) { _, kind in kind }
             return attributes
         }
-        let host = (profile.host == "0.0.0.0" || profile.host == "::") ? "127.0.0.1" : profile.host
+        let reach = inputs.reach
+        let host = reach?.address ?? ((profile.host == "0.0.0.0" || profile.host == "::") ? "127.0.0.1" : profile.host)
         let ports = context.ports[spec.name] ?? []
         var attributes = ["host": host, "name": spec.name]
         if let first = ports.first { attributes["port"] = String(first.number) }
         for port in ports { attributes["port.\(port.name)"] = String(port.number) }
         let override = profile.override(for: spec.name)
         let inputs = KindAttributeInputs(
-            name: spec.name, host: host, ports: ports, baseURL: ports.first.map { "http://\(host):\($0.number)" },
+            name: spec.name, host: host, ports: ports, baseURL: ports.first.map { "\(reach == nil ? "http" : "https")://\(host):\($0.number)" },
             secrets: self.inputs.secrets.values,
-            socketDirectory: "\(self.inputs.paths.runtimeDirectory(profile.name))/\(spec.name)",
+            socketDirectory: "\(self.inputs.paths.runtimeDirectory(profile.name))/\(spec.name)", authorityFile: reach?.authorityFile,
             setting: { key in
                 spec.settings.first { $0.key == key }.map(\.value.description)
                     ?? override?.settings.first { $0.key == key }.map(\.value.description)

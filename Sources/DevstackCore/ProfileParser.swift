@@ -20,7 +20,13 @@ struct ProfileParser {
             switch key {
             case "description": profile.description = reader.string(value)
             case "ports": profile.ports = parsePortMode(value)
-            case "host": if let host = reader.nonEmptyString(value, what: "an address such as 127.0.0.1") { profile.host = host }
+            case "host":
+                // A mapping names the machine that runs the profile; a bare address is where services listen here.
+                if case .mapping = value.node {
+                    profile.machine = parseMachine(value).map { Located(value: $0, location: value.location, keyPath: value.path) }
+                } else if let host = reader.nonEmptyString(value, what: "an address such as 127.0.0.1") {
+                    profile.host = host
+                }
             case "data": if let data = reader.oneOf(value, DataMode.self) { profile.data = data }
             case "protected": if let flag = reader.bool(value) { profile.protected = flag }
             case "remote": if let flag = reader.bool(value) { profile.remote = flag }
@@ -94,6 +100,25 @@ struct ProfileParser {
             return nil
         }
         return url
+    }
+
+    /// `host: { address: staging.lan, port: 55400 }`: the machine that runs the profile and its control port.
+    private func parseMachine(_ node: ConfigNode) -> HostSpec? {
+        let fix = "write host: { address: staging.lan, port: \(HostSpec.defaultPort) } (the machine's name or address, and its control port)"
+        guard let entries = reader.mapping(node, allowed: ["address", "port"], fix: fix) else { return nil }
+        var spec = HostSpec(address: "")
+        for (key, value) in entries {
+            if key == "address" {
+                spec.address = reader.nonEmptyString(value, what: "the machine's name or address") ?? ""
+            } else if let port = reader.int(value, range: 1024...65535) {
+                spec.port = port
+            }
+        }
+        guard !spec.address.isEmpty else {
+            if !entries.contains(where: { $0.key == "address" }) { reader.error(node, "'host' needs an 'address'", fix: fix) }
+            return nil
+        }
+        return spec
     }
 
     /// `expose: { address: 192.168.1.20, services: [db, auth] }`.

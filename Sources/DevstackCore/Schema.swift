@@ -176,7 +176,19 @@ public enum ConfigSchema {
                             ["base": .object(["type": .string("integer"), "minimum": .number(1024), "maximum": .number(65000)])], required: ["base"]),
                     ])
                 ]),
-                "host": .object(["type": .string("string")]),
+                "host": .object([
+                    "oneOf": .array([
+                        .object(["type": .string("string"), "description": .string("the address services listen on here")]),
+                        object(
+                            [
+                                "address": .object(["type": .string("string"), "description": .string("the machine's name or address")]),
+                                "port": .object([
+                                    "type": .string("integer"), "minimum": .number(1024), "maximum": .number(65535),
+                                    "description": .string("its control port for other machines (default \(HostSpec.defaultPort))"),
+                                ]),
+                            ], required: ["address"], description: "the machine that runs this profile; elsewhere devstack is its client"),
+                    ])
+                ]),
                 "data": enumeration(DataMode.allCases.map(\.rawValue)),
                 "protected": .object(["type": .string("boolean")]),
                 "remote": .object(["type": .string("boolean")]),

@@ -15,20 +15,36 @@ public struct Migrator: Sendable {
     }
 
     public let directory: String
+    /// Files given rather than read from `directory`: what a client sent a host.
+    private let given: [File]?
 
-    public init(directory: String) { self.directory = directory }
+    public init(directory: String) {
+        self.directory = directory
+        given = nil
+    }
+
+    /// Applies these files (a client's, sent to the host), as if they were the folder's.
+    public init(sent: [(name: String, contents: String)]) {
+        directory = "(sent)"
+        given = sent.map { Self.file(name: $0.name, path: $0.name, data: Data($0.contents.utf8)) }
+    }
 
     public func files() throws -> [File] {
+        if let given { return given }
         guard FileManager.default.fileExists(atPath: directory) else { return [] }
         let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sql") }.sorted()
         return try names.map { name in
             let path = "\(directory)/\(name)"
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            let stem = String(name.dropLast(4))
-            return File(
-                name: name, version: stem.split(separator: "_", maxSplits: 1).first.map(String.init) ?? stem, path: path,
-                checksum: Self.checksum(data), contents: String(decoding: data, as: UTF8.self))
+            return Self.file(name: name, path: path, data: try Data(contentsOf: URL(fileURLWithPath: path)))
         }
+    }
+
+    /// `<version>_<what>.sql`: the version is what comes before the first `_`.
+    private static func file(name: String, path: String, data: Data) -> File {
+        let stem = name.hasSuffix(".sql") ? String(name.dropLast(4)) : name
+        return File(
+            name: name, version: stem.split(separator: "_", maxSplits: 1).first.map(String.init) ?? stem, path: path,
+            checksum: checksum(data), contents: String(decoding: data, as: UTF8.self))
     }
 
     static func checksum(_ data: Data) -> String {

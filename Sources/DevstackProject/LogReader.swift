@@ -8,6 +8,12 @@ public enum LogReader {
         public var service: String
         public var timestamp: Date?
         public var text: String
+
+        public init(service: String, timestamp: Date?, text: String) {
+            self.service = service
+            self.timestamp = timestamp
+            self.text = text
+        }
     }
 
     static let parser = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

@@ -42,7 +42,7 @@ public enum ProfileCertificates {
             // A new authority: whatever it did not sign goes.
             unlink(exposure.certificateFile)
         }
-        let names = try alternativeNames(for: exposure.address)
+        let names = try alternativeNames(for: [exposure.address] + exposure.otherNames)
         if let pem = try? String(contentsOfFile: exposure.certificateFile, encoding: .utf8), let current = try? Certificate(pemEncoded: pem),
             current.issuer == authority.subject, current.notValidAfter > now.addingTimeInterval(30 * 86_400),
             (try? current.extensions.subjectAlternativeNames).flatMap({ $0 }).map(Array.init) == names,
@@ -70,14 +70,14 @@ public enum ProfileCertificates {
         return try authority.serializeAsPEM().pemString
     }
 
-    /// The address as an IP address entry when it is one, else as a DNS name; and `localhost`.
-    static func alternativeNames(for address: String) throws -> [GeneralName] {
-        var bytes = [UInt8](repeating: 0, count: 16)
-        if inet_pton(AF_INET, address, &bytes) == 1 {
-            return [.ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes.prefix(4)))), .dnsName("localhost")]
-        }
-        if inet_pton(AF_INET6, address, &bytes) == 1 { return [.ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes))), .dnsName("localhost")] }
-        return [.dnsName(address), .dnsName("localhost")]
+    /// Each address as an IP address entry when it is one, else as a DNS name; and `localhost`.
+    static func alternativeNames(for addresses: [String]) throws -> [GeneralName] {
+        addresses.map { address in
+            var bytes = [UInt8](repeating: 0, count: 16)
+            if inet_pton(AF_INET, address, &bytes) == 1 { return .ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes.prefix(4)))) }
+            if inet_pton(AF_INET6, address, &bytes) == 1 { return .ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes))) }
+            return .dnsName(address)
+        } + [.dnsName("localhost")]
     }
 
     private static func write(_ text: String, to path: String) throws {

@@ -13,6 +13,11 @@ public enum CommandExec {
         // A running stack's ports win, so `auto` profiles point at what is really listening.
         let (plan, wired) = try await workspace.wiredEnv(service: service, environment: environment)
         try check(plan)
+        try replaceProcess(wired: wired, command: command, environment: environment)
+    }
+
+    /// Runs `command` in place of this process with `wired` over `environment`.
+    public static func replaceProcess(wired: [PlannedValue], command: [String], environment: [String: String]) throws -> Never {
         let merged = environment.merging(wired.map { ($0.name, $0.value) }) { $1 }
         guard let executable = ExecutableLookup.resolve(command[0], workingDirectory: FileManager.default.currentDirectoryPath, environment: merged)
         else {

@@ -31,69 +31,13 @@ public final class ControlServer: Sendable {
     private let running: Task<Void, Never>
     public let leaseURL: String
 
-    public init(socket: String, supervisor: Supervisor, metricsPort: Int? = nil) async throws {
+    /// `hosted`: given when the profile names this machine as its `host:`; the control API is then also
+    /// served to other machines (`RemoteControl`).
+    public init(socket: String, supervisor: Supervisor, metricsPort: Int? = nil, hosted: HostedActions? = nil) async throws {
         unlink(socket)
         let router = Router(context: ControlRequestContext.self)
         router.addRoutes(LeaseRoutes.collection(supervisor), atPath: "/v1")
-        router.get("/v1/status") { request, _ in
-            // `?settled=1`: answered once every service has settled (`up --detach` waits on it, not by polling).
-            var report = request.uri.queryParameters.get("settled") == "1" ? await supervisor.waitUntilSettled() : await supervisor.status()
-            report.backups = await supervisor.backupStatus()
-            return try Self.json(report)
-        }
-        router.get("/v1/backups") { _, _ in try await Self.answer { try await supervisor.backupListing() } }
-        router.post("/v1/backups") { request, _ in
-            guard let kind = BackupRecord.Kind(rawValue: request.uri.queryParameters.get("kind") ?? "full") else {
-                return try Self.json(ControlReply(ok: false, message: "unknown backup kind; use full, diff or incr"), status: .badRequest)
-            }
-            return try await Self.answer { try await supervisor.backupNow(kind) }
-        }
-        router.post("/v1/backups/verify") { request, _ in
-            try await Self.answer { try await supervisor.verifyBackup(request.uri.queryParameters.get("label").map { String($0) }) }
-        }
-        router.post("/v1/backups/restore") { request, _ in
-            let query = request.uri.queryParameters
-            let target: RestoreTarget
-            if let label = query.get("label") {
-                target = .backup(String(label))
-            } else if let text = query.get("to") {
-                guard let date = BackupTime.parse(String(text)) else {
-                    return try Self.json(
-                        ControlReply(ok: false, message: "'\(text)' is not a time", fix: "write e.g. 2026-12-06T14:05:00Z"), status: .badRequest)
-                }
-                target = .time(date)
-            } else {
-                target = .latest
-            }
-            return try await Self.answer { try await supervisor.restoreBackup(to: target, force: query.get("force") == "1") }
-        }
-        router.post("/v1/services/:name/:action") { _, context in
-            let name = context.parameters.get("name") ?? ""
-            do {
-                switch context.parameters.get("action") {
-                case "stop": try await supervisor.stopService(name)
-                case "start": try await supervisor.start(name)
-                case "restart": try await supervisor.restart(name)
-                default: return try Self.json(ControlReply(ok: false, message: "unknown action; use stop, start or restart"), status: .notFound)
-                }
-                return try Self.json(ControlReply(ok: true, message: nil))
-            } catch let error as SupervisorError {
-                return try Self.json(ControlReply(ok: false, message: error.message), status: .notFound)
-            }
-        }
-        router.post("/v1/reset") { request, _ in
-            let snapshot = request.uri.queryParameters.get("to")
-            let force = request.uri.queryParameters.get("force") == "1"
-            do {
-                return try Self.json(try await supervisor.reset(to: snapshot, force: force))
-            } catch let error as SupervisorError {
-                return try Self.json(
-                    ControlReply(ok: false, message: error.message, refused: error.kind == .refused, fix: error.fix), status: .conflict)
-            } catch {
-                return try Self.json(ControlReply(ok: false, message: "\(error)"), status: .conflict)
-            }
-        }
-        router.addRoutes(Self.monitoring(supervisor))
+        router.addRoutes(Self.stackRoutes(supervisor))
         router.post("/v1/down") { _, _ in
             await supervisor.requestShutdown()
             return try Self.json(ControlReply(ok: true, message: nil), status: .accepted)
@@ -130,6 +74,21 @@ public final class ControlServer: Sendable {
         } else {
             metricsListening.resolve(true)
         }
+        let remoteListening = FirstAnswer<Bool>()
+        let machine = supervisor.plan.profile.machine
+        if let hosted, let machine, let exposure = supervisor.plan.profile.exposure {
+            do {
+                services.append(
+                    try RemoteControl.application(
+                        machine, exposure: exposure, supervisor: supervisor, actions: hosted, logger: logger, onRunning: remoteListening.resolve))
+            } catch {
+                throw SupervisorError(
+                    .control, "cannot serve the control API on \(machine.endpoint): \(error)",
+                    fix: "remove \(exposure.directory) and start again: devstack makes a new certificate (clients then log in again)")
+            }
+        } else {
+            remoteListening.resolve(true)
+        }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: logger))
         self.group = group
         running = Task {
@@ -137,6 +96,7 @@ public final class ControlServer: Sendable {
                 listening.resolve(false)
                 leasePort.resolve(nil)
                 metricsListening.resolve(false)
+                remoteListening.resolve(false)
             }
         }
         guard await listening.wait() else {
@@ -146,6 +106,11 @@ public final class ControlServer: Sendable {
             throw SupervisorError(.control, "cannot listen on a loopback TCP port for the lease API", fix: "check that 127.0.0.1 is up")
         }
         leaseURL = "http://127.0.0.1:\(port)/\(token)"
+        if let machine, await !remoteListening.wait() {
+            throw SupervisorError(
+                .portInUse, "cannot listen on \(machine.endpoint), the profile's host: (the control API for other machines)",
+                fix: "choose another port under host: { port: N }, or stop what holds it")
+        }
         if let metricsPort, await !metricsListening.wait() {
             throw SupervisorError(
                 .portInUse, "cannot listen on 127.0.0.1:\(metricsPort) for the profile's metrics port",
@@ -153,9 +118,74 @@ public final class ControlServer: Sendable {
         }
     }
 
+    /// What the control socket and the host's TLS port both serve: status, services, reset, backups, monitoring.
+    static func stackRoutes<Context: RequestContext>(_ supervisor: Supervisor) -> RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+        routes.get("/v1/status") { request, _ in
+            // `?settled=1`: answered once every service has settled (`up --detach` waits on it, not by polling).
+            var report = request.uri.queryParameters.get("settled") == "1" ? await supervisor.waitUntilSettled() : await supervisor.status()
+            report.backups = await supervisor.backupStatus()
+            return try Self.json(report)
+        }
+        routes.get("/v1/backups") { _, _ in try await Self.answer { try await supervisor.backupListing() } }
+        routes.post("/v1/backups") { request, _ in
+            guard let kind = BackupRecord.Kind(rawValue: request.uri.queryParameters.get("kind") ?? "full") else {
+                return try Self.json(ControlReply(ok: false, message: "unknown backup kind; use full, diff or incr"), status: .badRequest)
+            }
+            return try await Self.answer { try await supervisor.backupNow(kind) }
+        }
+        routes.post("/v1/backups/verify") { request, _ in
+            try await Self.answer { try await supervisor.verifyBackup(request.uri.queryParameters.get("label").map { String($0) }) }
+        }
+        routes.post("/v1/backups/restore") { request, _ in
+            let query = request.uri.queryParameters
+            let target: RestoreTarget
+            if let label = query.get("label") {
+                target = .backup(String(label))
+            } else if let text = query.get("to") {
+                guard let date = BackupTime.parse(String(text)) else {
+                    return try Self.json(
+                        ControlReply(ok: false, message: "'\(text)' is not a time", fix: "write e.g. 2026-12-06T14:05:00Z"), status: .badRequest)
+                }
+                target = .time(date)
+            } else {
+                target = .latest
+            }
+            return try await Self.answer { try await supervisor.restoreBackup(to: target, force: query.get("force") == "1") }
+        }
+        routes.post("/v1/services/:name/:action") { _, context in
+            let name = context.parameters.get("name") ?? ""
+            do {
+                switch context.parameters.get("action") {
+                case "stop": try await supervisor.stopService(name)
+                case "start": try await supervisor.start(name)
+                case "restart": try await supervisor.restart(name)
+                default: return try Self.json(ControlReply(ok: false, message: "unknown action; use stop, start or restart"), status: .notFound)
+                }
+                return try Self.json(ControlReply(ok: true, message: nil))
+            } catch let error as SupervisorError {
+                return try Self.json(ControlReply(ok: false, message: error.message), status: .notFound)
+            }
+        }
+        routes.post("/v1/reset") { request, _ in
+            let snapshot = request.uri.queryParameters.get("to")
+            let force = request.uri.queryParameters.get("force") == "1"
+            do {
+                return try Self.json(try await supervisor.reset(to: snapshot, force: force))
+            } catch let error as SupervisorError {
+                return try Self.json(
+                    ControlReply(ok: false, message: error.message, refused: error.kind == .refused, fix: error.fix), status: .conflict)
+            } catch {
+                return try Self.json(ControlReply(ok: false, message: "\(error)"), status: .conflict)
+            }
+        }
+        routes.addRoutes(monitoring(supervisor))
+        return routes
+    }
+
     /// `GET /healthz` and `GET /metrics`.
-    static func monitoring(_ supervisor: Supervisor) -> RouteCollection<ControlRequestContext> {
-        let routes = RouteCollection(context: ControlRequestContext.self)
+    static func monitoring<Context: RequestContext>(_ supervisor: Supervisor) -> RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
         routes.get("/healthz") { _, _ in
             let report = await supervisor.status()
             let waiting = report.services.filter { !$0.phase.isUp }.map { "\($0.name) (\($0.phase.rawValue))" }

@@ -30,7 +30,7 @@ public struct UpOptions: Sendable {
 public enum StackRunner {
     /// Runs the stack in this process until it is told to stop. Returns the exit status.
     public static func runForeground(
-        workspace: Workspace, options: UpOptions, environment: [String: String], drivers: DriverSet
+        workspace: Workspace, options: UpOptions, environment: [String: String], drivers: DriverSet, hosted: HostedActions? = nil
     ) async throws -> Int32 {
         let store = StateStore(directory: workspace.stateDirectory)
         try StateDirectory.create(store.directory)
@@ -78,7 +78,8 @@ public enum StackRunner {
         let signals = SignalListener.listen(to: [SIGINT, SIGTERM, SIGHUP])
         let began = ContinuousClock.now
         // The services need not wait for the control socket to be listening.
-        async let listening = ControlServer(socket: store.controlSocket, supervisor: supervisor, metricsPort: plan.profile.metricsPort)
+        async let listening = ControlServer(
+            socket: store.controlSocket, supervisor: supervisor, metricsPort: plan.profile.metricsPort, hosted: plan.instance == nil ? hosted : nil)
         await supervisor.startAll()
         let control = try await listening
         await supervisor.setLeaseURL(control.leaseURL)
@@ -428,6 +429,9 @@ enum Summary {
             lines.append(
                 "  exposed on \(exposure.address) over TLS: \(exposure.services.joined(separator: ", ")); clients trust \(exposure.authorityFile) (`devstack ca`)"
             )
+        }
+        if let machine = plan.profile.machine, plan.instance == nil {
+            lines.append("  control API for other machines on \(machine.endpoint) over TLS, with a token (`devstack token create NAME`)")
         }
         lines.append("  logs: \(report.logDirectory)")
         lines.append(detached ? "Stop with `devstack down`." : "Stop with Ctrl-C, or `devstack down` from another terminal.")

@@ -21,6 +21,31 @@ public enum Ports {
         bindAndRelease(port: port, host: host) != nil
     }
 
+    /// True when `address` (a name or an IP address) is one of this machine's: it resolves to an
+    /// address a socket can be bound to here.
+    public static func isOwnAddress(_ address: String) -> Bool {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        #if canImport(Glibc)
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        #else
+            hints.ai_socktype = SOCK_STREAM
+        #endif
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(address, "0", &hints, &found) == 0, let first = found else { return false }
+        defer { freeaddrinfo(first) }
+        var entry: UnsafeMutablePointer<addrinfo>? = first
+        while let current = entry {
+            let fd = socket(current.pointee.ai_family, current.pointee.ai_socktype, 0)
+            if fd >= 0 {
+                defer { close(fd) }
+                if bind(fd, current.pointee.ai_addr, current.pointee.ai_addrlen) == 0 { return true }
+            }
+            entry = current.pointee.ai_next
+        }
+        return false
+    }
+
     private static func bindAndRelease(port: Int, host: String = "127.0.0.1") -> Int? {
         #if canImport(Glibc)
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

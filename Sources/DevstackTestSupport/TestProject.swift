@@ -23,7 +23,7 @@ public struct TestProject: Sendable {
     /// Loads and plans without touching `.devstack`; `auto` ports come from `firstAutoPort` upwards.
     public func plan(
         stack: String = "default", profile: String = "local", environment: [String: String] = [:],
-        secrets: ResolvedSecrets = TestProject.fixedSecrets, firstAutoPort: Int = 47000, instance: String? = nil
+        secrets: ResolvedSecrets = TestProject.fixedSecrets, firstAutoPort: Int = 47000, instance: String? = nil, reach: RemoteReach? = nil
     ) throws -> Plan {
         let project = try ProjectLoader.load(projectDirectory: path, stack: stack, profile: profile)
         var merged = secrets
@@ -35,7 +35,7 @@ public struct TestProject: Sendable {
             project: project, environment: environment, secrets: merged,
             paths: PlanPaths(
                 projectDirectory: path, binDirectory: "/opt/devstack/bin", runtimeRoot: "/tmp/devstack-test-runtime", instance: instance),
-            portAllocator: { avoiding in (firstAutoPort...65535).first { !avoiding.contains($0) } })
+            portAllocator: { avoiding in (firstAutoPort...65535).first { !avoiding.contains($0) } }, reach: reach)
         return try Planner(inputs: inputs).plan()
     }
 }

@@ -202,6 +202,20 @@ import Testing
         }
     }
 
+    @Test func aClientReachesTheHostsStackOverTLSAtItsExposedAddress() async throws {
+        try await withProject { project in
+            let reach = RemoteReach(address: "192.168.1.20", authorityFile: "/home/me/.config/devstack/hosts/x/ca.pem")
+            let plan = try project.plan(reach: reach)
+            let api = try #require(plan.service(named: "api"))
+            #expect(
+                api.environment["DATABASE_URL"]
+                    == "postgresql://postgres:pg-password@192.168.1.20:41000/app?sslmode=verify-full&sslrootcert=%2Fhome%2Fme%2F.config%2Fdevstack%2Fhosts%2Fx%2Fca.pem"
+            )
+            #expect(api.environment["AUTH"] == "https://192.168.1.20:41001")
+            #expect(plan.profile.reach == reach)
+        }
+    }
+
     @Test func profileOverridesEnvAndRemovesWithNull() async throws {
         try await withProject { project in
             let api = try #require(try project.plan().service(named: "api"))

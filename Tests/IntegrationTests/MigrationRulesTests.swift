@@ -13,15 +13,21 @@ import Testing
         }
     }
 
-    @Test func migrationsGoToStagingFirstAndToProductionOnlyWithApproval() async throws {
-        let production = try StackUnderTest(stack: "services:\n  db: { kind: postgres, database: app }\n")
-        defer { production.cleanUp() }
-        let productionDatabase = try await production.postgresEndpoint()
-        try await PostgresSession.with(productionDatabase) { session in
+    /// A Postgres of the test's own as production: the Supabase CLI's migration table, empty.
+    static func productionStandIn(_ production: StackUnderTest) async throws -> PostgresSession.Endpoint {
+        let database = try await production.postgresEndpoint()
+        try await PostgresSession.with(database) { session in
             try await session.execute("create schema supabase_migrations")
             try await session.execute(
                 "create table supabase_migrations.schema_migrations (version text not null primary key, statements text[], name text)")
         }
+        return database
+    }
+
+    @Test func migrationsGoToStagingFirstAndToProductionOnlyWithApproval() async throws {
+        let production = try StackUnderTest(stack: "services:\n  db: { kind: postgres, database: app }\n")
+        defer { production.cleanUp() }
+        let productionDatabase = try await Self.productionStandIn(production)
         let stack = try StackUnderTest(
             stack: "services:\n  db: { kind: postgres, database: app, migrations: migrations }\n", arguments: ["--profile", "staging"],
             files: [
@@ -77,6 +83,61 @@ import Testing
         #expect(changed.standardError.contains("002_tags.sql changed since applied to 'production'"), "\(changed.standardError)")
         let after = try stack.devstack(["migrations", "status"], environment: environment).standardOutput
         #expect(after.contains("production (production): 1 applied, 0 pending, 1 changed") && after.contains("CHANGED  002_tags.sql"), "\(after)")
+        #expect(try await stack.stop() == 0)
+        #expect(try await production.stop() == 0)
+    }
+
+    @Test func promoteWalksStagingThenProductionAndStopsAtTheFirstFailure() async throws {
+        let production = try StackUnderTest(stack: "services:\n  db: { kind: postgres, database: app }\n")
+        defer { production.cleanUp() }
+        let productionDatabase = try await Self.productionStandIn(production)
+        let stack = try StackUnderTest(
+            stack: """
+                services:
+                  db: { kind: postgres, database: app, migrations: migrations }
+                smoke:
+                  notes_readable: { sql: "select count(*) from notes" }
+                """, arguments: ["--profile", "staging"],
+            files: [
+                "profiles/staging.yaml": "ports: auto\n",
+                "profiles/production.yaml": "environment: production\nremote: true\nservices:\n  db: { url: \"${env:PROD_DB_URL}\" }\n",
+                "stacks/default/migrations/001_notes.sql": "create table notes (id serial primary key, body text);\n",
+            ])
+        defer { stack.cleanUp() }
+        let staging = try await stack.postgresEndpoint()
+        let environment = ["PROD_DB_URL": "postgresql://postgres:\(productionDatabase.password)@127.0.0.1:\(productionDatabase.port)/app"]
+        try stack.directory.write("stacks/default/migrations/002_tags.sql", "alter table notes add column tags text[];\n")
+
+        // Without approval: every staging step runs (the pending migration goes to staging), production's plan is shown, nothing applied there.
+        let unapproved = try stack.devstack(["promote"], environment: environment)
+        #expect(unapproved.status == 3, "\(unapproved.standardOutput) \(unapproved.standardError)")
+        for line in [
+            "1/5 staging is healthy: ok", "2/5 smoke checks pass on staging: ok",
+            "3/5 pending migrations applied on staging: ok (applied migration 002_tags.sql)",
+        ] {
+            #expect(unapproved.standardOutput.contains(line), "\(unapproved.standardOutput)")
+        }
+        #expect(unapproved.standardOutput.contains("4/5 migrations applied to production, as approved: FAILED; stopped here"))
+        #expect(unapproved.standardError.contains("production migrations need approval"))
+        #expect(try await Self.versions(productionDatabase).isEmpty)
+        #expect(try await Self.versions(staging) == ["001:notes:1", "002:tags:1"])
+
+        // Approved: production takes both files, then its smoke checks run read-only.
+        let approved = try stack.devstack(["promote", "--approve"], environment: environment)
+        #expect(approved.status == 0, "\(approved.standardOutput) \(approved.standardError)")
+        #expect(approved.standardOutput.contains("3/5 pending migrations applied on staging: ok (none pending)"))
+        #expect(approved.standardOutput.contains("5/5 smoke checks pass on production (read only): ok (1 passed)"))
+        #expect(approved.standardOutput.contains("promoted staging to production"))
+        #expect(try await Self.versions(productionDatabase) == ["001:notes:1", "002:tags:1"])
+
+        // A failing smoke check on staging stops the walk before production is touched.
+        try stack.directory.write("stacks/default/migrations/003_more.sql", "alter table notes add column more text;\n")
+        try await PostgresSession.with(staging) { try await $0.execute("alter table notes rename to old_notes") }
+        let broken = try stack.devstack(["promote", "--approve"], environment: environment)
+        #expect(broken.status == 3, "\(broken.standardOutput) \(broken.standardError)")
+        #expect(broken.standardOutput.contains("2/5 smoke checks pass on staging: FAILED; stopped here"), "\(broken.standardOutput)")
+        #expect(try await Self.versions(staging) == ["001:notes:1", "002:tags:1"])
+        #expect(try await Self.versions(productionDatabase) == ["001:notes:1", "002:tags:1"])
         #expect(try await stack.stop() == 0)
         #expect(try await production.stop() == 0)
     }

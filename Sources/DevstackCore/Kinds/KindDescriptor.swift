@@ -56,6 +56,8 @@ public struct KindAttributeInputs: Sendable {
     public var secrets: [String: String]
     /// The folder of the service's private sockets.
     public var socketDirectory: String
+    /// Set when a client machine reaches the service over TLS: the certificate authority to check it against.
+    public var authorityFile: String?
     /// A setting's value from the stack, or else the profile.
     public var setting: @Sendable (String) -> String?
 }

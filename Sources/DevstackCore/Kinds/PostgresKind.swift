@@ -58,8 +58,10 @@ struct PostgresKind: KindDescriptor {
         let database = service.setting("database") ?? service.name
         let password = service.secrets["postgres_password"] ?? ""
         var attributes = ["user": "postgres", "password": password, "database": database, "socket": service.socketDirectory]
+        // From another machine the server's own TLS, checked against the profile's authority.
+        let tls = service.authorityFile.map { "?sslmode=verify-full&sslrootcert=\(Self.percentEncoded($0))" } ?? ""
         if let port = service.ports.first?.number {
-            attributes["url"] = "postgresql://postgres:\(Self.percentEncoded(password))@\(service.host):\(port)/\(database)"
+            attributes["url"] = "postgresql://postgres:\(Self.percentEncoded(password))@\(service.host):\(port)/\(database)\(tls)"
         }
         if let pool = service.ports.first(where: { $0.name == "pool" })?.number {
             attributes["pool_url"] = "postgresql://postgres:\(Self.percentEncoded(password))@\(service.host):\(pool)/\(database)"

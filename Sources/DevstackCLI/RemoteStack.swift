@@ -1,0 +1,119 @@
+import ArgumentParser
+import DevstackAudit
+import DevstackCore
+import DevstackPostgres
+import DevstackProject
+import DevstackSupervisor
+import DevstackSystem
+import Foundation
+
+/// A profile whose `host:` is another machine: this machine is its client, and commands go to the
+/// host's control API. The machine named by `host:` runs the stack itself, unless someone logged in
+/// to it from there (a second project on the host standing in for a laptop, or a tunnel).
+struct RemoteStack {
+    let host: HostSpec
+    let profile: String
+    let exposedAddress: String?
+    let logins: RemoteLogins
+    let login: RemoteLogins.Login?
+
+    /// nil when the profile runs here: it has no `host:`, or names this machine.
+    static func of(_ project: ProjectOptions, profile override: String? = nil) throws -> RemoteStack? {
+        let workspace = try project.workspace(profile: override)
+        // Most profiles have no `host:`; commands that never plan must not pay for parsing to find out.
+        let file = "\(workspace.projectDirectory)/profiles/\(workspace.profile).yaml"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+            text.range(of: #"(?m)^host:\s*(\{|$|#)"#, options: .regularExpression) != nil
+        else { return nil }
+        let profile = try workspace.load().profile
+        guard let host = profile.machine?.value else { return nil }
+        let logins = RemoteLogins(folder: ConfigFolder.root(environment: project.environment))
+        let login = logins.login(for: host)
+        if login == nil && Ports.isOwnAddress(host.address) { return nil }
+        return RemoteStack(host: host, profile: workspace.profile, exposedAddress: profile.expose?.value.address, logins: logins, login: login)
+    }
+
+    /// The client, once logged in.
+    func client() throws -> RemoteControlClient {
+        guard let login else {
+            throw SupervisorError(
+                .refused, "profile '\(profile)' runs on \(host.endpoint), and this machine has not logged in to it",
+                fix: "ask for a token on the host (devstack token create NAME --role test), then: devstack login \(profile) --token … --ca-sha256 …")
+        }
+        let authority = try? String(contentsOfFile: logins.authorityFile(for: host), encoding: .utf8)
+        return RemoteControlClient(host: host, token: login.token, authorityPEM: authority, profile: profile)
+    }
+
+    /// What `up` and `down` say instead of starting or stopping anything here.
+    var elsewhere: String {
+        "devstack: profile '\(profile)' runs on \(host.endpoint); this machine is its client (devstack status --profile \(profile))"
+    }
+
+    /// This machine's plan of the host's stack: the project's files here, the secrets the login's role
+    /// may see and the ports the host listens on from there, every service reached over TLS at the
+    /// exposed address and checked against the host's authority.
+    func plan(_ project: ProjectOptions) async throws -> (Plan, RemoteConnection) {
+        let connection = try await client().connection()
+        guard let exposedAddress else {
+            throw SupervisorError(.refused, "profile '\(profile)' exposes nothing", fix: "add expose: { address, services } to it")
+        }
+        let workspace = try project.workspace(profile: profile)
+        let loaded = try workspace.load()
+        // What the role does not see is planned as a placeholder, and only public values are used then.
+        var secrets = connection.secrets
+        for name in try Planner.requestedSecrets(project: loaded, environment: project.environment).keys where secrets[name] == nil {
+            secrets[name] = "withheld"
+        }
+        let inputs = PlanInputs(
+            project: loaded, environment: project.environment, secrets: ResolvedSecrets(values: secrets), paths: workspace.paths,
+            runningPorts: connection.runningPorts, reach: RemoteReach(address: exposedAddress, authorityFile: logins.authorityFile(for: host)))
+        return (try Planner(inputs: inputs).plan(), connection)
+    }
+
+    /// The stack's env as this machine reaches it; the whole of it needs a `test` token.
+    func wiredEnv(_ project: ProjectOptions, service: String?, publicOnly: Bool) async throws -> (Plan, [PlannedValue]) {
+        let (plan, connection) = try await plan(project)
+        if !publicOnly && connection.role < .test {
+            throw SupervisorError(
+                .refused, "the token for \(host.endpoint) has role \(connection.role.rawValue): it sees only what a browser may (--public)",
+                fix: "ask the host's owner for a test token (devstack token create NAME --role test) and log in with it")
+        }
+        return (plan, try plan.wiredEnv(service: service))
+    }
+
+    /// `devstack migrate` against a host: the pending files (by what the host has applied) are sent,
+    /// and the host applies them in order, each in its own transaction.
+    func migrate(_ project: ProjectOptions, service: String?) async throws -> [String] {
+        let client = try client()
+        let plan = try await project.workspace(profile: profile).plan(environment: project.environment, persistSecrets: false)
+        let files = try MigrationRules.files(plan, service: PostgresTools.service(in: plan, named: service))
+        let pending = try MigrationRules.pending(files, applied: try await client.appliedMigrations(), on: host.endpoint)
+        guard !pending.isEmpty else { return [] }
+        return try await client.migrate(pending.map { MigrationUpload(name: $0.name, contents: $0.contents) })
+    }
+}
+
+extension HostedActions {
+    /// What a host does for its clients: smoke checks and migrations on the stack running here.
+    static let standard = HostedActions(
+        smoke: { plan in
+            let results = await SmokeRunner.run(plan, checks: plan.smoke, running: StateStore(directory: plan.stateDirectory).running())
+            return try StateStore.encoder.encode(results)
+        },
+        appliedMigrations: { plan in
+            try await PostgresSession.with(try hostDatabase(plan)) { try await SupabaseMigrations.applied(on: $0) }
+        },
+        migrate: { plan, files in
+            try await PostgresSession.with(try hostDatabase(plan)) { session in
+                try await Migrator(sent: files.map { ($0.name, $0.contents) }).apply(on: session)
+            }
+        })
+
+    private static func hostDatabase(_ plan: Plan) throws -> PostgresSession.Endpoint {
+        let service = try PostgresTools.service(in: plan, named: nil)
+        guard let endpoint = PostgresSession.Endpoint.of(service) else {
+            throw SupervisorError(.serviceFailed, "\(service.name) has no port to reach it on", fix: "give it one in the stack")
+        }
+        return endpoint
+    }
+}
