@@ -107,6 +107,18 @@ extension HostedActions {
             try await PostgresSession.with(try hostDatabase(plan)) { session in
                 try await Migrator(sent: files.map { ($0.name, $0.contents) }).apply(on: session)
             }
+        },
+        snapshot: { plan, action in
+            let service = try PostgresTools.service(in: plan, named: nil)
+            guard let database = DatabaseReset(service: service, plan: plan) else {
+                throw PostgresServiceError(.connection, "\(service.name) has no port or password in the plan: devstack does not run it")
+            }
+            switch action {
+            case .list: return try StateStore.encoder.encode(try await database.snapshots())
+            case .save(let name): try await database.saveSnapshot(name)
+            case .remove(let name): try await database.removeSnapshot(name)
+            }
+            return Data("{\"ok\":true}".utf8)
         })
 
     private static func hostDatabase(_ plan: Plan) throws -> PostgresSession.Endpoint {

@@ -34,8 +34,7 @@ struct Reset: AsyncParsableCommand {
 
     static func perform(project: ProjectOptions, snapshot: String?, force: Bool, json: Bool) async throws {
         if let remote = try RemoteStack.of(project) {
-            guard snapshot == nil else { throw ValidationError("--to: snapshots of a stack on another machine are restored there") }
-            let outcomes = try await remote.client().reset(force: force)
+            let outcomes = try await remote.client().reset(to: snapshot, force: force)
             return report(outcomes, started: false, json: json)
         }
         let workspace = try project.workspace()

@@ -40,7 +40,11 @@ struct Snapshot: ParsableCommand {
 
         func run() async throws {
             let name = self.name
-            try await Snapshot.withDatabase(project, service: service) { try await $0.saveSnapshot(name) }
+            if let remote = try RemoteStack.of(project) {
+                _ = try await remote.client().snapshots("POST", name: name)
+            } else {
+                try await Snapshot.withDatabase(project, service: service) { try await $0.saveSnapshot(name) }
+            }
             Console.standardOutput.write("devstack: saved snapshot \(name)\n")
         }
     }
@@ -63,7 +67,12 @@ struct Snapshot: ParsableCommand {
         @Option(help: "The postgres service. (default: the only one)") var service: String?
 
         func run() async throws {
-            let snapshots = try await Snapshot.withDatabase(project, service: service) { try await $0.snapshots() }
+            let snapshots =
+                if let remote = try RemoteStack.of(project) {
+                    try StateStore.decoder.decode([DatabaseReset.Snapshot].self, from: try await remote.client().snapshots())
+                } else {
+                    try await Snapshot.withDatabase(project, service: service) { try await $0.snapshots() }
+                }
             let lines = snapshots.map { "\($0.name)  \($0.createdAt)" + ($0.stale ? "  (stale: taken before the migrations or seed changed)" : "") }
             Console.standardOutput.write(lines.isEmpty ? "no snapshots\n" : lines.joined(separator: "\n") + "\n")
         }
@@ -77,7 +86,11 @@ struct Snapshot: ParsableCommand {
 
         func run() async throws {
             let name = self.name
-            try await Snapshot.withDatabase(project, service: service) { try await $0.removeSnapshot(name) }
+            if let remote = try RemoteStack.of(project) {
+                _ = try await remote.client().snapshots("DELETE", name: name)
+            } else {
+                try await Snapshot.withDatabase(project, service: service) { try await $0.removeSnapshot(name) }
+            }
             Console.standardOutput.write("devstack: removed snapshot \(name)\n")
         }
     }

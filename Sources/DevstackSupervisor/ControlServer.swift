@@ -207,14 +207,14 @@ public final class ControlServer: Sendable {
 
     /// The value as JSON, or the error as a `ControlReply` (409) carrying its code, so the client raises it again.
     static func answer(_ body: () async throws -> some Encodable) async throws -> Response {
-        do {
-            return try json(try await body())
-        } catch let error as any DevstackError {
-            let refused = error.exitStatus == 3
-            return try json(ControlReply(ok: false, message: error.message, refused: refused, fix: error.fix, code: error.code), status: .conflict)
-        } catch {
-            return try json(ControlReply(ok: false, message: "\(error)"), status: .conflict)
-        }
+        do { return try json(try await body()) } catch { return try failure(error) }
+    }
+
+    /// The error as a `ControlReply` (409) carrying its code.
+    static func failure(_ error: any Error) throws -> Response {
+        guard let error = error as? any DevstackError else { return try json(ControlReply(ok: false, message: "\(error)"), status: .conflict) }
+        return try json(
+            ControlReply(ok: false, message: error.message, refused: error.exitStatus == 3, fix: error.fix, code: error.code), status: .conflict)
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

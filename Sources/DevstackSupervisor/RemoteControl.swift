@@ -17,15 +17,26 @@ public struct HostedActions: Sendable {
     public var appliedMigrations: @Sendable (Plan) async throws -> [String: String]
     /// Applies the files in order, each in its own transaction; returns the names applied.
     public var migrate: @Sendable (Plan, [MigrationUpload]) async throws -> [String]
+    /// Saves, lists or removes a snapshot of the stack's database; the answer as JSON.
+    public var snapshot: @Sendable (Plan, SnapshotAction) async throws -> Data
 
     public init(
         smoke: @escaping @Sendable (Plan) async throws -> Data, appliedMigrations: @escaping @Sendable (Plan) async throws -> [String: String],
-        migrate: @escaping @Sendable (Plan, [MigrationUpload]) async throws -> [String]
+        migrate: @escaping @Sendable (Plan, [MigrationUpload]) async throws -> [String],
+        snapshot: @escaping @Sendable (Plan, SnapshotAction) async throws -> Data
     ) {
         self.smoke = smoke
         self.appliedMigrations = appliedMigrations
         self.migrate = migrate
+        self.snapshot = snapshot
     }
+}
+
+/// What a client asks of the host's snapshots (restoring one is a reset: `POST /v1/reset?to=NAME`).
+public enum SnapshotAction: Sendable {
+    case save(String)
+    case list
+    case remove(String)
 }
 
 /// A migration file a client sends to the host: its name and text.
@@ -71,6 +82,7 @@ public struct RemoteLogLine: Codable, Sendable {
 ///     GET  /v1/status, /healthz, /metrics, /v1/migrations, /v1/connection   read (connection's secrets by role)
 ///     GET  /v1/logs?service=S&lines=N&since=T   test
 ///     POST /v1/smoke                    test   the stack's smoke checks, run on the host
+///     GET  /v1/snapshots, POST|DELETE /v1/snapshots/{name}   test   list, save, remove
 ///     GET  /v1/backups                  test
 ///     POST /v1/reset, /v1/migrations, /v1/services/…, /v1/backups…   admin
 enum RemoteControl {
@@ -81,11 +93,11 @@ enum RemoteControl {
         if path == "/v1/ca.pem" { return nil }
         if method == .get || method == .head {
             switch path {
-            case "/v1/logs", "/v1/backups": return .test
+            case "/v1/logs", "/v1/backups", "/v1/snapshots": return .test
             default: return .read
             }
         }
-        return path == "/v1/smoke" ? .test : .admin
+        return path == "/v1/smoke" || path.hasPrefix("/v1/snapshots/") ? .test : .admin
     }
 
     static func application(
@@ -130,9 +142,13 @@ enum RemoteControl {
                 services: asked.isEmpty ? known : asked, directory: directory, last: query.get("lines").flatMap { Int(String($0)) }, since: since)
             return try ControlServer.json(lines.map { RemoteLogLine(service: $0.service, timestamp: $0.timestamp, text: $0.text) })
         }
-        router.post("/v1/smoke") { _, _ -> Response in
-            let results = try await actions.smoke(plan)
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: results)))
+        router.post("/v1/smoke") { _, _ in try await relay { try await actions.smoke(plan) } }
+        router.get("/v1/snapshots") { _, _ in try await relay { try await actions.snapshot(plan, .list) } }
+        router.post("/v1/snapshots/:name") { _, context in
+            try await relay { try await actions.snapshot(plan, .save(context.parameters.get("name") ?? "")) }
+        }
+        router.delete("/v1/snapshots/:name") { _, context in
+            try await relay { try await actions.snapshot(plan, .remove(context.parameters.get("name") ?? "")) }
         }
         router.get("/v1/migrations") { _, _ in try await ControlServer.answer { try await actions.appliedMigrations(plan) } }
         router.post("/v1/migrations") { request, context in
@@ -152,6 +168,16 @@ enum RemoteControl {
             router: router, server: try .tls(.devstack(), tlsConfiguration: configuration),
             configuration: .init(address: .hostname(host.address, port: host.port), serverName: "devstack"),
             onServerRunning: { _ in onRunning(true) }, logger: logger)
+    }
+}
+
+/// The JSON the layers above made, or their error as the control API's reply.
+private func relay(_ body: () async throws -> Data) async throws -> Response {
+    do {
+        let data = try await body()
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    } catch {
+        return try ControlServer.failure(error)
     }
 }
 

@@ -71,8 +71,16 @@ public struct RemoteControlClient: Sendable {
         return try Self.decode([String].self, from: data)
     }
 
-    public func reset(force: Bool) async throws -> [ResetOutcome] {
-        try Self.decode([ResetOutcome].self, from: try await call("POST", "/v1/reset" + (force ? "?force=1" : ""), timeout: .minutes(10)))
+    public func reset(to snapshot: String?, force: Bool) async throws -> [ResetOutcome] {
+        let query = (snapshot.map { ["to=\(Self.encoded($0))"] } ?? []) + (force ? ["force=1"] : [])
+        return try Self.decode(
+            [ResetOutcome].self,
+            from: try await call("POST", "/v1/reset" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")), timeout: .minutes(10)))
+    }
+
+    /// The host's snapshots as its JSON (`GET`), or one saved (`POST`) or removed (`DELETE`).
+    public func snapshots(_ method: String = "GET", name: String? = nil) async throws -> Data {
+        try await call(method, "/v1/snapshots" + (name.map { "/" + Self.encoded($0) } ?? ""), timeout: .minutes(10))
     }
 
     private func get<T: Decodable>(_ type: T.Type, _ path: String) async throws -> T {

@@ -14,6 +14,8 @@ import Testing
         #expect(role(.get, "/v1/logs") == .test)
         #expect(role(.get, "/v1/backups") == .test)
         #expect(role(.post, "/v1/smoke") == .test)
+        #expect(role(.get, "/v1/snapshots") == .test)
+        #expect(role(.post, "/v1/snapshots/before") == .test && role(.delete, "/v1/snapshots/before") == .test)
         for path in ["/v1/reset", "/v1/migrations", "/v1/backups", "/v1/backups/restore", "/v1/services/db/stop", "/v1/anything"] {
             #expect(role(.post, path) == .admin, "\(path)")
         }

@@ -149,6 +149,10 @@ import Testing
         #expect(logs.status == 0 && logs.standardOutput.contains("db"), "\(logs.standardError)")
         let smoke = try onLaptop(["smoke"])
         #expect(smoke.status == 0 && smoke.standardOutput.contains("2/2 smoke checks passed"), "\(smoke.standardOutput) \(smoke.standardError)")
+        // Snapshots are the test role's; restoring one is a reset.
+        let saved = try onLaptop(["snapshot", "save", "one_note"])
+        #expect(saved.status == 0, "\(saved.standardError)")
+        #expect(try onLaptop(["snapshot", "list"]).standardOutput.contains("one_note"))
         // A reset needs an admin token, whatever --force says.
         let reset = try onLaptop(["reset", "--force"])
         #expect(reset.status == 3 && reset.standardError.contains("needs admin"), "\(reset.standardError)")
@@ -163,6 +167,8 @@ import Testing
 
         // Role admin: the migration goes to the host, which applies and records it; a forced reset works.
         #expect(try login(boss).status == 0)
+        let restored = try onLaptop(["snapshot", "restore", "one_note", "--force"])
+        #expect(restored.status == 0, "\(restored.standardError)")
         let migrated = try onLaptop(["migrate"])
         #expect(migrated.standardOutput.contains("applied migration 20260102000000_tags.sql on 127.0.0.2:\(port)"), "\(migrated.standardError)")
         let status2 = try onLaptop(["migrations", "status"]).standardOutput
