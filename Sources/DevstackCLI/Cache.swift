@@ -31,6 +31,7 @@ struct CacheList: AsyncParsableCommand {
         for entry in entries {
             lines.append(
                 "  \(entry.name)  \(String(format: "%.1f", Double(entry.bytes) / 1_048_576)) MiB  made \(DurationParser.uptime(now.timeIntervalSince(entry.createdAt))) ago"
+                    + (entry.spare ? ", spare ready" : "")
             )
         }
         Console.standardOutput.write(lines.joined(separator: "\n") + "\n")

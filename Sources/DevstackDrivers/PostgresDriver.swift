@@ -18,6 +18,10 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
     private var freshClusters: Set<String> = []
     /// Services whose cluster came from the initdb cache and still has the cache's throwaway password.
     private var cachedClusters: Set<String> = []
+    /// Services whose cluster came from the initdb cache with kept data: its spare is made again once the stack settles.
+    private var spareRefills: [String: InitdbCache.Key] = [:]
+    /// The spare being made: a stop right after a first start lets it finish (a second or so, once).
+    private var refilling: [String: Task<Void, Never>] = [:]
     /// Services set up while the stack was still starting, whose reset copies wait for it to settle.
     private var awaitingPreparation: [String: DatabaseReset] = [:]
     /// Services of a stack that has settled since it started: their later set-ups prepare at once.
@@ -225,6 +229,10 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
             return awaitingPreparation.removeValue(forKey: service.name)
         }
         if let engine { prepareResets(engine, service: service, sink: context.sink) }
+        if let key = lock.withLock({ spareRefills.removeValue(forKey: service.name) }) {
+            let refill = Task(priority: .background) { await InitdbCache().refillSpare(key) }
+            lock.withLock { refilling[service.name] = refill }
+        }
     }
 
     private func prepareResets(_ engine: DatabaseReset, service: PlannedService, sink: any ServiceOutput) {
@@ -321,6 +329,7 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
 
     /// The run's folder in /tmp (the socket, and ephemeral data) does not outlive the run.
     public func cleanUp(_ service: PlannedService, context: DriverContext) async {
+        await lock.withLock { refilling.removeValue(forKey: service.name) }?.value
         guard let socket = service.attributes["socket"] else { return }
         let runtime = URL(fileURLWithPath: socket).deletingLastPathComponent().path
         if context.plan.profile.data == .ephemeral { try? FileManager.default.removeItem(atPath: "\(runtime)/\(service.name)-data") }
@@ -386,12 +395,16 @@ public final class PostgresDriver: ServiceDriver, @unchecked Sendable {
                         supabase: supabase)
                     return staging
                 }
-                if !filled {
+                if !filled && !layout.ephemeral && cache.takeSpare(key, to: staging) {
+                    context.sink.note(service: service.name, "cluster taken from the initdb cache's spare copy (\(cache.root))")
+                } else if !filled {
                     context.sink.note(service: service.name, "cluster copied from the initdb cache (\(cache.root))")
                     try FileTree.clone(entry, to: staging)
                     // As initdb syncs what it writes: a kept cluster must be on disk before it gets its name.
                     if !layout.ephemeral { FileTree.sync() }
                 }
+                // Kept data's next first start (another checkout, another project) takes a spare made once this stack has settled.
+                if !layout.ephemeral { lock.withLock { spareRefills[service.name] = key } }
             } catch let unavailable as InitdbCache.Unavailable {
                 context.sink.note(service: service.name, "initdb cache not used: \(unavailable.reason)")
                 if unavailable.filled == nil {

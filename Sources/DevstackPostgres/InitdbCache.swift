@@ -47,6 +47,8 @@ public struct InitdbCache: Sendable {
         public var name: String
         public var bytes: Int
         public var createdAt: Date
+        /// A copy made ahead is waiting for the next first start of persistent data.
+        public var spare: Bool
     }
 
     /// The complete entry for `key`: made by `fill` (which runs initdb and returns the folder it made)
@@ -93,7 +95,8 @@ public struct InitdbCache: Sendable {
             let path = "\(root)/\(name)"
             guard FileManager.default.fileExists(atPath: "\(path)/PG_VERSION") else { return nil }
             let created = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date ?? Date()
-            return Entry(name: name, bytes: FileTree.size(path), createdAt: created)
+            return Entry(
+                name: name, bytes: FileTree.size(path), createdAt: created, spare: FileManager.default.fileExists(atPath: "\(path).spare/PG_VERSION"))
         }
     }
 
@@ -107,6 +110,35 @@ public struct InitdbCache: Sendable {
             if !name.contains(".") { removed += 1 }
         }
         return removed
+    }
+
+    /// Moves the entry's spare copy (made ahead, complete and on disk) to `destination` by a rename: a
+    /// first start with persistent data then writes no files at all. False when there is none, or it
+    /// is on another file system than `destination`; the caller copies the entry then.
+    public func takeSpare(_ key: Key, to destination: String) -> Bool {
+        rename("\(root)/\(key.name).spare", destination) == 0
+    }
+
+    /// Makes the spare copy when there is none (after a first start took it): copied beside its name,
+    /// synced, renamed into place, so a copy cut short is never taken. Skipped while another process
+    /// holds the key's lock (a fill, or another refill).
+    public func refillSpare(_ key: Key) async {
+        let entry = "\(root)/\(key.name)"
+        let spare = "\(entry).spare"
+        guard FileManager.default.fileExists(atPath: "\(entry)/PG_VERSION"), !FileManager.default.fileExists(atPath: spare),
+            let lock = Lock.attempt("\(entry).lock")
+        else { return }
+        defer { lock.release() }
+        removeLeftovers(of: key.name)
+        let partial = "\(entry).partial-spare-\(getpid())"
+        do {
+            try await FileTree.cloneDyingWithUs(entry, to: partial)
+        } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            return
+        }
+        FileTree.sync()
+        if rename(partial, spare) != 0 { try? FileManager.default.removeItem(atPath: partial) }
     }
 
     /// Partial copies that a killed fill left behind.
@@ -127,6 +159,17 @@ public struct InitdbCache: Sendable {
             }
             while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
                 try await Task.sleep(for: .milliseconds(10))
+            }
+            return Lock(descriptor: descriptor)
+        }
+
+        /// The lock if no one holds it now.
+        static func attempt(_ path: String) -> Lock? {
+            let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { return nil }
+            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+                close(descriptor)
+                return nil
             }
             return Lock(descriptor: descriptor)
         }

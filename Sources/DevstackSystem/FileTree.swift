@@ -23,6 +23,20 @@ public enum FileTree {
         }
     }
 
+    /// `clone`, as a child that dies with devstack (work done in the background must not outlive it).
+    public static func cloneDyingWithUs(_ source: String, to destination: String) async throws {
+        let command = cloneCommand(makingHoles: false)
+        let child = try await ChildLauncher.shared.launch(
+            LaunchRequest(
+                executable: command[0], arguments: Array(command.dropFirst()) + [source, destination], environment: [:],
+                workingDirectory: "/"))
+        let status = await child.waitForExit()
+        guard status.succeeded else {
+            throw SystemError(
+                .stateDirectory, "cannot copy \(source) to \(destination): cp \(status)", fix: "check the free space and permissions there")
+        }
+    }
+
     /// Bytes in the tree (files only).
     public static func size(_ path: String) -> Int {
         let enumerator = FileManager.default.enumerator(atPath: path)

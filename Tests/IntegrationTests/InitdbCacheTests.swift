@@ -79,4 +79,45 @@ import Testing
         try await answers(running)
         #expect(try await running.stop() == 0)
     }
+
+    /// Waits (up to 20 s) for the spare copy a settled stack makes in the background.
+    func spareAppears(_ cache: TemporaryDirectory) async throws -> Bool {
+        for _ in 0..<200 {
+            if entries(cache).first?.spare == true { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    @Test func aFirstStartWithKeptDataTakesTheSpareMadeAfterThePreviousOne() async throws {
+        let cache = try TemporaryDirectory(prefix: "devstack-cache")
+        defer { cache.remove() }
+        let environment = ["DEVSTACK_CACHE_DIR": cache.path]
+        let filler = try StackUnderTest(stack: Self.stack, environment: environment)
+        defer { filler.cleanUp() }
+        try await answers(filler)
+        #expect(try await spareAppears(cache), "a spare is made once the stack has settled")
+        #expect(try filler.devstack(["cache", "ls"], environment: environment).standardOutput.contains("spare ready"))
+        #expect(try await filler.stop() == 0)
+
+        // Another project's first start renames the spare into place: no copy, and its own password.
+        let taker = try StackUnderTest(stack: Self.stack, environment: environment)
+        defer { taker.cleanUp() }
+        try await answers(taker)
+        #expect(taker.log("db").contains("cluster taken from the initdb cache's spare copy"), "\(taker.log("db"))")
+        #expect(try await spareAppears(cache), "and a new spare is made after it")
+        #expect(try await taker.stop() == 0)
+
+        // A spare cut short before its rename is never taken, and goes at the next refill.
+        let name = try #require(entries(cache).first?.name)
+        let root = "\(cache.path)/initdb"
+        try FileManager.default.moveItem(atPath: "\(root)/\(name).spare", toPath: "\(root)/\(name).partial-spare-424242")
+        let next = try StackUnderTest(stack: Self.stack, environment: environment)
+        defer { next.cleanUp() }
+        try await answers(next)
+        #expect(next.log("db").contains("cluster copied from the initdb cache"), "\(next.log("db"))")
+        #expect(try await spareAppears(cache))
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/\(name).partial-spare-424242"))
+        #expect(try await next.stop() == 0)
+    }
 }
