@@ -161,6 +161,7 @@ extension AuthStore {
                     """
                     insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, session_id)
                     values ('00000000-0000-0000-0000-000000000000', \(refreshToken), \(userID), false, now(), now(), \(session)::uuid)
+                    on conflict (token) do nothing
                     """, logger: logger)
                 return try await Self.amrClaims(session: session, connection: connection, logger: logger)
             }

@@ -405,7 +405,10 @@ struct AuthStore: Sendable {
     }
 
     func refresh(_ token: String) async throws -> RefreshOutcome {
-        try await retrying {
+        // Chosen once: an attempt given up as slow may still commit (see PostgresRetry), and the next
+        // one must then see its own rotation, not a reused token.
+        let next = Self.randomToken()
+        return try await retrying {
             try await client.withTransaction(logger: logger) { connection -> RefreshOutcome in
                 let rows = try await connection.query(
                     """
@@ -416,10 +419,16 @@ struct AuthStore: Sendable {
                 for try await row in rows.decode((String, String, String, String).self) { found = row }
                 guard let (revoked, session, user, level) = found, !session.isEmpty else { return .notFound }
                 if revoked == "true" {
-                    try await connection.query("delete from auth.sessions where id = \(session)::uuid", logger: logger)
-                    return .reused
+                    let rotatedByUs = try await connection.query(
+                        "select 1 from auth.refresh_tokens where token = \(next) and parent = \(token)", logger: logger)
+                    if try await rotatedByUs.collect().isEmpty {
+                        try await connection.query("delete from auth.sessions where id = \(session)::uuid", logger: logger)
+                        return .reused
+                    }
+                    let methods = try Self.methods(try await Self.amrClaims(session: session, connection: connection, logger: logger))
+                    let assurance = methods.isEmpty ? Assurance.firstFactor("token_refresh") : Assurance(level: level, methods: methods)
+                    return .rotated(userID: user, session: session, token: next, assurance: assurance)
                 }
-                let next = Self.randomToken()
                 try await connection.query("update auth.refresh_tokens set revoked = true, updated_at = now() where token = \(token)", logger: logger)
                 try await connection.query(
                     """
@@ -532,9 +541,11 @@ private func signingIn(session: String, refreshToken: String, userAgent: String)
     new_session as (
         insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent)
         select \(session)::uuid, id, now(), now(), 'aal1', \(userAgent) from admitted
+        on conflict (id) do nothing
     ), new_token as (
         insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, session_id)
         select '00000000-0000-0000-0000-000000000000', \(refreshToken), id::text, false, now(), now(), \(session)::uuid from admitted
+        on conflict (token) do nothing
     ), signed_in (user_json, private_json) as (
         update auth.users u set last_sign_in_at = now(), updated_at = now() from admitted where u.id = admitted.id
         returning \(AuthStore.userColumns)

@@ -228,6 +228,11 @@ extension Scaffold {
               auth:
                 settings:
                   rate_limit: true
+            # The machine that runs staging, for laptops and CI to test against (uncomment and name yours):
+            # there `devstack up --profile staging` runs the stack; everywhere else devstack is its client
+            # (`devstack login staging`, then status, logs, env, exec, migrate and smoke go to it).
+            # host: { address: staging.lan, port: 55400 }
+            # expose: { address: 192.168.1.20, services: [db, auth, instant, thinking, gateway] }
             """# + "\n"
         ),
         (

@@ -121,10 +121,11 @@ final class FakeDriver: ServiceDriver, @unchecked Sendable {
         return Harness(supervisor: supervisor, launcher: launcher, driver: driver, directory: directory)
     }
 
-    /// Polls the status until `condition` holds (a bound, not a speed assertion: fails only if it never does).
+    /// Polls the status until `condition` holds (a bound, not a speed assertion: fails only if it never
+    /// does; generous, as a whole-suite run on 2 cores once took over 10 s to see a probe pass).
     @discardableResult
     func until(_ supervisor: Supervisor, _ what: String, _ condition: @escaping (StatusReport) -> Bool) async throws -> StatusReport {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             let report = await supervisor.status()
             if condition(report) { return report }
