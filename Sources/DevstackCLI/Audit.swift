@@ -34,7 +34,7 @@ struct Audit: AsyncParsableCommand {
         let report = try await Auditor.audit(workspace: try project.workspace(), environment: project.environment)
         if let markdown { try report.markdown().write(toFile: markdown, atomically: true, encoding: .utf8) }
         if json {
-            Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(report), as: UTF8.self) + "\n")
+            try Console.standardOutput.writeJSON(report)
         } else {
             let environment = ProcessInfo.processInfo.environment
             let colored = isatty(STDOUT_FILENO) == 1 && environment["TERM"] != "dumb" && environment["NO_COLOR"].map(\.isEmpty) ?? true

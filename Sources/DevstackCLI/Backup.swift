@@ -30,10 +30,6 @@ struct Backup: AsyncParsableCommand {
         ).0
     }
 
-    static func printJSON(_ value: some Encodable) throws {
-        Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(value), as: UTF8.self) + "\n")
-    }
-
     static func line(_ record: BackupRecord) -> String {
         let verification =
             record.verification.map { ($0.ok ? "verified " : "FAILED verification ") + BackupTime.display($0.at) + ": " + $0.detail } ?? "unverified"
@@ -60,7 +56,7 @@ struct Backup: AsyncParsableCommand {
         func run() async throws {
             let kind = kind
             let record = try await Backup.withBackups(project) { try await $0.backup(kind) }
-            if json { return try Backup.printJSON(record) }
+            if json { return try Console.standardOutput.writeJSON(record) }
             Console.standardOutput.write("devstack: backup \(Backup.line(record))\n")
             if record.verification?.ok != true { throw ExitCode(1) }
         }
@@ -76,7 +72,7 @@ struct Backup: AsyncParsableCommand {
 
         func run() async throws {
             let listing = try await Backup.withBackups(project) { try await $0.backups() }
-            if json { return try Backup.printJSON(listing) }
+            if json { return try Console.standardOutput.writeJSON(listing) }
             var lines = ["LABEL  KIND  ENDED  SIZE  REASON  VERIFICATION"] + listing.backups.map(Backup.line)
             if listing.backups.isEmpty { lines.append("(no backup yet)") }
             lines.append("")
@@ -103,7 +99,7 @@ struct Backup: AsyncParsableCommand {
             let label = label
             let check = try await Backup.withBackups(project) { try await $0.verifyBackup(label) }
             if json {
-                try Backup.printJSON(check)
+                try Console.standardOutput.writeJSON(check)
             } else {
                 var lines =
                     check.problems.isEmpty
@@ -152,7 +148,7 @@ struct Backup: AsyncParsableCommand {
             let target: RestoreTarget = label.map { .backup($0) } ?? to.flatMap(BackupTime.parse).map { .time($0) } ?? .latest
             let force = force
             let outcome = try await Backup.withBackups(project) { try await $0.restoreBackup(to: target, force: force) }
-            if json { return try Backup.printJSON(outcome) }
+            if json { return try Console.standardOutput.writeJSON(outcome) }
             var line = "devstack: \(outcome.service): restored \(outcome.target) in \(outcome.milliseconds) ms"
             if let safety = outcome.safetyBackup { line += "; safety backup \(safety) taken first" }
             if !outcome.restarted.isEmpty { line += "; restarted \(outcome.restarted.joined(separator: ", "))" }

@@ -19,7 +19,7 @@ struct CacheList: AsyncParsableCommand {
         let cache = InitdbCache()
         let entries = cache.list()
         if json {
-            Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(entries), as: UTF8.self) + "\n")
+            try Console.standardOutput.writeJSON(entries)
             return
         }
         guard !entries.isEmpty else {

@@ -1,3 +1,4 @@
+import DevstackProject
 import Foundation
 
 /// Standard output and error, written without buffering surprises.
@@ -17,6 +18,11 @@ struct Console: Sendable {
             }
             bytes = bytes.dropFirst(written)
         }
+    }
+
+    /// `--json` output: snake_case keys, ISO 8601 times, one value and a newline.
+    func writeJSON(_ value: some Encodable) throws {
+        write(String(decoding: try StateStore.encoder.encode(value), as: UTF8.self) + "\n")
     }
 }
 

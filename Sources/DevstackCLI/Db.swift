@@ -46,7 +46,7 @@ struct Db: AsyncParsableCommand {
         func run() async throws {
             let record = try await Db.control(project).lease(service: service, holder: pid ?? getppid())
             if json {
-                Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(record), as: UTF8.self) + "\n")
+                try Console.standardOutput.writeJSON(record)
             } else {
                 Console.standardOutput.write(record.url + "\n")
             }
@@ -71,7 +71,7 @@ struct Db: AsyncParsableCommand {
         func run() async throws {
             let records = try await Db.control(project).leases()
             if json {
-                Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(records), as: UTF8.self) + "\n")
+                try Console.standardOutput.writeJSON(records)
                 return
             }
             guard !records.isEmpty else {

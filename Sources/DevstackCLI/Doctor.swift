@@ -56,7 +56,7 @@ struct Doctor: AsyncParsableCommand {
             await Self.backups(plan, running: running, alwaysOn: alwaysOn, environment: project.environment),
         ]
         if json {
-            Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(findings), as: UTF8.self) + "\n")
+            try Console.standardOutput.writeJSON(findings)
         } else {
             var lines: [String] = []
             for finding in findings {
@@ -90,7 +90,7 @@ struct Doctor: AsyncParsableCommand {
         let directory = try project.workspace().projectDirectory
         let findings = SecretsScan.findings(in: directory, staged: staged)
         if json {
-            Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(findings), as: UTF8.self) + "\n")
+            try Console.standardOutput.writeJSON(findings)
         } else if findings.isEmpty {
             let known = SecretFingerprints().entries.count
             Console.standardOutput.write(

@@ -13,7 +13,7 @@ struct Ls: AsyncParsableCommand {
     func run() async throws {
         let entries = RunningStacks.list()
         if json {
-            Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(entries), as: UTF8.self) + "\n")
+            try Console.standardOutput.writeJSON(entries)
             return
         }
         guard !entries.isEmpty else {

@@ -149,7 +149,7 @@ struct Migrations: AsyncParsableCommand {
                 }
                 rows.append(row)
             }
-            if json { return Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(rows), as: UTF8.self) + "\n") }
+            if json { return try Console.standardOutput.writeJSON(rows) }
             var lines: [String] = []
             for row in rows {
                 guard let status = row.status else {

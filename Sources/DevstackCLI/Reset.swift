@@ -35,7 +35,7 @@ struct Reset: AsyncParsableCommand {
     static func perform(project: ProjectOptions, snapshot: String?, force: Bool, json: Bool) async throws {
         if let remote = try RemoteStack.of(project) {
             let outcomes = try await remote.client().reset(to: snapshot, force: force)
-            return report(outcomes, started: false, json: json)
+            return try report(outcomes, started: false, json: json)
         }
         let workspace = try project.workspace()
         let (outcomes, started) = try await StackRunner.withSupervisor(
@@ -44,12 +44,12 @@ struct Reset: AsyncParsableCommand {
         ) { control in
             try await control.reset(to: snapshot, force: force)
         }
-        report(outcomes, started: started, json: json)
+        try report(outcomes, started: started, json: json)
     }
 
-    private static func report(_ outcomes: [ResetOutcome], started: Bool, json: Bool) {
+    private static func report(_ outcomes: [ResetOutcome], started: Bool, json: Bool) throws {
         if json {
-            Console.standardOutput.write(String(decoding: (try? StateStore.encoder.encode(outcomes)) ?? Data(), as: UTF8.self) + "\n")
+            try Console.standardOutput.writeJSON(outcomes)
             return
         }
         let lines = outcomes.map { "devstack: \($0.service): \($0.summary)" }

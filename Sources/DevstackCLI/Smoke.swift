@@ -25,7 +25,7 @@ struct Smoke: AsyncParsableCommand {
 
     func run() async throws {
         let results = try await Self.results(project: project, only: checks)
-        Self.report(results.results, profile: results.profile, json: json)
+        try Self.report(results.results, profile: results.profile, json: json)
         if results.results.contains(where: { !$0.ok }) { throw ExitCode(1) }
     }
 
@@ -58,9 +58,9 @@ struct Smoke: AsyncParsableCommand {
         return (plan.profile.name, await SmokeRunner.run(plan, checks: chosen, running: running))
     }
 
-    static func report(_ results: [SmokeResult], profile: String, json: Bool) {
+    static func report(_ results: [SmokeResult], profile: String, json: Bool) throws {
         if json {
-            Console.standardOutput.write(String(decoding: (try? StateStore.encoder.encode(results)) ?? Data(), as: UTF8.self) + "\n")
+            try Console.standardOutput.writeJSON(results)
         } else {
             let lines = results.map { "\($0.ok ? "ok  " : "FAIL") \($0.name): \($0.check) — \($0.detail) (\($0.milliseconds) ms)" }
             let summary = "\(results.filter(\.ok).count)/\(results.count) smoke checks passed on profile \(profile)"

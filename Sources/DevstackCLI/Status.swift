@@ -22,7 +22,7 @@ struct Status: AsyncParsableCommand {
             let client = try remote.client()
             if metrics { return Console.standardOutput.write(try await client.metrics()) }
             let report = try await client.status()
-            if json { return Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(report), as: UTF8.self) + "\n") }
+            if json { return try Console.standardOutput.writeJSON(report) }
             return Console.standardOutput.write(
                 "on \(remote.host.endpoint):\n" + report.table() + (report.backups.map { "backups: \($0.summary())\n" } ?? ""))
         }
@@ -34,7 +34,7 @@ struct Status: AsyncParsableCommand {
         if metrics { return Console.standardOutput.write(try await ControlClient(socket: record.controlSocket).metrics()) }
         let report = try await ControlClient(socket: record.controlSocket).status()
         if json {
-            Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(report), as: UTF8.self) + "\n")
+            try Console.standardOutput.writeJSON(report)
         } else {
             Console.standardOutput.write(report.table() + (report.backups.map { "backups: \($0.summary())\n" } ?? ""))
         }

@@ -68,7 +68,7 @@ struct Token: ParsableCommand {
             let login = "devstack login \(plan.profile.name) --token \(token) --ca-sha256 \(fingerprint)"
             if json {
                 let created = Created(name: name, role: role, token: token, host: host.endpoint, caSHA256: fingerprint, login: login)
-                return Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(created), as: UTF8.self) + "\n")
+                return try Console.standardOutput.writeJSON(created)
             }
             Console.standardOutput.write(
                 """
@@ -92,16 +92,11 @@ struct Token: ParsableCommand {
             let entries = try await Token.tokens(project).0.entries
             if json {
                 let shown = entries.map { ["name": $0.name, "role": $0.role.rawValue, "created_at": $0.createdAt.formatted(.iso8601)] }
-                return Console.standardOutput.write(String(decoding: try StateStore.encoder.encode(shown), as: UTF8.self) + "\n")
+                return try Console.standardOutput.writeJSON(shown)
             }
             guard !entries.isEmpty else { return Console.standardOutput.write("devstack: no tokens (devstack token create NAME --role test)\n") }
-            let width = max(4, entries.map(\.name.count).max() ?? 0)
-            let lines = entries.map {
-                $0.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                    + "  \($0.role.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0))  \($0.createdAt.formatted(.iso8601))"
-            }
-            Console.standardOutput.write(
-                (["NAME".padding(toLength: width, withPad: " ", startingAt: 0) + "  ROLE   CREATED"] + lines).joined(separator: "\n") + "\n")
+            let rows = [["NAME", "ROLE", "CREATED"]] + entries.map { [$0.name, $0.role.rawValue, $0.createdAt.formatted(.iso8601)] }
+            Console.standardOutput.write(TextTable.render(rows))
         }
     }
 

@@ -13,6 +13,18 @@ import Testing
         }
     }
 
+    /// A staging that runs here, a production reached by the URL in `PROD_DB_URL`, and a first migration.
+    static let files = [
+        "profiles/staging.yaml": "ports: auto\n",
+        "profiles/production.yaml": "environment: production\nremote: true\nservices:\n  db: { url: \"${env:PROD_DB_URL}\" }\n",
+        "stacks/default/migrations/001_notes.sql": "create table notes (id serial primary key, body text);\n",
+    ]
+
+    /// The URL production's profile reads, to the test's stand-in.
+    static func environment(_ production: PostgresSession.Endpoint) -> [String: String] {
+        ["PROD_DB_URL": "postgresql://postgres:\(production.password)@127.0.0.1:\(production.port)/app"]
+    }
+
     /// A Postgres of the test's own as production: the Supabase CLI's migration table, empty.
     static func productionStandIn(_ production: StackUnderTest) async throws -> PostgresSession.Endpoint {
         let database = try await production.postgresEndpoint()
@@ -30,14 +42,10 @@ import Testing
         let productionDatabase = try await Self.productionStandIn(production)
         let stack = try StackUnderTest(
             stack: "services:\n  db: { kind: postgres, database: app, migrations: migrations }\n", arguments: ["--profile", "staging"],
-            files: [
-                "profiles/staging.yaml": "ports: auto\n",
-                "profiles/production.yaml": "environment: production\nremote: true\nservices:\n  db: { url: \"${env:PROD_DB_URL}\" }\n",
-                "stacks/default/migrations/001_notes.sql": "create table notes (id serial primary key, body text);\n",
-            ])
+            files: Self.files)
         defer { stack.cleanUp() }
         let staging = try await stack.postgresEndpoint()
-        let environment = ["PROD_DB_URL": "postgresql://postgres:\(productionDatabase.password)@127.0.0.1:\(productionDatabase.port)/app"]
+        let environment = Self.environment(productionDatabase)
         // Staging records what it applied where the Supabase CLI does.
         #expect(try await Self.versions(staging) == ["001:notes:1"])
 
@@ -98,14 +106,10 @@ import Testing
                 smoke:
                   notes_readable: { sql: "select count(*) from notes" }
                 """, arguments: ["--profile", "staging"],
-            files: [
-                "profiles/staging.yaml": "ports: auto\n",
-                "profiles/production.yaml": "environment: production\nremote: true\nservices:\n  db: { url: \"${env:PROD_DB_URL}\" }\n",
-                "stacks/default/migrations/001_notes.sql": "create table notes (id serial primary key, body text);\n",
-            ])
+            files: Self.files)
         defer { stack.cleanUp() }
         let staging = try await stack.postgresEndpoint()
-        let environment = ["PROD_DB_URL": "postgresql://postgres:\(productionDatabase.password)@127.0.0.1:\(productionDatabase.port)/app"]
+        let environment = Self.environment(productionDatabase)
         try stack.directory.write("stacks/default/migrations/002_tags.sql", "alter table notes add column tags text[];\n")
 
         // Without approval: every staging step runs (the pending migration goes to staging), production's plan is shown, nothing applied there.
