@@ -30,7 +30,7 @@ public struct DevstackCommand: AsyncParsableCommand {
             Up.self, Down.self, Status.self, Logs.self, Restart.self, Stop.self, Start.self, Exec.self,
             Ls.self, Reset.self, Snapshot.self, Backup.self, Db.self, ServiceCommand.self, Migrate.self, Migration.self, Migrations.self, Psql.self,
             Validate.self, Audit.self, Smoke.self, Hook.self, Doctor.self, CertificateAuthority.self, Config.self, Env.self, Init.self, Schema.self,
-            Auth.self, Token.self, Login.self, Promote.self,
+            Auth.self, Token.self, Login.self, Logout.self, Promote.self,
             Cache.self,
             GuardianCommand.self,
             AuthServerCommand.self,

@@ -43,6 +43,7 @@ struct Doctor: AsyncParsableCommand {
 
     func run() async throws {
         if topic == "secrets" { return try scanSecrets() }
+        if let remote = try RemoteStack.of(project) { return try report(await remote.doctorFindings()) }
         let workspace = try project.workspace()
         let (plan, running) = try await workspace.planMatchingRunningStack(environment: project.environment)
         let alwaysOn = plan.profile.protected && !plan.profile.remote
@@ -50,11 +51,16 @@ struct Doctor: AsyncParsableCommand {
         let unit = ServiceUnit(
             executable: BinaryDiscovery.runningExecutable, projectDirectory: workspace.projectDirectory, stack: workspace.stack,
             profile: workspace.profile, scope: .system, user: nil)
-        let findings = [
-            manager.sleepFinding(keepAwake: plan.profile.keepAwake), Self.disk(at: plan.stateDirectory), manager.clockFinding(),
-            manager.unitFinding(unit, alwaysOn: alwaysOn), await Self.stack(running, alwaysOn: alwaysOn, profile: plan.profile.name),
-            await Self.backups(plan, running: running, alwaysOn: alwaysOn, environment: project.environment),
-        ]
+        let findings =
+            [
+                manager.sleepFinding(keepAwake: plan.profile.keepAwake), Self.disk(at: plan.stateDirectory), manager.clockFinding(),
+                manager.unitFinding(unit, alwaysOn: alwaysOn), await Self.stack(running, alwaysOn: alwaysOn, profile: plan.profile.name),
+                await Self.backups(plan, running: running, alwaysOn: alwaysOn, environment: project.environment),
+            ] + (plan.profile.machine.map { [Self.tokens($0, stateDirectory: workspace.stateDirectory)] } ?? [])
+        try report(findings)
+    }
+
+    private func report(_ findings: [DoctorFinding]) throws {
         if json {
             try Console.standardOutput.writeJSON(findings)
         } else {
@@ -132,6 +138,19 @@ struct Doctor: AsyncParsableCommand {
     }
 
     /// The stack itself: running, and every service up.
+    /// On the machine a profile's `host:` names: who may use its control API.
+    static func tokens(_ host: HostSpec, stateDirectory: String) -> DoctorFinding {
+        let entries = AccessTokens(stateDirectory: stateDirectory).entries
+        guard !entries.isEmpty else {
+            return DoctorFinding(
+                check: "tokens", status: .warn, detail: "the control API on \(host.endpoint) has no tokens: no other machine can use it",
+                fix: "devstack token create NAME --role test, and give its login line to the laptop or CI")
+        }
+        return DoctorFinding(
+            check: "tokens", status: .ok,
+            detail: "\(entries.count) for \(host.endpoint): " + entries.map { "\($0.name) (\($0.role.rawValue))" }.joined(separator: ", "))
+    }
+
     static func stack(_ running: SupervisorRecord?, alwaysOn: Bool, profile: String) async -> DoctorFinding {
         guard let running else {
             return DoctorFinding(

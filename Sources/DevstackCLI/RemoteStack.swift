@@ -44,6 +44,43 @@ struct RemoteStack {
         return RemoteControlClient(host: host, token: login.token, authorityPEM: authority, profile: profile)
     }
 
+    /// `devstack doctor` on a client: the login, the host answering over TLS with it, the stack there.
+    func doctorFindings() async -> [DoctorFinding] {
+        guard let login else {
+            return [
+                DoctorFinding(
+                    check: "login", status: .fail, detail: "profile '\(profile)' runs on \(host.endpoint); this machine has not logged in to it",
+                    fix: "devstack login \(profile) --token … --ca-sha256 … (devstack token create on the host prints the line)")
+            ]
+        }
+        var findings = [
+            DoctorFinding(
+                check: "login", status: .ok,
+                detail: "as '\(login.name)' (role \(login.role.rawValue)) on \(host.endpoint) since \(login.loggedInAt.formatted(.iso8601))")
+        ]
+        do {
+            let client = try client()
+            let identity = try await client.whoami()
+            findings.append(
+                DoctorFinding(
+                    check: "host", status: .ok,
+                    detail: "answers over TLS checked against the stored authority; token '\(identity.name)' has role \(identity.role.rawValue)"))
+            let report = try await client.status()
+            let down = report.services.filter { !$0.phase.isUp }
+            findings.append(
+                down.isEmpty
+                    ? DoctorFinding(check: "stack", status: .ok, detail: "\(report.services.count) services up on \(host.endpoint)")
+                    : DoctorFinding(
+                        check: "stack", status: .warn, detail: down.map { "\($0.name) is \($0.phase.rawValue)" }.joined(separator: ", "),
+                        fix: "devstack logs --profile \(profile) \(down.map(\.name).joined(separator: " "))"))
+        } catch let error as any DevstackError {
+            findings.append(DoctorFinding(check: "host", status: .fail, detail: error.message, fix: error.fix))
+        } catch {
+            findings.append(DoctorFinding(check: "host", status: .fail, detail: "\(error)"))
+        }
+        return findings
+    }
+
     /// What `up` and `down` say instead of starting or stopping anything here.
     var elsewhere: String {
         "devstack: profile '\(profile)' runs on \(host.endpoint); this machine is its client (devstack status --profile \(profile))"

@@ -115,6 +115,26 @@ struct Token: ParsableCommand {
     }
 }
 
+struct Logout: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logout", abstract: "Forget the token and certificate authority kept for a profile's host.")
+
+    @OptionGroup var project: ProjectOptions
+
+    @Argument(help: "The profile, e.g. staging.")
+    var profileName: String
+
+    func run() async throws {
+        guard let host = try project.workspace(profile: profileName).load().profile.machine?.value else {
+            throw ValidationError("profile '\(profileName)' names no host: there is nothing to log out of")
+        }
+        let logins = RemoteLogins(folder: ConfigFolder.root(environment: project.environment))
+        guard logins.login(for: host) != nil else { return Console.standardOutput.write("devstack: not logged in to \(host.endpoint)\n") }
+        try logins.remove(host)
+        Console.standardOutput.write("devstack: logged out of \(host.endpoint); the token itself stays valid until the host revokes it\n")
+    }
+}
+
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "login",

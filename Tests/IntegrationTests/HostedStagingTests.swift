@@ -104,6 +104,7 @@ import Testing
         let viewer = try create("viewer", "read")
         let tester = try create("laptop", "test")
         let boss = try create("boss", "admin")
+        #expect(try onHost(["doctor"]).standardOutput.contains("tokens: 3 for 127.0.0.2:\(port)"))
         let listed = try onHost(["token", "list"]).standardOutput
         #expect(listed.contains("viewer") && listed.contains("laptop") && listed.contains("boss"), "\(listed)")
         #expect(!(try String(contentsOfFile: "\(host.path)/.devstack/staging/tokens.json", encoding: .utf8)).contains(tester.token))
@@ -125,6 +126,8 @@ import Testing
         #expect(try login(viewer).standardOutput.contains("as 'viewer', role read"))
         let loginsMode = try FileManager.default.attributesOfItem(atPath: "\(laptopConfig.path)/logins.json")[.posixPermissions] as? Int
         #expect(loginsMode == 0o600)
+        let doctor = try onLaptop(["doctor"]).standardOutput
+        #expect(doctor.contains("ok   login: as 'viewer' (role read)") && doctor.contains("ok   host: answers over TLS"), "\(doctor)")
         let status = try onLaptop(["status"])
         #expect(status.status == 0 && status.standardOutput.contains("on 127.0.0.2:\(port)"), "\(status.standardError)")
         #expect(status.standardOutput.contains("api"))
@@ -195,6 +198,12 @@ import Testing
         try pem.write(toFile: stored, atomically: true, encoding: .utf8)
         let wrongCA = try onLaptop(["status"])
         #expect(wrongCA.status != 0 && wrongCA.standardError.contains("did not sign"), "\(wrongCA.standardError)")
+        #expect(try onLaptop(["doctor"]).standardOutput.contains("FAIL host:"))
+        // Logged out, the laptop keeps nothing of the host.
+        let logout = try DevstackBinary.run(
+            ["logout", "staging"], in: laptop.path, environment: ["DEVSTACK_CONFIG_DIR": laptopConfig.path])
+        #expect(logout.standardOutput.contains("logged out of 127.0.0.2:\(port)"), "\(logout.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: stored))
 
         #expect(try await host.stop() == 0)
     }
