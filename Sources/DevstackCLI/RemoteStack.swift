@@ -133,8 +133,9 @@ struct RemoteStack {
 extension HostedActions {
     /// What a host does for its clients: smoke checks and migrations on the stack running here.
     static let standard = HostedActions(
-        smoke: { plan in
-            let results = await SmokeRunner.run(plan, checks: plan.smoke, running: StateStore(directory: plan.stateDirectory).running())
+        smoke: { plan, names in
+            let checks = try Smoke.chosen(names, of: plan)
+            let results = await SmokeRunner.run(plan, checks: checks, running: StateStore(directory: plan.stateDirectory).running())
             return try StateStore.encoder.encode(results)
         },
         appliedMigrations: { plan in

@@ -51,6 +51,11 @@ struct ServiceCommand: AsyncParsableCommand {
         @Flag(help: "Print what would be written and run, and change nothing.") var dryRun = false
 
         func run() async throws {
+            if let remote = try RemoteStack.of(project) {
+                throw SupervisorError(
+                    .refused, "profile '\(remote.profile)' runs on \(remote.host.endpoint): the service belongs on that machine",
+                    fix: "run devstack service install --profile \(remote.profile) there")
+            }
             let environment = project.environment
             let owner = runAs ?? environment["SUDO_USER"]
             let unit = try ServiceCommand.unit(project, placement: placement, runAs: placement.user ? nil : owner)

@@ -34,21 +34,14 @@ struct Smoke: AsyncParsableCommand {
         profile: String, results: [SmokeResult]
     ) {
         if let remote = try RemoteStack.of(project, profile: profile) {
-            guard checks.isEmpty else { throw ValidationError("the host runs every smoke check; leave out the names") }
-            let data = try await remote.client().smoke()
+            let data = try await remote.client().smoke(checks)
             guard let results = try? StateStore.decoder.decode([SmokeResult].self, from: data) else {
                 throw SupervisorError(.control, "the host's smoke results were not understood")
             }
             return ("\(remote.profile) on \(remote.host.endpoint)", results)
         }
         let (plan, running) = try await project.workspace(profile: profile).planMatchingRunningStack(environment: project.environment)
-        let unknown = checks.filter { name in !plan.smoke.contains { $0.name == name } }
-        guard unknown.isEmpty else {
-            throw ValidationError(
-                "no smoke check \(unknown.joined(separator: ", ")) in the stack"
-                    + (plan.smoke.isEmpty ? " (it has none)" : "; it has \(plan.smoke.map(\.name).joined(separator: ", "))"))
-        }
-        let chosen = checks.isEmpty ? plan.smoke : plan.smoke.filter { checks.contains($0.name) }
+        let chosen = try chosen(checks, of: plan)
         let refusals = SmokeRunner.refusals(plan, checks: chosen)
         guard refusals.isEmpty else {
             throw SupervisorError(
@@ -56,6 +49,19 @@ struct Smoke: AsyncParsableCommand {
                 fix: "make those checks GET or HEAD, or run them against staging: devstack smoke --profile staging")
         }
         return (plan.profile.name, await SmokeRunner.run(plan, checks: chosen, running: running))
+    }
+
+    /// The checks named (all when none is), or which names the stack does not have.
+    static func chosen(_ names: [String], of plan: Plan) throws -> [PlannedSmokeCheck] {
+        let unknown = names.filter { name in !plan.smoke.contains { $0.name == name } }
+        guard unknown.isEmpty else {
+            throw SupervisorError(
+                .refused,
+                "no smoke check \(unknown.joined(separator: ", ")) in the stack"
+                    + (plan.smoke.isEmpty ? " (it has none)" : "; it has \(plan.smoke.map(\.name).joined(separator: ", "))"),
+                fix: "name checks from the stack's smoke:, or none for all")
+        }
+        return names.isEmpty ? plan.smoke : plan.smoke.filter { names.contains($0.name) }
     }
 
     static func report(_ results: [SmokeResult], profile: String, json: Bool) throws {

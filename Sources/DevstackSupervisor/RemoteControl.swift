@@ -11,8 +11,8 @@ import NIOSSL
 /// What a host does for its clients that the runtime leaves to the layers above it (smoke checks,
 /// migrations): given by the command that starts the stack.
 public struct HostedActions: Sendable {
-    /// The stack's smoke checks, run on the host; the results as JSON.
-    public var smoke: @Sendable (Plan) async throws -> Data
+    /// The stack's smoke checks (all, or those named), run on the host; the results as JSON.
+    public var smoke: @Sendable (Plan, [String]) async throws -> Data
     /// The migrations applied to the stack's database: version → checksum of the statements.
     public var appliedMigrations: @Sendable (Plan) async throws -> [String: String]
     /// Applies the files in order, each in its own transaction; returns the names applied.
@@ -21,7 +21,8 @@ public struct HostedActions: Sendable {
     public var snapshot: @Sendable (Plan, SnapshotAction) async throws -> Data
 
     public init(
-        smoke: @escaping @Sendable (Plan) async throws -> Data, appliedMigrations: @escaping @Sendable (Plan) async throws -> [String: String],
+        smoke: @escaping @Sendable (Plan, [String]) async throws -> Data,
+        appliedMigrations: @escaping @Sendable (Plan) async throws -> [String: String],
         migrate: @escaping @Sendable (Plan, [MigrationUpload]) async throws -> [String],
         snapshot: @escaping @Sendable (Plan, SnapshotAction) async throws -> Data
     ) {
@@ -81,7 +82,7 @@ public struct RemoteLogLine: Codable, Sendable {
 ///     GET  /v1/whoami                   read   RemoteIdentity
 ///     GET  /v1/status, /healthz, /metrics, /v1/migrations, /v1/connection   read (connection's secrets by role)
 ///     GET  /v1/logs?service=S&lines=N&since=T   test
-///     POST /v1/smoke                    test   the stack's smoke checks, run on the host
+///     POST /v1/smoke[?check=NAME…]      test   the stack's smoke checks, run on the host
 ///     GET  /v1/snapshots, POST|DELETE /v1/snapshots/{name}   test   list, save, remove
 ///     GET  /v1/backups                  test
 ///     POST /v1/reset, /v1/migrations, /v1/services/…, /v1/backups…   admin
@@ -142,7 +143,9 @@ enum RemoteControl {
                 services: asked.isEmpty ? known : asked, directory: directory, last: query.get("lines").flatMap { Int(String($0)) }, since: since)
             return try ControlServer.json(lines.map { RemoteLogLine(service: $0.service, timestamp: $0.timestamp, text: $0.text) })
         }
-        router.post("/v1/smoke") { _, _ in try await relay { try await actions.smoke(plan) } }
+        router.post("/v1/smoke") { request, _ in
+            try await relay { try await actions.smoke(plan, request.uri.queryParameters.getAll("check").map { String($0) }) }
+        }
         router.get("/v1/snapshots") { _, _ in try await relay { try await actions.snapshot(plan, .list) } }
         router.post("/v1/snapshots/:name") { _, context in
             try await relay { try await actions.snapshot(plan, .save(context.parameters.get("name") ?? "")) }

@@ -64,7 +64,10 @@ public struct RemoteControlClient: Sendable {
     }
 
     /// The smoke results as the host's JSON.
-    public func smoke() async throws -> Data { try await call("POST", "/v1/smoke", timeout: .minutes(10)) }
+    public func smoke(_ checks: [String]) async throws -> Data {
+        let query = checks.map { "check=\(Self.encoded($0))" }.joined(separator: "&")
+        return try await call("POST", "/v1/smoke" + (query.isEmpty ? "" : "?" + query), timeout: .minutes(10))
+    }
 
     public func migrate(_ files: [MigrationUpload]) async throws -> [String] {
         let data = try await call("POST", "/v1/migrations", body: try JSONEncoder().encode(files), timeout: .hours(1))

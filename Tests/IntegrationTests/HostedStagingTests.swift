@@ -152,6 +152,9 @@ import Testing
         #expect(logs.status == 0 && logs.standardOutput.contains("db"), "\(logs.standardError)")
         let smoke = try onLaptop(["smoke"])
         #expect(smoke.status == 0 && smoke.standardOutput.contains("2/2 smoke checks passed"), "\(smoke.standardOutput) \(smoke.standardError)")
+        #expect(try onLaptop(["smoke", "api_up"]).standardOutput.contains("1/1 smoke checks passed"))
+        let unknownCheck = try onLaptop(["smoke", "api_upp"])
+        #expect(unknownCheck.status == 3 && unknownCheck.standardError.contains("no smoke check api_upp"), "\(unknownCheck.standardError)")
         // Snapshots are the test role's; restoring one is a reset.
         let saved = try onLaptop(["snapshot", "save", "one_note"])
         #expect(saved.status == 0, "\(saved.standardError)")
