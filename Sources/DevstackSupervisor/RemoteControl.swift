@@ -108,7 +108,8 @@ enum RemoteControl {
         let plan = supervisor.plan
         let tokens = AccessTokens(stateDirectory: plan.stateDirectory)
         let router = Router(context: RemoteRequestContext.self)
-        router.add(middleware: RemoteAccess(tokens: tokens, calls: try CallLog(file: "\(plan.stateDirectory)/remote-calls.log")))
+        router.add(
+            middleware: RemoteAccess(tokens: tokens, calls: try CallLog(directory: plan.stateDirectory, rotation: plan.profile.logRotation)))
         router.get("/v1/ca.pem") { _, _ in
             let pem = (try? String(contentsOfFile: exposure.authorityFile, encoding: .utf8)) ?? ""
             return Response(status: .ok, headers: [.contentType: "application/x-pem-file"], body: .init(byteBuffer: ByteBuffer(string: pem)))
@@ -236,24 +237,42 @@ struct RemoteAccess: RouterMiddleware {
     }
 }
 
-/// `remote-calls.log`: one line per call from another machine (time, token, role, client, request, status).
-final class CallLog: Sendable {
-    private let descriptor: Int32
+/// `remote-calls.log`: one line per call from another machine (time, token, role, client, request,
+/// status), rotated as the services' logs are (the profile's `logs:`).
+final class CallLog: @unchecked Sendable {
+    static let name = "remote-calls"
+    private let directory: String
+    private let rotation: LogRotation
+    private let lock = NSLock()
+    private var descriptor: Int32
 
-    init(file: String) throws {
-        descriptor = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw SupervisorError(.control, "cannot open \(file): \(String(cString: strerror(errno)))", fix: "check the folder's permissions")
-        }
+    init(directory: String, rotation: LogRotation) throws {
+        self.directory = directory
+        self.rotation = rotation
+        descriptor = try Self.open(LogFiles.path(directory: directory, service: Self.name))
     }
 
     deinit { close(descriptor) }
+
+    private static func open(_ file: String) throws -> Int32 {
+        let descriptor = Foundation.open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw SupervisorError(.control, "cannot open \(file): \(String(cString: strerror(errno)))", fix: "check the folder's permissions")
+        }
+        return descriptor
+    }
 
     func record(name: String?, role: AccessRole?, request: Request, client: String, status: Int) {
         let time = Date().formatted(.iso8601)
         let who = name.map { "token=\($0) role=\(role?.rawValue ?? "?")" } ?? "token=-"
         let line = "\(time) \(who) client=\(client) \(request.method.rawValue) \(request.uri.path) \(status)\n"
-        // One write with O_APPEND: lines from concurrent calls never interleave.
-        _ = Descriptor.writeAll(descriptor, Data(line.utf8))
+        lock.withLock {
+            // One write with O_APPEND: lines from concurrent calls never interleave.
+            _ = Descriptor.writeAll(descriptor, Data(line.utf8))
+            guard lseek(descriptor, 0, SEEK_END) > rotation.maxBytes else { return }
+            close(descriptor)
+            LogFiles.rotate(directory: directory, service: Self.name, keep: rotation.keep)
+            descriptor = (try? Self.open(LogFiles.path(directory: directory, service: Self.name))) ?? -1
+        }
     }
 }
