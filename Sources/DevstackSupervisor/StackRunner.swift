@@ -92,10 +92,11 @@ public enum StackRunner {
                         forProcess: getpid(), reason: "devstack: \(plan.stack) (\(plan.profile.name)) serves", environment: environment))
             }
         }
-        // The disk guard: a look at start, then every 30 s.
+        // The disk guard: a look at start, then every 30 s; the background supervisor's own log rotates then too.
         let diskGuard = Task {
             while !Task.isCancelled {
                 if let line = await supervisor.checkDisk() { say(line) }
+                if background { SupervisorLog.rotateIfNeeded(directory: store.logDirectory, rotation: plan.profile.logRotation) }
 
                 try? await Task.sleep(for: .seconds(30))
             }
@@ -436,6 +437,30 @@ enum Summary {
         lines.append("  logs: \(report.logDirectory)")
         lines.append(detached ? "Stop with `devstack down`." : "Stop with Ctrl-C, or `devstack down` from another terminal.")
         return lines.joined(separator: "\n")
+    }
+}
+
+/// The background supervisor writes to `supervisor.log` through its standard output and error (the
+/// file `up --detach` opened for it): past the profile's `logs.max_size` the file is rotated like a
+/// service's, and a new one takes the place of both descriptors.
+enum SupervisorLog {
+    static let name = "supervisor"
+
+    static func rotateIfNeeded(
+        directory: String, rotation: LogRotation, descriptors: [Int32] = [STDOUT_FILENO, STDERR_FILENO]
+    ) {
+        let path = LogFiles.path(directory: directory, service: name)
+        var own = stat()
+        var named = stat()
+        // Only the file `up --detach` gave it (not a terminal, not a service manager's journal).
+        guard let first = descriptors.first, fstat(first, &own) == 0, stat(path, &named) == 0, own.st_ino == named.st_ino,
+            own.st_dev == named.st_dev, Int(own.st_size) > rotation.maxBytes
+        else { return }
+        LogFiles.rotate(directory: directory, service: name, keep: rotation.keep)
+        let fresh = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fresh >= 0 else { return }
+        for descriptor in descriptors { dup2(fresh, descriptor) }
+        close(fresh)
     }
 }
 

@@ -1,5 +1,6 @@
 import DevstackCore
 import DevstackProject
+import DevstackSystem
 import DevstackTestSupport
 import Foundation
 import Testing
@@ -58,6 +59,32 @@ import Testing
             let followed = LogReader.follow(services: ["api"], directory: directory.path, offsets: &offsets).map { $0.text.split(separator: " ")[1] }
             #expect(followed == (20..<45).map { Substring(String($0)) })
             #expect(files(directory.path) == ["api.log", "api.log.1"])
+        }
+    }
+
+    @Test func theBackgroundSupervisorsOwnLogRotatesUnderItsDescriptors() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = "\(directory.path)/supervisor.log"
+            let output = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            let errors = dup(output)
+            defer {
+                close(output)
+                close(errors)
+            }
+            let rotation = LogRotation(maxBytes: 1024, keep: 1)
+            _ = Descriptor.writeAll(output, Data(String(repeating: "a line of the supervisor\n", count: 20).utf8))
+            SupervisorLog.rotateIfNeeded(directory: directory.path, rotation: rotation, descriptors: [output, errors])
+            #expect(directory.read("supervisor.log.1") == nil, "under the size: left as it is")
+            _ = Descriptor.writeAll(errors, Data(String(repeating: "a line of the supervisor\n", count: 40).utf8))
+            SupervisorLog.rotateIfNeeded(directory: directory.path, rotation: rotation, descriptors: [output, errors])
+            #expect((directory.read("supervisor.log.1")?.utf8.count ?? 0) == 60 * 25)
+            // Both descriptors now write the new file.
+            _ = Descriptor.writeAll(output, Data("out\n".utf8))
+            _ = Descriptor.writeAll(errors, Data("err\n".utf8))
+            #expect(directory.read("supervisor.log") == "out\nerr\n")
+            // A descriptor that is not the file (a terminal, a journal) is never touched.
+            SupervisorLog.rotateIfNeeded(directory: directory.path, rotation: LogRotation(maxBytes: 1, keep: 1), descriptors: [STDIN_FILENO])
+            #expect(directory.read("supervisor.log") == "out\nerr\n")
         }
     }
 }
