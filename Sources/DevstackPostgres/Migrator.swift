@@ -62,8 +62,10 @@ public struct Migrator: Sendable {
         for row in applied {
             if let version = row[0], let name = row[1], let checksum = row[2] { recorded[version] = (name, checksum) }
         }
+        let files = try files()
+        try await SupabaseMigrations.backfill(files.filter { recorded[$0.version]?.checksum == $0.checksum }, on: session)
         var done: [String] = []
-        for file in try files() {
+        for file in files {
             if let previous = recorded[file.version] {
                 guard previous.checksum == file.checksum else {
                     throw PostgresServiceError(

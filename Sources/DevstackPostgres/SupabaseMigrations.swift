@@ -31,6 +31,29 @@ public enum SupabaseMigrations {
         ]
     }
 
+    /// Records there the files devstack applied before it recorded them where the Supabase CLI does (a
+    /// database migrated by an older devstack), so both tools agree on what is applied. One query
+    /// when nothing is missing.
+    static func backfill(_ applied: [Migrator.File], on session: PostgresSession) async throws {
+        guard !applied.isEmpty else { return }
+        let present: Set<String>
+        do {
+            present = Set(try await session.strings("select version from supabase_migrations.schema_migrations"))
+        } catch  where ["42P01", "3F000"].contains(PostgresSession.sqlState(of: error)) {
+            present = []
+        }
+        let missing = applied.filter { !present.contains($0.version) }
+        guard !missing.isEmpty else { return }
+        try await session.execute("begin")
+        do {
+            for statement in missing.flatMap(recording) { try await session.execute(statement) }
+            try await session.execute("commit")
+        } catch {
+            try? await session.execute("rollback")
+            throw error
+        }
+    }
+
     /// Applied versions with the checksum of their recorded statements; empty when the table is missing.
     public static func applied(on session: PostgresSession) async throws -> [String: String] {
         guard try await session.strings("select coalesce(to_regclass('supabase_migrations.schema_migrations')::text, '')").first?.isEmpty == false

@@ -48,6 +48,11 @@ import Testing
         let environment = Self.environment(productionDatabase)
         // Staging records what it applied where the Supabase CLI does.
         #expect(try await Self.versions(staging) == ["001:notes:1"])
+        // A database an older devstack migrated (its own records only) gets them at the next migrate.
+        try await PostgresSession.with(staging) { try await $0.execute("drop schema supabase_migrations cascade") }
+        let backfilled = try stack.devstack(["migrate", "--profile", "staging"])
+        #expect(backfilled.standardOutput.contains("no pending migrations"), "\(backfilled.standardError)")
+        #expect(try await Self.versions(staging) == ["001:notes:1"])
 
         // A migration not yet on staging is refused for production, with nothing applied.
         try stack.directory.write(
