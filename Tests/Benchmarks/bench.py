@@ -629,6 +629,39 @@ def bench_default_stack(devstack, runs):
     return statistics.median(cold), statistics.median(copied), statistics.median(warm), statistics.median(bare_initdb)
 
 
+def bench_remote(devstack, runs):
+    """A laptop's commands against a staging host (the default stack, its control API on 127.0.0.2 over
+    TLS with a token; the laptop a second checkout with a configuration folder of its own), beside the
+    same commands on the host through its control socket. Medians of 10 × runs each."""
+    port = free_ports(1)[0]
+    profile = (f"ports: auto\ndata: persistent\nvalues: {{ log_level: info, rate_limit: disabled }}\n"
+               f"host: {{ address: 127.0.0.2, port: {port} }}\n"
+               "expose: { address: 127.0.0.2, services: [db, auth, gateway] }\n")
+    host, laptop = copy_of_default_stack(profile), copy_of_default_stack(profile)
+    configs = [tempfile.mkdtemp(prefix="devstack-bench-config-") for _ in range(2)]
+    on_host = dict(os.environ, DEVSTACK_CONFIG_DIR=configs[0])
+    on_laptop = dict(os.environ, DEVSTACK_CONFIG_DIR=configs[1])
+    try:
+        subprocess.run([devstack, "up", "--detach", "--profile", "bench"], cwd=host, env=on_host, check=True, capture_output=True)
+        created = json.loads(subprocess.run([devstack, "token", "create", "bench", "--role", "test", "--json", "--profile", "bench"],
+                                            cwd=host, env=on_host, check=True, capture_output=True, text=True).stdout)
+        subprocess.run([devstack, "login", "bench", "--token", created["token"], "--ca-sha256", created["ca_sha256"]],
+                       cwd=laptop, env=on_laptop, check=True, capture_output=True)
+        figures = {}
+        for command in (["status"], ["env"]):
+            argv = [devstack] + command + ["--profile", "bench"]
+            remote = statistics.median([timed(argv, cwd=laptop, env=on_laptop) for _ in range(10 * runs)])
+            local = statistics.median([timed(argv, cwd=host, env=on_host) for _ in range(10 * runs)])
+            figures[command[0]] = (remote, local)
+        return figures
+    finally:
+        subprocess.run([devstack, "down", "--profile", "bench"], cwd=host, env=on_host, capture_output=True)
+        remove_project(host)
+        remove_project(laptop)
+        for config in configs:
+            shutil.rmtree(config, ignore_errors=True)
+
+
 def bench_default_stack_ephemeral(devstack, runs):
     """`up --detach` of the default stack with throw-away data, as the ci profile runs it: every `up` is
     cold (a cluster copied from the warm initdb cache, bootstrap, migrations, seed, all five services),
@@ -1024,7 +1057,7 @@ def bench_auth_tokens(devstack, seconds, verifications=20):
         remove_project(project)
 
 
-SECTIONS = ("validate", "postgres", "reset", "leases", "supervisor", "inference", "auth", "backup", "soak")
+SECTIONS = ("validate", "postgres", "reset", "leases", "supervisor", "remote", "inference", "auth", "backup", "soak")
 
 
 def big_stack_project(lines):
@@ -1134,6 +1167,10 @@ def run_sections(args, wanted):
         rows.append(("the same, no spare ready (the cache entry copied and synced in the start)", f"{copied * 1000:.0f} ms", f"Postgres's initdb alone (bare) {initdb_before_cold * 1000:.0f} ms", f"{copied / initdb_before_cold:.2f}x"))
         cold_ephemeral, initdb_alone = bench_default_stack_ephemeral(args.devstack, args.runs)
         rows.append(("up, default stack, cold, data: ephemeral (as ci; initdb cache warm)", f"{cold_ephemeral * 1000:.0f} ms", f"Postgres's initdb alone (bare) {initdb_alone * 1000:.0f} ms", f"{cold_ephemeral / initdb_alone:.2f}x"))
+    if "remote" in wanted:
+        for command, (remote, local) in bench_remote(args.devstack, args.runs).items():
+            rows.append((f"`{command}` from a laptop: the host's control API over TLS with a token (median)", f"{remote * 1000:.1f} ms",
+                         f"`{command}` on the host, through its control socket {local * 1000:.1f} ms", f"{remote / local:.2f}x"))
     if "inference" in wanted:
         (rps, p99), (nginx_rps, nginx_p99), size = bench_inference(args.devstack, 10)
         rows.append((f"mock inference, non-streaming chat ({size} B answer), wrk -c32", f"{rps:,.0f} req/s, p99 {p99:.1f} ms", f"nginx static file, same size: {nginx_rps:,.0f} req/s, p99 {nginx_p99:.1f} ms", f"{rps / nginx_rps:.2f}x"))
