@@ -17,9 +17,11 @@ struct Backup: AsyncParsableCommand {
             """,
         subcommands: [Now.self, List.self, Verify.self, Restore.self])
 
-    /// Runs `body` on the stack's supervisor, refusing at once (nothing started) when the profile takes no backups.
+    /// Runs `body` on the stack's supervisor, refusing at once (nothing started) when the profile takes
+    /// no backups; for a profile that runs on another machine, on that machine's (the host checks).
     static func withBackups<T: Sendable>(_ project: ProjectOptions, _ body: @escaping @Sendable (ControlClient) async throws -> T) async throws -> T {
-        try await StackRunner.withSupervisor(
+        if let remote = try RemoteStack.of(project) { return try await body(remote.client()) }
+        return try await StackRunner.withSupervisor(
             workspace: try project.workspace(), environment: project.environment, drivers: DriverSet.standard,
             check: { plan in
                 guard plan.profile.backups == nil else { return }

@@ -34,14 +34,14 @@ struct RemoteStack {
     }
 
     /// The client, once logged in.
-    func client() throws -> RemoteControlClient {
+    func client() throws -> ControlClient {
         guard let login else {
             throw SupervisorError(
                 .refused, "profile '\(profile)' runs on \(host.endpoint), and this machine has not logged in to it",
                 fix: "ask for a token on the host (devstack token create NAME --role test), then: devstack login \(profile) --token … --ca-sha256 …")
         }
         let authority = try? String(contentsOfFile: logins.authorityFile(for: host), encoding: .utf8)
-        return RemoteControlClient(host: host, token: login.token, authorityPEM: authority, profile: profile)
+        return ControlClient(transport: try RemoteTransport(host: host, token: login.token, authorityPEM: authority, profile: profile))
     }
 
     /// `devstack doctor` on a client: the login, the host answering over TLS with it, the stack there.

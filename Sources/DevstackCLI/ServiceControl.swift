@@ -11,12 +11,17 @@ protocol ServiceControlCommand: AsyncParsableCommand {
 
 extension ServiceControlCommand {
     func run() async throws {
-        let store = StateStore(directory: try project.workspace().stateDirectory)
-        guard let record = store.running() else {
+        try await client().service(service, Self.action)
+        Console.standardOutput.write("devstack: \(Self.action) \(service): done\n")
+    }
+
+    /// The host's control API for a profile that runs elsewhere (an admin token), else the running supervisor here.
+    private func client() throws -> ControlClient {
+        if let remote = try RemoteStack.of(project) { return try remote.client() }
+        guard let record = StateStore(directory: try project.workspace().stateDirectory).running() else {
             throw SupervisorError(.notRunning, "the stack is not running", fix: "start it with `devstack up`")
         }
-        try await ControlClient(socket: record.controlSocket).service(service, Self.action)
-        Console.standardOutput.write("devstack: \(Self.action) \(service): done\n")
+        return ControlClient(socket: record.controlSocket)
     }
 }
 

@@ -64,7 +64,7 @@ struct Token: ParsableCommand {
             guard let exposure = plan.profile.exposure, let host = plan.profile.machine else { return }
             let authority = try ProfileCertificates.ensure(exposure, profile: plan.profile.name)
             let token = try tokens.create(name: name, role: role)
-            let fingerprint = RemoteControlClient.fingerprint(ofPEM: authority) ?? ""
+            let fingerprint = RemoteTransport.fingerprint(ofPEM: authority) ?? ""
             let login = "devstack login \(plan.profile.name) --token \(token) --ca-sha256 \(fingerprint)"
             if json {
                 let created = Created(name: name, role: role, token: token, host: host.endpoint, caSHA256: fingerprint, login: login)
@@ -161,14 +161,15 @@ struct Login: AsyncParsableCommand {
         guard let host = try workspace.load().profile.machine?.value else {
             throw ValidationError("profile '\(profileName)' names no host: it runs wherever devstack up starts it")
         }
-        let (pem, fingerprint) = try await RemoteControlClient.fetchAuthority(host)
+        let (pem, fingerprint) = try await RemoteTransport.fetchAuthority(host)
         let wanted = caSHA256.uppercased().replacingOccurrences(of: ":", with: "")
         guard fingerprint.replacingOccurrences(of: ":", with: "") == wanted else {
             throw SupervisorError(
                 .refused, "\(host.endpoint) presented a certificate authority with SHA-256 \(fingerprint), not the one given; nothing was stored",
                 fix: "check the value devstack token create printed on the host; if it matches, something else answers at \(host.endpoint)")
         }
-        let identity = try await RemoteControlClient(host: host, token: token, authorityPEM: pem, profile: profileName).whoami()
+        let identity = try await ControlClient(transport: RemoteTransport(host: host, token: token, authorityPEM: pem, profile: profileName))
+            .whoami()
         let logins = RemoteLogins(folder: ConfigFolder.root(environment: project.environment))
         try logins.save(
             RemoteLogins.Login(

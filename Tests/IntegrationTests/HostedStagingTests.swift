@@ -63,6 +63,8 @@ import Testing
         }
     }
 
+    func calls(of host: StackUnderTest) -> String { host.directory.read(".devstack/staging/remote-calls.log") ?? "" }
+
     @Test func aLaptopUsesStagingOnTheHostWithTokensAndItsAuthority() async throws {
         let hostConfig = try TemporaryDirectory(prefix: "devstack-host-config")
         let laptopConfig = try TemporaryDirectory(prefix: "devstack-laptop-config")
@@ -162,6 +164,8 @@ import Testing
         // A reset needs an admin token, whatever --force says.
         let reset = try onLaptop(["reset", "--force"])
         #expect(reset.status == 3 && reset.standardError.contains("needs admin"), "\(reset.standardError)")
+        let stopRefused = try onLaptop(["stop", "api"])
+        #expect(stopRefused.status == 3 && stopRefused.standardError.contains("needs admin"), "\(stopRefused.standardError)")
         // A migration from the laptop needs admin too.
         try laptop.write("stacks/default/migrations/20260102000000_tags.sql", "alter table notes add column tag text;\n")
         let migrateRefused = try onLaptop(["migrate"])
@@ -181,9 +185,12 @@ import Testing
         #expect(status2.contains("staging (staging): 2 applied, 0 pending"), "\(status2)")
         let forced = try onLaptop(["reset", "--force"])
         #expect(forced.status == 0, "\(forced.standardError)")
+        let restarted = try onLaptop(["restart", "api"])
+        #expect(restarted.standardOutput.contains("restart api: done"), "\(restarted.standardError)")
+        #expect(calls(of: host).contains("token=boss role=admin client=127.0.0.1 POST /v1/services/api/restart 200"))
 
         // Every call is logged on the host with the token's name.
-        let calls = try String(contentsOfFile: "\(host.path)/.devstack/staging/remote-calls.log", encoding: .utf8)
+        let calls = calls(of: host)
         #expect(calls.contains("token=viewer role=read") && calls.contains("GET /v1/connection 200"), "\(calls)")
         #expect(calls.contains("token=laptop role=test") && calls.contains("POST /v1/reset 403"), "\(calls)")
         #expect(calls.contains("token=boss role=admin") && calls.contains("POST /v1/migrations 200"), "\(calls)")
