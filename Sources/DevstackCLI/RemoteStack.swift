@@ -25,6 +25,8 @@ struct RemoteStack {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8),
             text.range(of: #"(?m)^host:\s*(\{|$|#)"#, options: .regularExpression) != nil
         else { return nil }
+        // The stack of this profile runs here: this is its machine (and the project need not be parsed to tell).
+        if StateStore(directory: workspace.stateDirectory).running() != nil { return nil }
         let profile = try workspace.load().profile
         guard let host = profile.machine?.value else { return nil }
         let logins = RemoteLogins(folder: ConfigFolder.root(environment: project.environment))

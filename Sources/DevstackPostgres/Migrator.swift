@@ -57,13 +57,18 @@ public struct Migrator: Sendable {
     public func apply(
         on session: PostgresSession, display: (String) -> String = { $0 }, beforeFirst: () async throws -> Void = {}
     ) async throws -> [String] {
-        let applied = try await DevstackSchema.rows("select version, name, checksum from devstack.schema_migrations", on: session)
+        // Whether the records where the Supabase CLI looks are known complete comes in the same round trip.
+        let applied = try await DevstackSchema.rows(
+            "select version, name, checksum, (select value from devstack.state where key = '\(SupabaseMigrations.completeKey)') from devstack.schema_migrations",
+            on: session)
         var recorded: [String: (name: String, checksum: String)] = [:]
         for row in applied {
             if let version = row[0], let name = row[1], let checksum = row[2] { recorded[version] = (name, checksum) }
         }
         let files = try files()
-        try await SupabaseMigrations.backfill(files.filter { recorded[$0.version]?.checksum == $0.checksum }, on: session)
+        if !applied.isEmpty && applied[0][3] == nil {
+            try await SupabaseMigrations.backfill(files.filter { recorded[$0.version]?.checksum == $0.checksum }, on: session)
+        }
         var done: [String] = []
         for file in files {
             if let previous = recorded[file.version] {

@@ -31,11 +31,13 @@ public enum SupabaseMigrations {
         ]
     }
 
+    /// In `devstack.state`, set once every migration devstack applied is recorded here too.
+    static let completeKey = "supabase_migrations_complete"
+
     /// Records there the files devstack applied before it recorded them where the Supabase CLI does (a
-    /// database migrated by an older devstack), so both tools agree on what is applied. One query
-    /// when nothing is missing.
+    /// database migrated by an older devstack), so both tools agree on what is applied; then marks the
+    /// records complete, so later starts do not look again.
     static func backfill(_ applied: [Migrator.File], on session: PostgresSession) async throws {
-        guard !applied.isEmpty else { return }
         let present: Set<String>
         do {
             present = Set(try await session.strings("select version from supabase_migrations.schema_migrations"))
@@ -43,10 +45,11 @@ public enum SupabaseMigrations {
             present = []
         }
         let missing = applied.filter { !present.contains($0.version) }
-        guard !missing.isEmpty else { return }
         try await session.execute("begin")
         do {
             for statement in missing.flatMap(recording) { try await session.execute(statement) }
+            try await session.execute(
+                "insert into devstack.state values ('\(completeKey)', '1') on conflict (key) do update set value = excluded.value")
             try await session.execute("commit")
         } catch {
             try? await session.execute("rollback")

@@ -49,7 +49,10 @@ import Testing
         // Staging records what it applied where the Supabase CLI does.
         #expect(try await Self.versions(staging) == ["001:notes:1"])
         // A database an older devstack migrated (its own records only) gets them at the next migrate.
-        try await PostgresSession.with(staging) { try await $0.execute("drop schema supabase_migrations cascade") }
+        try await PostgresSession.with(staging) { session in
+            try await session.execute("drop schema supabase_migrations cascade")
+            try await session.execute("delete from devstack.state where key = 'supabase_migrations_complete'")
+        }
         let backfilled = try stack.devstack(["migrate", "--profile", "staging"])
         #expect(backfilled.standardOutput.contains("no pending migrations"), "\(backfilled.standardError)")
         #expect(try await Self.versions(staging) == ["001:notes:1"])
