@@ -248,7 +248,8 @@ public enum StackRunner {
             if plan.profile.ports == "auto" && busy.allSatisfy({ $0.1.origin.source == .generated }) { continue }
             let lines = busy.map { service, port in
                 "port \(port.number) for \(service.name).\(port.name) is in use"
-                    + (ProcessTable.listener(onPort: port.number).map { " by \($0)" } ?? "")
+                    + (ProcessTable.listener(onPort: port.number).map { " by \($0)" }
+                        ?? " (no listening process devstack can see: often an outgoing connection's own port, which the kernel hands out from the same range and frees when the connection closes)")
             }
             throw SupervisorError(
                 .portInUse, lines.joined(separator: "\n       ") + "\n       nothing was started",
