@@ -1,5 +1,4 @@
 import ArgumentParser
-import DevstackAudit
 import DevstackCore
 import DevstackPostgres
 import DevstackProject
@@ -13,7 +12,9 @@ import Foundation
 struct RemoteStack {
     let host: HostSpec
     let profile: String
-    let exposedAddress: String?
+    /// The project's files as loaded to find `host:`, planned again from here, not read twice.
+    let workspace: Workspace
+    let project: LoadedProject
     let logins: RemoteLogins
     let login: RemoteLogins.Login?
 
@@ -27,12 +28,12 @@ struct RemoteStack {
         else { return nil }
         // The stack of this profile runs here: this is its machine (and the project need not be parsed to tell).
         if StateStore(directory: workspace.stateDirectory).running() != nil { return nil }
-        let profile = try workspace.load().profile
-        guard let host = profile.machine?.value else { return nil }
+        let loaded = try workspace.load()
+        guard let host = loaded.profile.machine?.value else { return nil }
         let logins = RemoteLogins(folder: ConfigFolder.root(environment: project.environment))
         let login = logins.login(for: host)
         if login == nil && Ports.isOwnAddress(host.address) { return nil }
-        return RemoteStack(host: host, profile: workspace.profile, exposedAddress: profile.expose?.value.address, logins: logins, login: login)
+        return RemoteStack(host: host, profile: workspace.profile, workspace: workspace, project: loaded, logins: logins, login: login)
     }
 
     /// The client, once logged in.
@@ -91,27 +92,25 @@ struct RemoteStack {
     /// This machine's plan of the host's stack: the project's files here, the secrets the login's role
     /// may see and the ports the host listens on from there, every service reached over TLS at the
     /// exposed address and checked against the host's authority.
-    func plan(_ project: ProjectOptions) async throws -> (Plan, RemoteConnection) {
+    func plan(environment: [String: String]) async throws -> (Plan, RemoteConnection) {
         let connection = try await client().connection()
-        guard let exposedAddress else {
+        guard let exposedAddress = project.profile.expose?.value.address else {
             throw SupervisorError(.refused, "profile '\(profile)' exposes nothing", fix: "add expose: { address, services } to it")
         }
-        let workspace = try project.workspace(profile: profile)
-        let loaded = try workspace.load()
         // What the role does not see is planned as a placeholder, and only public values are used then.
         var secrets = connection.secrets
-        for name in try Planner.requestedSecrets(project: loaded, environment: project.environment).keys where secrets[name] == nil {
+        for name in try Planner.requestedSecrets(project: project, environment: environment).keys where secrets[name] == nil {
             secrets[name] = "withheld"
         }
         let inputs = PlanInputs(
-            project: loaded, environment: project.environment, secrets: ResolvedSecrets(values: secrets), paths: workspace.paths,
+            project: project, environment: environment, secrets: ResolvedSecrets(values: secrets), paths: workspace.paths,
             runningPorts: connection.runningPorts, reach: RemoteReach(address: exposedAddress, authorityFile: logins.authorityFile(for: host)))
         return (try Planner(inputs: inputs).plan(), connection)
     }
 
     /// The stack's env as this machine reaches it; the whole of it needs a `test` token.
-    func wiredEnv(_ project: ProjectOptions, service: String?, publicOnly: Bool) async throws -> (Plan, [PlannedValue]) {
-        let (plan, connection) = try await plan(project)
+    func wiredEnv(_ options: ProjectOptions, service: String?, publicOnly: Bool) async throws -> (Plan, [PlannedValue]) {
+        let (plan, connection) = try await plan(environment: options.environment)
         if !publicOnly && connection.role < .test {
             throw SupervisorError(
                 .refused, "the token for \(host.endpoint) has role \(connection.role.rawValue): it sees only what a browser may (--public)",
@@ -122,50 +121,12 @@ struct RemoteStack {
 
     /// `devstack migrate` against a host: the pending files (by what the host has applied) are sent,
     /// and the host applies them in order, each in its own transaction.
-    func migrate(_ project: ProjectOptions, service: String?) async throws -> [String] {
+    func migrate(_ options: ProjectOptions, service: String?) async throws -> [String] {
         let client = try client()
-        let plan = try await project.workspace(profile: profile).plan(environment: project.environment, persistSecrets: false)
+        let plan = try await workspace.plan(environment: options.environment, persistSecrets: false)
         let files = try MigrationRules.files(plan, service: PostgresTools.service(in: plan, named: service))
         let pending = try MigrationRules.pending(files, applied: try await client.appliedMigrations(), on: host.endpoint)
         guard !pending.isEmpty else { return [] }
         return try await client.migrate(pending.map { MigrationUpload(name: $0.name, contents: $0.contents) })
-    }
-}
-
-extension HostedActions {
-    /// What a host does for its clients: smoke checks and migrations on the stack running here.
-    static let standard = HostedActions(
-        smoke: { plan, names in
-            let checks = try Smoke.chosen(names, of: plan)
-            let results = await SmokeRunner.run(plan, checks: checks, running: StateStore(directory: plan.stateDirectory).running())
-            return try StateStore.encoder.encode(results)
-        },
-        appliedMigrations: { plan in
-            try await PostgresSession.with(try hostDatabase(plan)) { try await SupabaseMigrations.applied(on: $0) }
-        },
-        migrate: { plan, files in
-            try await PostgresSession.with(try hostDatabase(plan)) { session in
-                try await Migrator(sent: files.map { ($0.name, $0.contents) }).apply(on: session)
-            }
-        },
-        snapshot: { plan, action in
-            let service = try PostgresTools.service(in: plan, named: nil)
-            guard let database = DatabaseReset(service: service, plan: plan) else {
-                throw PostgresServiceError(.connection, "\(service.name) has no port or password in the plan: devstack does not run it")
-            }
-            switch action {
-            case .list: return try StateStore.encoder.encode(try await database.snapshots())
-            case .save(let name): try await database.saveSnapshot(name)
-            case .remove(let name): try await database.removeSnapshot(name)
-            }
-            return Data("{\"ok\":true}".utf8)
-        })
-
-    private static func hostDatabase(_ plan: Plan) throws -> PostgresSession.Endpoint {
-        let service = try PostgresTools.service(in: plan, named: nil)
-        guard let endpoint = PostgresSession.Endpoint.of(service) else {
-            throw SupervisorError(.serviceFailed, "\(service.name) has no port to reach it on", fix: "give it one in the stack")
-        }
-        return endpoint
     }
 }
